@@ -1,0 +1,92 @@
+// Port specs: "0000:00:02.0" (a PCI function), or "KIND[:ARGS]" for software ports, where ARGS is a bare
+// value ("af_packet:veth0") or key=value pairs ("pcap:in=a.pcap,out=b.pcap"). Parsing and checking of the
+// arguments against what a driver declares, with errors that list what is accepted.
+import { BdkError } from "../sys/errors.ts";
+
+export type ParamType = "string" | "int" | "bool";
+export type ParamValue = string | number | boolean;
+export type Params = Record<string, ParamValue>;
+
+export interface ParamSpec {
+  type: ParamType;
+  help: string;
+  required?: boolean;
+}
+
+const PCI_RE = /^(?:([0-9a-fA-F]{4}):)?([0-9a-fA-F]{2}):([0-9a-fA-F]{2})\.([0-7])$/;
+
+/** "00:02.0" → "0000:00:02.0"; undefined when the text is not a PCI address. */
+export function normalizePciAddress(text: string): string | undefined {
+  const m = PCI_RE.exec(text.trim());
+  if (!m) return undefined;
+  return `${(m[1] ?? "0000").toLowerCase()}:${m[2]!.toLowerCase()}:${m[3]!.toLowerCase()}.${m[4]}`;
+}
+
+export interface ParsedSpec {
+  kind: string;
+  /** The bare value, when ARGS had no "=". */
+  positional: string | undefined;
+  pairs: Record<string, string>;
+}
+
+export function splitSpec(spec: string): ParsedSpec {
+  if (typeof spec !== "string" || spec.trim() === "") {
+    throw new BdkError(`empty port spec`, "give a PCI address (0000:00:02.0) or a software port such as af_packet:eth0, ring:a, null, pcap:in=FILE");
+  }
+  const pci = normalizePciAddress(spec);
+  if (pci) return { kind: "pci", positional: pci, pairs: {} };
+  const colon = spec.indexOf(":");
+  const kind = (colon < 0 ? spec : spec.slice(0, colon)).trim();
+  const args = colon < 0 ? "" : spec.slice(colon + 1);
+  const pairs: Record<string, string> = {};
+  let positional: string | undefined;
+  for (const part of args.split(",").map((p) => p.trim()).filter((p) => p !== "")) {
+    const eq = part.indexOf("=");
+    if (eq < 0) {
+      if (positional !== undefined) throw new BdkError(`port spec "${spec}": two bare values ("${positional}", "${part}")`, "give one bare value and key=value for the rest");
+      positional = part;
+    } else {
+      const key = part.slice(0, eq).trim();
+      if (key in pairs) throw new BdkError(`port spec "${spec}": "${key}" given twice`, "give each key once");
+      pairs[key] = part.slice(eq + 1).trim();
+    }
+  }
+  return { kind, positional, pairs };
+}
+
+/** Checks and converts spec arguments against a driver's declared parameters. */
+export function checkParams(spec: string, parsed: ParsedSpec, declared: Record<string, ParamSpec>, positionalName: string | undefined): Params {
+  const list = (): string => Object.entries(declared).map(([k, p]) => `${k}=<${p.type}> (${p.help})`).join(", ") || "none";
+  const out: Params = {};
+  const raw: Record<string, string> = { ...parsed.pairs };
+  if (parsed.positional !== undefined) {
+    if (!positionalName) throw new BdkError(`port spec "${spec}": "${parsed.positional}" is not key=value`, `accepted: ${list()}`);
+    if (positionalName in raw) throw new BdkError(`port spec "${spec}": ${positionalName} given twice`, "give it once");
+    raw[positionalName] = parsed.positional;
+  }
+  for (const [key, text] of Object.entries(raw)) {
+    const p = declared[key];
+    if (!p) throw new BdkError(`port spec "${spec}": unknown argument "${key}"`, `accepted: ${list()}`);
+    out[key] = convert(spec, key, text, p.type);
+  }
+  for (const [key, p] of Object.entries(declared)) {
+    if (p.required && !(key in out)) throw new BdkError(`port spec "${spec}": missing ${key}`, `accepted: ${list()}`);
+  }
+  return out;
+}
+
+function convert(spec: string, key: string, text: string, type: ParamType): ParamValue {
+  switch (type) {
+    case "string":
+      if (text === "") throw new BdkError(`port spec "${spec}": ${key} is empty`, `give ${key}=<value>`);
+      return text;
+    case "int": {
+      if (!/^\d+$/.test(text)) throw new BdkError(`port spec "${spec}": ${key}="${text}" is not a whole number`, `give ${key}=<0,1,2…>`);
+      return Number(text);
+    }
+    case "bool":
+      if (/^(1|true|yes|on)$/i.test(text)) return true;
+      if (/^(0|false|no|off)$/i.test(text)) return false;
+      throw new BdkError(`port spec "${spec}": ${key}="${text}" is not a boolean`, `give ${key}=1 or ${key}=0`);
+  }
+}
