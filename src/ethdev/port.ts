@@ -122,6 +122,11 @@ export interface Port {
    * The port owns (and later frees) what it took; the rest still belongs to the caller.
    */
   txBurst(queue: number, burst: Burst, start?: number): number;
+  /**
+   * Optional: sleeps until the RX queue has frames or `timeoutMs` passes (poll on a socket, an interrupt
+   * eventfd on a NIC); true when frames are ready. Apps call it when idle instead of spinning.
+   */
+  rxWait?(queue: number, timeoutMs: number): boolean;
 
   stats(): PortStats;
   queueStats(queue: number, dir: "rx" | "tx"): QueueStats;
