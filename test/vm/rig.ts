@@ -4,7 +4,9 @@
 //                       [--timeout SECONDS] [--mem MB] [--verbose] -- <command...>
 //         bun test/vm/rig.ts prepare [--force]
 //   API:  runInGuest({ nics, command, ... }) and rigReady(); see README.md beside this file.
-import { closeSync, existsSync, mkdtempSync, openSync, readFileSync, rmSync, writeFileSync } from "node:fs";
+import {
+  closeSync, existsSync, mkdtempSync, openSync, readFileSync, readdirSync, rmSync, writeFileSync,
+} from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { exec, execSync, shQuote } from "./exec.ts";
@@ -66,6 +68,7 @@ const BEGIN_MARKER = "BDK_GUEST_BEGIN";
 const EXIT_MARKER = /^BDK_GUEST_EXIT=(\d+)$/;
 const DEFAULT_TIMEOUT_SEC = 180;
 const CARRIER_WAIT_MS = 15_000;
+const RUN_DIR_PREFIX = "bdk-vm-";
 
 // ---- readiness --------------------------------------------------------------------------------
 
@@ -199,9 +202,11 @@ class ConsoleReader {
       if (this.verbose) this.onLine?.(line);
       return;
     }
-    // Before the marker: boot noise, except our /init's own complaints, which explain a 125.
-    if (this.began || line.startsWith("bdk-init:")) {
-      if (this.exitCode === undefined) this.output.push(line);
+    // Before the start marker: boot noise, except our /init's own complaints (they explain a
+    // 125); after the exit marker: the power-down.
+    const ours = this.exitCode === undefined && (this.began || line.startsWith("bdk-init:"));
+    if (ours) {
+      this.output.push(line);
       this.onLine?.(line);
     } else if (this.verbose) {
       this.onLine?.(line);
@@ -232,13 +237,11 @@ export async function runInGuest(opts: RunOptions): Promise<RunResult> {
   const ready = rigReady();
   if (!ready.ok) throw new VmError(ready.why!, "not-ready");
   const bridgeGroup = opts.bridgeGroup ?? false;
-  const runDir = mkdtempSync(join(tmpdir(), "bdk-vm-"));
-  let lockFd: number | undefined;
+  const lockFd = await acquireLock(opts.lockTimeoutSec ?? 600, opts.signal);
+  let runDir: string | undefined;
   let createdTaps: string[] = [];
   try {
-    writeFileSync(join(runDir, "command"), opts.command);
-    writeFileSync(join(runDir, "project"), PROJECT_ROOT);
-    lockFd = await acquireLock(opts.lockTimeoutSec ?? 600, opts.signal);
+    runDir = makeRunDir(opts.command);
     // NICs are resolved under the lock so that queued callers do not race for the same ports.
     const nics = await resolveNics(opts.nics, bridgeGroup);
     createdTaps = await ensureTaps(nics);
@@ -252,9 +255,26 @@ export async function runInGuest(opts: RunOptions): Promise<RunResult> {
     return await boot(args, nics, runDir, lockFd, opts);
   } finally {
     await removeTaps(createdTaps);
-    if (lockFd !== undefined) closeSync(lockFd);
-    rmSync(runDir, { recursive: true, force: true });
+    if (runDir) rmSync(runDir, { recursive: true, force: true });
+    closeSync(lockFd);
   }
+}
+
+/**
+ * The per-run folder shared with the guest (/bdk-run): the command, the project path, and the
+ * exit code coming back. Made under the lock, so any other bdk-vm-* folder is a leftover of a
+ * killed run and is swept.
+ */
+function makeRunDir(command: string): string {
+  for (const entry of readdirSync(tmpdir(), { withFileTypes: true })) {
+    if (entry.isDirectory() && entry.name.startsWith(RUN_DIR_PREFIX)) {
+      rmSync(join(tmpdir(), entry.name), { recursive: true, force: true });
+    }
+  }
+  const dir = mkdtempSync(join(tmpdir(), RUN_DIR_PREFIX));
+  writeFileSync(join(dir, "command"), command);
+  writeFileSync(join(dir, "project"), PROJECT_ROOT);
+  return dir;
 }
 
 async function boot(args: string[], nics: NicInfo[], runDir: string, lockFd: number, opts: RunOptions): Promise<RunResult> {
@@ -301,9 +321,12 @@ async function boot(args: string[], nics: NicInfo[], runDir: string, lockFd: num
   if (stopReason === "aborted") throw new VmError("guest run aborted (QEMU killed)", "aborted");
   const code = exitCode(runDir, reader);
   if (code === undefined) {
+    const qemuSaid = stderr.slice(-10).join("\n").trim();
+    const consoleSaid = reader.tail().trim();
     throw new VmError(
-      `guest ended without an exit code (QEMU exit ${qemuCode})\n` +
-      `QEMU stderr:\n${stderr.slice(-10).join("\n")}\nlast console lines:\n${reader.tail()}`);
+      (consoleSaid ? `guest ended without an exit code (QEMU exit ${qemuCode})` : `QEMU failed to start (exit ${qemuCode})`) +
+      (qemuSaid ? `\nQEMU stderr:\n${qemuSaid}` : "") +
+      (consoleSaid ? `\nlast console lines:\n${consoleSaid}` : ""));
   }
   return { code, output: reader.output.join("\n"), console: reader.all.join("\n"), nics, ms };
 }
@@ -382,7 +405,8 @@ export function parseCli(argv: string[]): CliArgs {
   const words = argv.slice(i);
   if (words.length === 0) throw new Error("no command given");
   a.command = words.length === 1 ? words[0]! : words.map(shQuote).join(" ");
-  for (const nic of a.nics) parseNic(nic); // fail before booting on a typo
+  // Fail before booting on a typo or a layout QEMU would refuse.
+  nicAddresses(a.nics.map((n) => parseNic(n).model), { bridgeGroup: a.bridgeGroup });
   return a;
 }
 

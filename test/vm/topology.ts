@@ -8,7 +8,8 @@
 //                  functions for SR-IOV VFs)   → 0000:<bus>:00.0, bus = 1 + number of earlier igb
 //                  (SeaBIOS numbers bridges depth-first in slot order, and there are no others)
 //   --bridge-group: one conventional pci-bridge at slot 2 (bus 1), NIC i at 0000:01:<i+1>.0;
-//                  devices behind a PCI bridge share one IOMMU group.
+//                  devices behind a PCI bridge share one IOMMU group (with the bridge itself).
+//                  e1000 and e1000e work there, and so does one igb (two collide, see above).
 //   9p shares      virtio-9p-pci at slots 0x10 (project) and 0x11 (run folder).
 
 export type NicModel = "e1000" | "e1000e" | "igb";
@@ -101,10 +102,21 @@ export function defaultMac(index: number): string {
 
 /** Guest PCI addresses of the NICs, in order (see the layout at the top of this file). */
 export function nicAddresses(models: NicModel[], opts: TopologyOptions = {}): string[] {
+  checkTopology(models, opts);
   if (opts.bridgeGroup) return models.map((_, i) => `0000:01:${hex2(i + 1)}.0`);
   let rootPorts = 0;
   return models.map((model, i) =>
     model === "igb" ? `0000:${hex2(++rootPorts)}:00.0` : `0000:00:${hex2(2 + i)}.0`);
+}
+
+/** Rejects layouts QEMU refuses, with the reason, before anything boots. */
+export function checkTopology(models: NicModel[], opts: TopologyOptions = {}): void {
+  if (models.length > MAX_NICS) throw new Error(`at most ${MAX_NICS} NICs (got ${models.length})`);
+  if (opts.bridgeGroup && models.filter((m) => m === "igb").length > 1) {
+    // Seen: "PCI: slot 18 function 0 not available for igbvf" with igb at bridge slots 1 and 2.
+    throw new Error("--bridge-group takes at most one igb: each igb reserves PCI functions for its " +
+      "SR-IOV VFs and two collide on one bus; group e1000/e1000e NICs instead");
+  }
 }
 
 /**
@@ -112,7 +124,7 @@ export function nicAddresses(models: NicModel[], opts: TopologyOptions = {}): st
  * Every NIC gets `romfile=` so no iPXE option ROM is loaded (≈0.35 s each under TCG).
  */
 export function nicArgs(nics: NicInfo[], opts: TopologyOptions = {}): string[] {
-  if (nics.length > MAX_NICS) throw new Error(`at most ${MAX_NICS} NICs`);
+  checkTopology(nics.map((n) => n.model), opts);
   const args: string[] = [];
   if (opts.bridgeGroup && nics.length > 0) {
     args.push("-device", "pci-bridge,id=bdkbr,chassis_nr=1,bus=pcie.0,addr=0x2");
