@@ -1,0 +1,24 @@
+// What the apps share around their main loops: stop signals, rate formatting, and the top-level error
+// policy (our own errors are one line; anything else is a bug and keeps its stack).
+import { SysError } from "../../src/sys/errno.ts";
+import { BdkError } from "../../src/sys/errors.ts";
+
+export { onStopSignal } from "../../src/lcore/signals.ts";
+
+/** 812345.6 → "0.81 Mpps"; 4321 → "4.32 kpps". */
+export function formatRate(pps: number): string {
+  if (pps >= 1e6) return `${(pps / 1e6).toFixed(2)} Mpps`;
+  if (pps >= 1e3) return `${(pps / 1e3).toFixed(2)} kpps`;
+  return `${pps.toFixed(0)} pps`;
+}
+
+/** Runs an app's main as a program: exit code from main, one clean line for bdk's own errors. */
+export async function runAsProgram(name: string, main: (args: string[]) => Promise<number>): Promise<void> {
+  try {
+    process.exitCode = await main(process.argv.slice(2));
+  } catch (e) {
+    if (!(e instanceof BdkError || e instanceof SysError)) throw e;
+    console.error(e.message.startsWith(`${name}:`) ? e.message : `${name}: ${e.message}`);
+    process.exitCode = 1;
+  }
+}
