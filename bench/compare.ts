@@ -1,0 +1,114 @@
+// Side-by-side: bdk against DPDK's dpdk-testpmd on the same veth pairs, in one run, each figure counted by
+// the kernel at the far end (/sys/class/net/*/statistics). Prints both rates and their ratio.
+//   (a) forwarding: one generator (testpmd txonly) → forwarder (bdk l2fwd | testpmd io) → kernel sink
+//   (b) generation: bdk pktgen | testpmd txonly → kernel sink
+// With 2 cores, the generator and the forwarder each own one core (taskset), as in shared/notes/anchors.md.
+// Usage: bun bench/compare.ts [--seconds 10] [--warmup 2] [--only forward|generate]
+import { parseArgs } from "../apps/common/args.ts";
+import { NetLab } from "../apps/common/netlab.ts";
+import { formatRate } from "../apps/common/runtime.ts";
+import { BdkError } from "../src/sys/errors.ts";
+
+const OPTIONS = {
+  seconds: { type: "number", default: 10, min: 1, value: "S", help: "measurement window" },
+  warmup: { type: "number", default: 2, min: 0, value: "S", help: "seconds before measuring" },
+  only: { type: "string", default: "", value: "WHAT", help: "forward or generate" },
+  json: { type: "bool", help: "print the results as JSON" },
+} as const;
+
+const ROOT = new URL("..", import.meta.url).pathname.replace(/\/$/, "");
+const BUN = process.execPath;
+const TESTPMD = "dpdk-testpmd";
+
+function ensureTestpmd(): void {
+  if (Bun.which(TESTPMD)) return;
+  console.error("bench: dpdk-testpmd missing: installing Debian's dpdk-dev package");
+  const r = Bun.spawnSync(["apt-get", "install", "-y", "--no-install-recommends", "dpdk-dev"], {
+    env: { ...process.env, DEBIAN_FRONTEND: "noninteractive" }, stdout: "inherit", stderr: "inherit",
+  });
+  if (r.exitCode !== 0 || !Bun.which(TESTPMD)) throw new BdkError("bench: could not install dpdk-testpmd", "run `apt-get install dpdk-dev` as root");
+}
+
+/** testpmd with its main lcore on core[0] and its forwarding lcore on core[1]. */
+function testpmd(prefix: string, core: [number, number], vdevs: string[], mode: string): string[] {
+  return [
+    "taskset", "-c", `${core[0]},${core[1]}`, TESTPMD, "-l", `${core[0]},${core[1]}`, "--main-lcore", String(core[0]),
+    "--no-huge", "-m", "512", "--no-pci", `--file-prefix=${prefix}`, ...vdevs.map((v, i) => `--vdev=net_af_packet${i},iface=${v}`),
+    "--", `--forward-mode=${mode}`, "--txpkts=64", "--auto-start", "--stats-period=1", "--burst=32",
+  ];
+}
+
+function rxPackets(lab: NetLab, ns: string, dev: string): number {
+  return Number(lab.exec(ns, ["cat", `/sys/class/net/${dev}/statistics/rx_packets`]).trim());
+}
+
+/** Starts the given programs, waits out the warmup, counts the sink for `seconds`, stops everything. */
+async function measure(lab: NetLab, programs: string[][], sink: [string, string], o: { seconds: number; warmup: number }): Promise<number> {
+  const procs = programs.map((argv) => Bun.spawn(argv, { stdout: "ignore", stderr: "pipe", stdin: "ignore" }));
+  try {
+    await Bun.sleep((o.warmup + 1.5) * 1000);
+    for (const [i, p] of procs.entries()) {
+      if (p.exitCode !== null) throw new BdkError(`bench: ${programs[i]!.join(" ")} exited early: ${(await new Response(p.stderr).text()).slice(-500)}`, "see its message");
+    }
+    const before = rxPackets(lab, ...sink);
+    const t0 = performance.now();
+    await Bun.sleep(o.seconds * 1000);
+    const after = rxPackets(lab, ...sink);
+    return (after - before) / ((performance.now() - t0) / 1000);
+  } finally {
+    for (const p of procs) p.kill("SIGINT");
+    await Promise.race([Promise.all(procs.map((p) => p.exited)), Bun.sleep(3000)]);
+    for (const p of procs) if (p.exitCode === null) p.kill("SIGKILL");
+  }
+}
+
+interface Row { what: string; bdk: number; testpmd: number; ratio: number }
+
+async function forwarding(o: { seconds: number; warmup: number }): Promise<Row> {
+  const lab = new NetLab(`bdkbench${process.pid}`);
+  try {
+    const gen = lab.namespace("gen");
+    const fwd = lab.namespace("fwd");
+    const sink = lab.namespace("sink");
+    lab.veth([gen, "g0"], [fwd, "f0"]);
+    lab.veth([fwd, "f1"], [sink, "s1"]);
+    // The same generator for both forwarders: testpmd txonly on core 1.
+    const generator = [...lab.prefix(gen), ...testpmd("gen", [0, 1], ["g0"], "txonly")];
+    const bdk = [...lab.prefix(fwd), "taskset", "-c", "0", BUN, `${ROOT}/apps/l2fwd.ts`, "af_packet:f0", "af_packet:f1", "--no-mac-updating", "--period", "0"];
+    const dpdk = [...lab.prefix(fwd), ...testpmd("fwd", [1, 0], ["f0", "f1"], "io")];
+    const b = await measure(lab, [bdk, generator], [sink, "s1"], o);
+    const d = await measure(lab, [dpdk, generator], [sink, "s1"], o);
+    return { what: "forwarding: bdk l2fwd vs testpmd io (net_af_packet), same generator", bdk: b, testpmd: d, ratio: b / d };
+  } finally {
+    lab.destroy();
+  }
+}
+
+async function generation(o: { seconds: number; warmup: number }): Promise<Row> {
+  const lab = new NetLab(`bdkbench${process.pid}`);
+  try {
+    const gen = lab.namespace("gen");
+    const sink = lab.namespace("sink");
+    lab.veth([gen, "g0"], [sink, "s0"]);
+    // --size 68: 64 bytes handed to the port, as testpmd's --txpkts=64 (both without the CRC).
+    const bdk = [...lab.prefix(gen), "taskset", "-c", "1", BUN, `${ROOT}/apps/pktgen.ts`, "--tx", "af_packet:g0", "--size", "68", "--interval", "0", "--duration", String(o.seconds + o.warmup + 5)];
+    const dpdk = [...lab.prefix(gen), ...testpmd("gen", [0, 1], ["g0"], "txonly")];
+    const b = await measure(lab, [bdk], [sink, "s0"], o);
+    const d = await measure(lab, [dpdk], [sink, "s0"], o);
+    return { what: "generation: bdk pktgen vs testpmd txonly (net_af_packet)", bdk: b, testpmd: d, ratio: b / d };
+  } finally {
+    lab.destroy();
+  }
+}
+
+const o = parseArgs("bench/compare", OPTIONS, process.argv.slice(2));
+ensureTestpmd();
+const rows: Row[] = [];
+if (o.only !== "generate") rows.push(await forwarding(o));
+if (o.only !== "forward") rows.push(await generation(o));
+const cpu = (await Bun.file("/proc/cpuinfo").text()).match(/model name\s*:\s*(.*)/)?.[1] ?? "unknown CPU";
+if (o.json) console.log(JSON.stringify({ date: new Date().toISOString(), cpu, nproc: navigator.hardwareConcurrency, rows }));
+else {
+  console.log(`${new Date().toISOString().slice(0, 10)}, ${cpu}, ${navigator.hardwareConcurrency} cores, 64-byte frames, ${o.seconds} s windows`);
+  for (const r of rows) console.log(`${r.what}: bdk ${formatRate(r.bdk)}, testpmd ${formatRate(r.testpmd)}, ratio ${r.ratio.toFixed(2)}`);
+}

@@ -1,0 +1,111 @@
+// openPort: spec parsing, option checking, and the errors a user sees for bad input.
+import { describe, expect, test } from "bun:test";
+import { mkdtempSync, writeFileSync } from "node:fs";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
+import { openPort } from "../../src/ethdev/open.ts";
+import { Burst } from "../../src/ethdev/port.ts";
+import { normalizePciAddress, splitSpec } from "../../src/ethdev/spec.ts";
+import { Mempool } from "../../src/mem/mempool.ts";
+import { PcapWriter } from "../../src/net/pcap.ts";
+
+const dir = mkdtempSync(join(tmpdir(), "bdk-ethdev-"));
+
+describe("port specs", () => {
+  test("PCI addresses are normalised", () => {
+    expect(normalizePciAddress("00:02.0")).toBe("0000:00:02.0");
+    expect(normalizePciAddress("0000:3B:00.1")).toBe("0000:3b:00.1");
+    expect(normalizePciAddress("00:02.8")).toBeUndefined();
+    expect(splitSpec("03:00.0")).toEqual({ kind: "pci", positional: "0000:03:00.0", pairs: {} });
+  });
+
+  test("software specs split into kind, bare value and pairs", () => {
+    expect(splitSpec("af_packet:veth0")).toEqual({ kind: "af_packet", positional: "veth0", pairs: {} });
+    expect(splitSpec("pcap:in=a.pcap,out=b.pcap")).toEqual({ kind: "pcap", positional: undefined, pairs: { in: "a.pcap", out: "b.pcap" } });
+    expect(() => splitSpec("pcap:in=a,in=b")).toThrow('"in" given twice');
+    expect(() => splitSpec("")).toThrow("empty port spec");
+  });
+
+  test("an unknown spec lists every accepted form", () => {
+    expect(() => openPort("tap:x")).toThrow(/unknown port spec "tap:x"; accepted: .*af_packet:.*ring:.*null.*pcap:/);
+  });
+
+  test("an unknown spec argument lists the driver's arguments", () => {
+    expect(() => openPort("pcap:in=x.pcap,speed=10")).toThrow(/unknown argument "speed"; accepted: in=<string>/);
+    expect(() => openPort("pcap:in=x.pcap,loop=many")).toThrow(/loop="many" is not a whole number/);
+  });
+
+  test("options of the wrong type or unknown keys are refused", () => {
+    const pool = Mempool.create({ count: 64, hugepages: "never", name: "opts" });
+    try {
+      // @ts-expect-error: a wrong type on purpose
+      expect(() => openPort("null", { pool, rxQueues: "2" })).toThrow('option rxQueues must be a whole number, got "2"');
+      // @ts-expect-error: an unknown key on purpose
+      expect(() => openPort("null", { pool, queues: 2 })).toThrow('unknown option "queues"; accepted keys: pool, rxQueues');
+      // @ts-expect-error: not a pool
+      expect(() => openPort("null", { pool: {} })).toThrow("option pool must be a Mempool");
+    } finally {
+      pool.destroy();
+    }
+  });
+
+  test("ring sizes that are zero or not a power of two are refused with the fix", () => {
+    const pool = Mempool.create({ count: 64, hugepages: "never", name: "rings" });
+    try {
+      expect(() => openPort("null", { pool, rxRingSize: 0 })).toThrow(/rxRingSize 0 is not a power of two .*use 256, 512, 1024/);
+      expect(() => openPort("null", { pool, txRingSize: 1000 })).toThrow(/txRingSize 1000 is not a power of two/);
+      expect(() => openPort("null", { pool, rxQueues: 99 })).toThrow(/rxQueues 99 is out of range; this port supports 1\.\./);
+    } finally {
+      pool.destroy();
+    }
+  });
+});
+
+describe("pcap port", () => {
+  test("replays a file's frames in order, looped, and writes TX to a file", () => {
+    const input = join(dir, "in.pcap");
+    const w = new PcapWriter(input);
+    const frame = new Uint8Array(60);
+    for (let i = 0; i < 5; i++) {
+      frame.fill(i);
+      w.frame(frame, 0, 60 + i);
+    }
+    w.close();
+    const pool = Mempool.create({ count: 128, hugepages: "never", name: "pcap" });
+    const out = join(dir, "out.pcap");
+    const port = openPort(`pcap:in=${input},loop=3,out=${out}`, { pool });
+    port.start();
+    const burst = new Burst(4);
+    const seen: number[] = [];
+    for (let n; (n = port.rxBurst(0, burst)) > 0;) {
+      for (let i = 0; i < n; i++) {
+        const b = burst.bufs[i]!;
+        expect(pool.bytes[pool.offset(b)]).toBe(pool.len[b]! - 60);
+        seen.push(pool.len[b]!);
+      }
+      expect(port.txBurst(0, burst)).toBe(n);
+    }
+    expect(seen).toEqual([60, 61, 62, 63, 64, 60, 61, 62, 63, 64, 60, 61, 62, 63, 64]);
+    expect(port.stats().ipackets).toBe(15);
+    expect(port.stats().opackets).toBe(15);
+    port.close();
+    expect(pool.inUse()).toBe(0);
+    pool.destroy();
+  });
+
+  test("a malformed or truncated file is one clear error naming the file", () => {
+    const bad = join(dir, "bad.pcap");
+    writeFileSync(bad, "this is not a capture file at all");
+    expect(() => openPort(`pcap:in=${bad}`)).toThrow(bad);
+    const truncated = join(dir, "trunc.pcap");
+    const w = new PcapWriter(truncated);
+    w.frame(new Uint8Array(100), 0, 100);
+    w.close();
+    const bytes = Bun.file(truncated);
+    writeFileSync(truncated, new Uint8Array(require("node:fs").readFileSync(truncated)).subarray(0, 24 + 16 + 50));
+    expect(bytes.size).toBe(90);
+    expect(() => openPort(`pcap:in=${truncated}`)).toThrow(/truncated/i);
+    expect(() => openPort(`pcap:in=${join(dir, "missing.pcap")}`)).toThrow(/missing\.pcap/);
+    expect(() => openPort("pcap")).toThrow("needs in=FILE, out=FILE or both");
+  });
+});
