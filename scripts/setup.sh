@@ -50,7 +50,8 @@ quiet() {
   cat "$log" >&2; rm -f "$log"; return 1
 }
 
-installed() { dpkg-query -W -f='${Status}' "$1" 2>/dev/null | grep -q 'install ok installed'; }
+# (No `| grep -q` here or below: with pipefail, grep quitting early can fail the writer with SIGPIPE.)
+installed() { [ "$(dpkg-query -W -f='${Status}' "$1" 2>/dev/null)" = "install ok installed" ]; }
 
 # --- host packages ---------------------------------------------------------------------------
 host_packages() {
@@ -133,7 +134,7 @@ $stanza"
     step "bookworm-backports source" "wrote $BACKPORTS_FILE"
   fi
   # Lists for the suite may be missing even when the file exists (e.g. lists were cleaned).
-  if ! ls /var/lib/apt/lists/ 2>/dev/null | grep -q 'bookworm-backports.*Packages'; then APT_UPDATED=0; apt_update; fi
+  if ! compgen -G '/var/lib/apt/lists/*bookworm-backports*Packages*' >/dev/null; then APT_UPDATED=0; apt_update; fi
 }
 
 qemu_major() {

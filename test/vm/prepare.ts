@@ -67,7 +67,7 @@ export async function prepare(opts: { force?: boolean; log?: Log } = {}): Promis
   const inputs = inputsHash(kernel, busybox, libs);
   const old = readStamp();
   if (!opts.force && old?.inputs === inputs && existsSync(INITRD) && existsSync(VMLINUZ)) {
-    log(`guest is up to date (kernel ${kernel})`);
+    log(`up to date (kernel ${kernel})`);
     return { kernel, cached: true, ms: performance.now() - t0 };
   }
 
@@ -75,7 +75,7 @@ export async function prepare(opts: { force?: boolean; log?: Log } = {}): Promis
   const stamp: Stamp = { format: STAMP_FORMAT, kernel, inputs, builtAt: new Date().toISOString() };
   writeFileSync(STAMP, JSON.stringify(stamp, null, 2) + "\n");
   const ms = performance.now() - t0;
-  log(`guest ready: kernel ${kernel}, ${INITRD} (${(statSync(INITRD).size / 1e6).toFixed(1)} MB) in ${(ms / 1000).toFixed(1)} s`);
+  log(`built: kernel ${kernel}, ${INITRD} (${(statSync(INITRD).size / 1e6).toFixed(1)} MB) in ${(ms / 1000).toFixed(1)} s`);
   return { kernel, cached: false, ms };
 }
 

@@ -296,7 +296,18 @@ async function boot(args: string[], nics: NicInfo[], runDir: string, lockFd: num
   opts.signal?.addEventListener("abort", onAbort);
   if (opts.signal?.aborted) stop("aborted");
 
-  const reader = new ConsoleReader(opts.onLine, opts.verbose);
+  // A throwing onLine must not stop us reading QEMU's stdout (QEMU would block on a full pipe):
+  // remember the error, stop the guest, and report it at the end.
+  let lineError: Error | undefined;
+  const onLine = opts.onLine && ((line: string): void => {
+    try {
+      opts.onLine!(line);
+    } catch (e) {
+      lineError ??= e instanceof Error ? e : new Error(String(e));
+      stop("aborted");
+    }
+  });
+  const reader = new ConsoleReader(onLine, opts.verbose);
   const stderr: string[] = [];
   const pumps = Promise.all([
     pumpLines(qemu.stdout, (l) => reader.line(l)),
@@ -315,6 +326,7 @@ async function boot(args: string[], nics: NicInfo[], runDir: string, lockFd: num
   const ms = performance.now() - t0;
 
   if (hookError) throw hookError;
+  if (lineError) throw lineError;
   if (stopReason === "timeout") {
     throw new VmError(`guest timed out after ${timeoutSec} s (QEMU killed); last console lines:\n${reader.tail()}`, "timeout");
   }
