@@ -98,7 +98,9 @@ export class WorkerGroup<R = unknown> {
         const core = cores[index]!;
         const init = typeof makeInit === "function" ? (makeInit as (c: number, i: number) => I)(core, index) : makeInit;
         const slot = group.spawn(module, index, core);
-        pinned.push(group.awaitPinned(slot, timeout));
+        const p = group.awaitPinned(slot, timeout);
+        p.catch(() => {}); // handled by Promise.all below, or moot when an earlier worker failed
+        pinned.push(p);
         const msg: InitMessage = { bdk: "init", index, core, name, control: control.buffer as SharedArrayBuffer, init };
         try {
           slot.worker.postMessage(msg);
