@@ -466,7 +466,9 @@ export class PcapWriter {
         `cannot write pcap file "${path}": ${err.code ?? err.message ?? String(e)} — check that the directory exists and is writable`,
       );
     }
-    if (!opts?.append || fstatSync(this.fd).size === 0) {
+    if (opts?.append && fstatSync(this.fd).size > 0) {
+      this.checkAppendTarget(path);
+    } else {
       const b = this.buf;
       wr32le(b, 0, this.nanosecond ? PCAP_MAGIC_NSEC : PCAP_MAGIC_USEC);
       b[4] = 2;
@@ -478,6 +480,27 @@ export class PcapWriter {
       wr32le(b, 16, this.snaplen);
       wr32le(b, 20, this.linkType);
       this.pos = PCAP_FILE_HDR_LEN;
+    }
+  }
+
+  /** Appending must continue a little-endian file of the same precision and link type. */
+  private checkAppendTarget(path: string): void {
+    let header: PcapHeader;
+    try {
+      const r = PcapReader.open(path);
+      header = r.header;
+      r.close();
+    } catch (e) {
+      closeSync(this.fd);
+      this.fd = -1;
+      throw e;
+    }
+    const want = `${this.nanosecond ? "nanosecond" : "microsecond"} little-endian link type ${this.linkType}`;
+    const have = `${header.nanosecond ? "nanosecond" : "microsecond"} ${header.bigEndian ? "big" : "little"}-endian link type ${header.linkType}`;
+    if (want !== have) {
+      closeSync(this.fd);
+      this.fd = -1;
+      throw new PcapError(path, `cannot append to pcap file "${path}": it is ${have}, this writer makes ${want} — write a new file`);
     }
   }
 

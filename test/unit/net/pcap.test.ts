@@ -177,6 +177,10 @@ describe("pcap writer → tcpdump", () => {
     w2.close();
     expect(readPcap(path).records.map((r) => r.sec)).toEqual([1, 2]);
     expect(statSync(path).size).toBe(24 + 2 * (16 + f.length));
+    expect(() => new PcapWriter(path, { append: true, nanosecond: true })).toThrow(
+      /cannot append to pcap file .*it is microsecond little-endian link type 1, this writer makes nanosecond little-endian link type 1/,
+    );
+    expect(statSync(path).size).toBe(24 + 2 * (16 + f.length));
   });
 
   test("unwritable path and bad snaplen give PcapError", () => {
