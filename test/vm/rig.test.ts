@@ -85,13 +85,19 @@ describe("topology (no boot)", () => {
 });
 
 describe("guest", () => {
-  test("e1000 + e1000e + igb: kernel drivers bound, one IOMMU group each, vIOMMU, Bun runs", async () => {
+  test("e1000 + e1000e + igb: kernel drivers bound, one IOMMU group each, vIOMMU, Bun runs, vfio-pci binds", async () => {
     const r = await runInGuest({
       nics: ["e1000", "e1000e", "igb"],
       timeoutSec: RUN_SEC,
       command: `${LIST_PCI}
         echo "VFIO $(ls /sys/bus/pci/drivers | grep -c '^vfio-pci$') $(ls /dev/vfio)"
-        echo "BUN $(bun -e 'console.log(6 * 7)')"`,
+        echo "BUN $(bun -e 'console.log(6 * 7)')"
+        # What a driver test does first: hand the igb to vfio-pci, then its group node appears.
+        d=/sys/bus/pci/devices/0000:01:00.0
+        echo vfio-pci >$d/driver_override && echo 0000:01:00.0 >$d/driver/unbind
+        echo 0000:01:00.0 >/sys/bus/pci/drivers_probe
+        drv=$(readlink $d/driver); grp=$(readlink $d/iommu_group)
+        echo "REBOUND \${drv##*/} $(ls /dev/vfio/\${grp##*/})"`,
     });
     expect(r.code).toBe(0);
     expect(r.nics.map((n) => n.bdf)).toEqual(["0000:00:02.0", "0000:00:03.0", "0000:01:00.0"]);
@@ -107,6 +113,7 @@ describe("guest", () => {
     expect(iommuUnits(r.output).length).toBeGreaterThan(0);
     expect(r.output).toMatch(/^VFIO 1 vfio$/m); // vfio-pci loaded, container node present
     expect(r.output).toMatch(/^BUN 42$/m);
+    expect(r.output).toMatch(new RegExp(`^REBOUND vfio-pci /dev/vfio/${devs.get("0000:01:00.0")!.group}$`, "m"));
   }, BOOT_MS);
 
   test("--bridge-group puts two NICs in one IOMMU group", async () => {
