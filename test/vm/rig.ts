@@ -69,6 +69,7 @@ const EXIT_MARKER = /^BDK_GUEST_EXIT=(\d+)$/;
 const DEFAULT_TIMEOUT_SEC = 180;
 const CARRIER_WAIT_MS = 15_000;
 const RUN_DIR_PREFIX = "bdk-vm-";
+const HOOK_GRACE_MS = 10_000;
 
 // ---- readiness --------------------------------------------------------------------------------
 
@@ -322,7 +323,11 @@ async function boot(args: string[], nics: NicInfo[], runDir: string, lockFd: num
   clearTimeout(timer);
   opts.signal?.removeEventListener("abort", onAbort);
   await pumps;
-  const hookError = await started;
+  // The guest is gone; a hook still running gets a little longer, never forever.
+  const hookError = await Promise.race([
+    started,
+    Bun.sleep(HOOK_GRACE_MS).then(() => new VmError(`onStart did not finish within ${HOOK_GRACE_MS / 1000} s of the guest's end`)),
+  ]);
   const ms = performance.now() - t0;
 
   if (hookError) throw hookError;
