@@ -16,10 +16,11 @@ export abstract class PortBase implements Port {
   protected closed = false;
 
   // Per-queue counters; drivers add a burst's totals.
-  protected rxPackets = new Float64Array(1);
-  protected rxBytes = new Float64Array(1);
-  protected txPackets = new Float64Array(1);
-  protected txBytes = new Float64Array(1);
+  // Typed over ArrayBufferLike so that a driver may place them in shared memory (workers' bursts then count too).
+  protected rxPackets: Float64Array<ArrayBufferLike> = new Float64Array(1);
+  protected rxBytes: Float64Array<ArrayBufferLike> = new Float64Array(1);
+  protected txPackets: Float64Array<ArrayBufferLike> = new Float64Array(1);
+  protected txBytes: Float64Array<ArrayBufferLike> = new Float64Array(1);
   /** Driver-kept totals that are not per queue (drops, errors); added into stats(). */
   protected extra: PortStats = emptyStats();
 

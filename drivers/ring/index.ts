@@ -1,0 +1,18 @@
+// `ring:NAME`: an in-memory link between two ports of one process (or, through attachPort, of its workers).
+// The semantics are described in port.ts.
+import type { DriverDef } from "../../src/ethdev/driver.ts";
+import { RingPort } from "./port.ts";
+
+export { attachHandle, RingPort, ringLinks, type RingHandleState } from "./port.ts";
+
+export const driver: DriverDef = {
+  kind: "ring",
+  usage: "ring:NAME — an in-memory link; the two opens of one NAME are its two ends (what one sends, the other receives)",
+  positional: "name",
+  params: {
+    name: { type: "string", help: "the link's name; open it twice to get both ends", required: true },
+  },
+  open(params, spec) {
+    return RingPort.openEnd(spec, String(params.name));
+  },
+};
