@@ -52,10 +52,12 @@ export function parseIpv6Routes(text: string): string[] {
   return out;
 }
 
-/** The interfaces under /sys/bus/pci/devices/BDF/net. */
+/** The interfaces of a PCI function: under BDF/net, or BDF/virtioN/net for virtio-net. */
 export function pciInterfaces(r: Roots, bdf: string, routes: Map<string, number>): NetInterface[] {
-  return listDir(`${r.sys}/bus/pci/devices/${bdf}/net`).map((name) => {
-    const dir = `${r.sys}/bus/pci/devices/${bdf}/net/${name}`;
+  const dev = `${r.sys}/bus/pci/devices/${bdf}`;
+  const netDirs = [`${dev}/net`, ...listDir(dev).filter((d) => /^virtio\d+$/.test(d)).map((d) => `${dev}/${d}/net`)];
+  return netDirs.flatMap((netDir) => listDir(netDir).map((name) => {
+    const dir = `${netDir}/${name}`;
     const flags = parseInt(readAttr(`${dir}/flags`) ?? "0", 16) || 0;
     return {
       name,
@@ -64,5 +66,5 @@ export function pciInterfaces(r: Roots, bdf: string, routes: Map<string, number>
       mac: readAttr(`${dir}/address`),
       routes: routes.get(name) ?? 0,
     };
-  });
+  }));
 }

@@ -200,7 +200,8 @@ export function onlyNoIommu(v: Verdict): boolean {
 /** Multi-line text for `bdk check` and for errors. */
 export function formatVerdict(v: Verdict, withNotes = true): string {
   const d = v.device;
-  const head = `${d ? shortName(d) : v.address}: ${v.safe ? "SAFE" : "UNSAFE"} (${v.mode === "iommu" ? "IOMMU" : v.mode === "noiommu" ? "no-IOMMU mode" : "no IOMMU"})`;
+  const how = !d ? "no such device" : v.mode === "iommu" ? "IOMMU" : v.mode === "noiommu" ? "no-IOMMU mode" : "no IOMMU";
+  const head = `${d ? shortName(d) : v.address}: ${v.safe ? "SAFE" : "UNSAFE"} (${how})`;
   const lines = [head];
   for (const r of v.reasons) lines.push(`  ✗ ${r.problem}`, `    fix: ${r.fix}`);
   if (withNotes) for (const n of v.notes) lines.push(`  · ${n}`);
