@@ -1,0 +1,529 @@
+// The AF_PACKET port: a kernel network interface (veth, tap, a NIC the kernel drives) as a bdk Port.
+//
+// Queues are sockets: RX queue q and TX queue q are socket q, each with its own mmap'd TPACKET_V2 rings
+// (see socket.ts for why V2). Several RX queues join one PACKET_FANOUT group in hash mode, so that each
+// flow lands on one queue, like RSS. Frames are copied: out of the kernel's RX ring into mempool buffers,
+// and out of mempool buffers into the TX ring; the kernel owns its rings, the app owns the pool.
+//
+// Lifecycle: open checks the interface (exists, up) and that we may use AF_PACKET, and keeps one control
+// socket that holds promiscuous membership for as long as the port is open. configure checks geometry and
+// sizes; start makes the queue sockets and rings; stop sends what is still queued, adds the kernel's drop
+// counts to the stats and closes them; close drops the membership (the interface leaves promiscuous mode
+// unless someone else holds it) and the control socket.
+//
+// Hot path (rxBurst / txBurst): typed-array views over the ring for the header words, no allocation, no
+// closure, no BigInt. RX makes no system call at all; TX makes one (the sendto kick) per burst. Frames up to
+// 128 bytes are copied a 32-bit word at a time in JS; longer ones (and unaligned ones) with libc memcpy
+// through bun:ffi, which is 2–3× faster past that size and allocates nothing.
+import type { Pointer } from "bun:ffi";
+import { PortBase } from "../../src/ethdev/base.ts";
+import {
+  checkQueue, type Burst, type LinkStatus, type PortCapabilities, type PortConfig, type PortStats, type ResolvedPortConfig,
+} from "../../src/ethdev/port.ts";
+import type { Mempool } from "../../src/mem/mempool.ts";
+import { BUF_L4_CSUM_GOOD } from "../../src/mem/mempool.ts";
+import {
+  netdevIndex, netdevInfo, netdevLinkUp, netdevMac, netdevMtu, netdevPromiscuous, requireUp, setNetdevMac, setNetdevMtu,
+} from "../../src/net/netdev.ts";
+import { BdkError } from "../../src/sys/errors.ts";
+import { close, raw } from "../../src/sys/libc.ts";
+import { packetSocket, PacketSocket, type RingGeometry } from "./socket.ts";
+import {
+  H16_MAC, H16_VLAN_TCI, H16_VLAN_TPID, H32_LEN, H32_SNAPLEN, H32_STATUS, PACKET_ADD_MEMBERSHIP, PACKET_DROP_MEMBERSHIP,
+  PACKET_MR_PROMISC, packetMreq, RX_DATA_OFFSET, SOL_PACKET, TP_STATUS_CSUM_VALID, TP_STATUS_KERNEL, TP_STATUS_SEND_REQUEST,
+  TP_STATUS_TX_OWNER_MASK, TP_STATUS_USER, TP_STATUS_VLAN_TPID_VALID, TP_STATUS_VLAN_VALID, TP_STATUS_WRONG_FORMAT,
+  TX_DATA_OFFSET,
+} from "./uapi.ts";
+
+export const MIN_RING = 64;
+export const MAX_RING = 65536;
+export const MAX_QUEUES = 16;
+export const DEFAULT_FRAME_SIZE = 2048;
+export const DEFAULT_FRAMES = 512;
+/** Frames up to this many bytes are copied by the JS word loop; longer ones by memcpy. */
+const SMALL_COPY = 128;
+/** How long stop() keeps kicking a TX ring that still holds frames. */
+const DRAIN_MS = 200;
+const PAGE = 4096;
+
+export interface AfPacketOptions {
+  iface: string;
+  /** Default rx/tx queue count when configure() does not say. */
+  queues: number;
+  qdiscBypass: boolean;
+  frameSize: number;
+  blockSize: number;
+  /** Default ring size (frames per ring) when configure() does not say. */
+  frames: number;
+  /** Fanout group id, or undefined for one the kernel picks (unique). */
+  fanout: number | undefined;
+}
+
+/** The smallest power-of-two multiple of the page size that holds one frame. */
+export function defaultBlockSize(frameSize: number): number {
+  let b = PAGE;
+  while (b < frameSize) b *= 2;
+  return b;
+}
+
+function copyFrame(dst8: Uint8Array, dst32: Uint32Array, dstVa: number, d: number,
+  src8: Uint8Array, src32: Uint32Array, srcVa: number, s: number, len: number): void {
+  if (len <= SMALL_COPY && ((d | s) & 3) === 0) {
+    let di = d >> 2;
+    let si = s >> 2;
+    const end = si + (len >> 2);
+    while (si < end) dst32[di++] = src32[si++]!;
+    let db = di << 2;
+    let sb = si << 2;
+    const tail = s + len;
+    while (sb < tail) dst8[db++] = src8[sb++]!;
+  } else {
+    raw.memcpy((dstVa + d) as Pointer, (srcVa + s) as Pointer, len);
+  }
+}
+
+export class AfPacketPort extends PortBase {
+  readonly iface: string;
+  readonly ifindex: number;
+  readonly geometry: RingGeometry;
+  private readonly opts: AfPacketOptions;
+  /** Holds the promiscuous membership; also proves at open that we may use AF_PACKET. */
+  private ctlFd: number;
+  private promisc = false;
+  /** Socket q serves RX queue q and TX queue q; empty while stopped. */
+  private socks: PacketSocket[] = [];
+  private rxCount = 0;
+  private txCount = 0;
+  private pool: Mempool | undefined;
+  /** Longest frame the kernel takes on TX: min(frame room, MTU + 14 + 4). */
+  private txMax = 0;
+  /** Kicks of sockets already closed (so that counts survive stop/start). */
+  private kicksDone = 0;
+  private kickErrorsDone = 0;
+  private fanoutId: number | undefined;
+
+  constructor(spec: string, opts: AfPacketOptions) {
+    super(spec, "af_packet", opts.iface);
+    this.opts = opts;
+    this.iface = opts.iface;
+    this.ifindex = netdevIndex(opts.iface);
+    requireUp(opts.iface);
+    this.geometry = { frameSize: opts.frameSize, blockSize: opts.blockSize };
+    this.ctlFd = packetSocket(`${spec}`);
+  }
+
+  capabilities(): PortCapabilities {
+    return {
+      maxRxQueues: MAX_QUEUES,
+      maxTxQueues: MAX_QUEUES,
+      minRingSize: MIN_RING,
+      maxRingSize: MAX_RING,
+      rss: true, // fanout hash: one flow, one queue
+      maxFrameSize: this.geometry.frameSize - RX_DATA_OFFSET,
+    };
+  }
+
+  /** Fills queue counts and ring sizes the caller left out from the spec's queues= and frames=. */
+  override configure(config: PortConfig): void {
+    if (config && typeof config === "object") {
+      config = {
+        ...config,
+        rxQueues: config.rxQueues ?? this.opts.queues,
+        txQueues: config.txQueues ?? this.opts.queues,
+        rxRingSize: config.rxRingSize ?? this.opts.frames,
+        txRingSize: config.txRingSize ?? this.opts.frames,
+      };
+    }
+    super.configure(config);
+  }
+
+  protected setup(config: ResolvedPortConfig): void {
+    const g = this.geometry;
+    const perBlock = Math.floor(g.blockSize / g.frameSize);
+    for (const [what, n] of [["rxRingSize", config.rxRingSize], ["txRingSize", config.txRingSize]] as const) {
+      if (n % perBlock !== 0) {
+        throw new BdkError(`${this.name}: ${what} ${n} is not a multiple of the ${perBlock} frames a ${g.blockSize}-byte block holds`,
+          "use a larger ring or a smaller block_size");
+      }
+    }
+    if (config.mtu !== undefined) this.setMtu(config.mtu);
+    const mtu = netdevMtu(this.iface);
+    this.checkMtu(mtu, config.pool);
+    this.pool = config.pool;
+    this.rxCount = config.rxQueues;
+    this.txCount = config.txQueues;
+    this.txMax = Math.min(g.frameSize - TX_DATA_OFFSET, mtu + 18);
+    this.setPromiscuous(config.promiscuous);
+  }
+
+  private checkMtu(mtu: number, pool: Mempool | undefined): void {
+    const room = this.geometry.frameSize - RX_DATA_OFFSET;
+    if (mtu + 14 > room) {
+      throw new BdkError(`${this.name}: MTU ${mtu} frames do not fit ${this.geometry.frameSize}-byte ring frames (${room} bytes of data)`,
+        `open with frame_size=${nextFrameSize(mtu + 18 + RX_DATA_OFFSET)} or lower the MTU`);
+    }
+    if (pool && mtu + 14 > pool.dataRoom) {
+      throw new BdkError(`${this.name}: MTU ${mtu} frames do not fit the pool's ${pool.dataRoom}-byte buffers`,
+        `create the pool with dataRoom ≥ ${mtu + 18}`);
+    }
+  }
+
+  protected teardown(): void {
+    this.pool = undefined;
+    this.rxCount = 0;
+    this.txCount = 0;
+  }
+
+  protected onStart(): void {
+    const cfg = this.cfg;
+    const n = Math.max(cfg.rxQueues, cfg.txQueues);
+    const socks: PacketSocket[] = [];
+    try {
+      requireUp(this.iface);
+      this.txMax = Math.min(this.geometry.frameSize - TX_DATA_OFFSET, netdevMtu(this.iface) + 18);
+      const fanout = cfg.rxQueues > 1 || this.opts.fanout !== undefined;
+      let group = this.opts.fanout;
+      for (let q = 0; q < n; q++) {
+        const s = new PacketSocket({
+          name: `${this.iface} queue ${q}`,
+          ifindex: this.ifindex,
+          geometry: this.geometry,
+          rxFrames: q < cfg.rxQueues ? cfg.rxRingSize : 0,
+          txFrames: q < cfg.txQueues ? cfg.txRingSize : 0,
+          qdiscBypass: this.opts.qdiscBypass,
+        });
+        socks.push(s);
+        if (fanout && q < cfg.rxQueues) group = s.joinFanout(group ?? 0, group === undefined);
+      }
+      this.fanoutId = fanout ? group : undefined;
+    } catch (e) {
+      for (const s of socks) s.close();
+      throw e;
+    }
+    this.socks = socks;
+  }
+
+  protected onStop(): void {
+    const socks = this.socks;
+    this.socks = [];
+    for (const s of socks) {
+      try {
+        s.drain(DRAIN_MS);
+        this.extra.imissed += s.takeDrops();
+        this.kicksDone += s.kicks;
+        this.kickErrorsDone += s.kickErrors;
+      } finally {
+        s.close();
+      }
+    }
+    this.fanoutId = undefined;
+  }
+
+  protected release(): void {
+    const fd = this.ctlFd;
+    if (fd < 0) return;
+    this.ctlFd = -1;
+    try {
+      if (this.promisc) this.membership(PACKET_DROP_MEMBERSHIP, fd);
+    } catch {
+      // the interface may be gone; closing the socket drops the membership anyway
+    } finally {
+      this.promisc = false;
+      close(fd);
+    }
+  }
+
+  // ---- the hot path ------------------------------------------------------------------------------
+
+  rxBurst(queue: number, burst: Burst): number {
+    burst.count = 0;
+    if (!(queue >= 0 && queue < this.rxCount)) return this.badQueue(queue, "rx");
+    if (!this.started) return 0;
+    const s = this.socks[queue]!;
+    const u32 = s.u32;
+    const off = s.rxOff;
+    const mask = s.rxMask;
+    let head = s.rxHead;
+    // How many frames are ready (up to the burst's capacity)?
+    let ready = 0;
+    const cap = burst.capacity;
+    while (ready < cap && (Atomics.load(u32, off[(head + ready) & mask]! >> 2) & TP_STATUS_USER) !== 0) ready++;
+    if (ready === 0) return 0;
+    const pool = this.pool!;
+    const bufs = burst.bufs;
+    let have = ready;
+    if (pool.allocBulk(bufs, 0, ready) === 0) {
+      have = 0;
+      while (have < ready) {
+        const b = pool.alloc();
+        if (b < 0) break;
+        bufs[have++] = b;
+      }
+      // Frames we cannot take stay in the ring; when it fills, the kernel drops (imissed).
+      this.extra.rxNoMbuf += ready - have;
+    }
+    const u8 = s.u8;
+    const u16 = s.u16;
+    const ringVa = s.va;
+    const bytes = pool.bytes;
+    const words = pool.arena.u32;
+    const poolVa = pool.arena.va;
+    const lens = pool.len;
+    const ports = pool.port;
+    const flags = pool.flags;
+    const room = pool.dataRoom;
+    const id = this.id;
+    let out = 0;
+    let nbytes = 0;
+    let errors = 0;
+    for (let k = 0; k < have; k++) {
+      const f = off[head]!;
+      const w = f >> 2;
+      const status = u32[w + H32_STATUS]!;
+      const snap = u32[w + H32_SNAPLEN]!;
+      const b = bufs[out]!;
+      const dst = pool.offset(b);
+      if ((status & TP_STATUS_VLAN_VALID) === 0) {
+        if (snap < u32[w + H32_LEN]! || snap > room) {
+          errors++; // truncated by the ring (a GSO/GRO super-frame, or a frame above the MTU) or too big for a buffer
+        } else {
+          copyFrame(bytes, words, poolVa, dst, u8, u32, ringVa, f + u16[(f >> 1) + H16_MAC]!, snap);
+          lens[b] = snap;
+          ports[b] = id;
+          if (status & TP_STATUS_CSUM_VALID) flags[b] = BUF_L4_CSUM_GOOD;
+          nbytes += snap;
+          out++;
+        }
+      } else {
+        const n = this.rxVlan(s, f, status, pool, b, dst);
+        if (n === 0) errors++;
+        else {
+          nbytes += n;
+          out++;
+        }
+      }
+      Atomics.store(u32, w + H32_STATUS, TP_STATUS_KERNEL);
+      head = (head + 1) & mask;
+    }
+    s.rxHead = head;
+    // Buffers allocated for frames that turned out unusable go back.
+    for (let k = out; k < have; k++) pool.free(bufs[k]!);
+    if (errors !== 0) this.extra.ierrors += errors;
+    burst.count = out;
+    this.rxPackets[queue]! += out;
+    this.rxBytes[queue]! += nbytes;
+    return out;
+  }
+
+  /** A frame whose VLAN tag the kernel took out (tp_vlan_tci): put it back, as it was on the wire. Returns the length, or 0 when it does not fit. */
+  private rxVlan(s: PacketSocket, f: number, status: number, pool: Mempool, b: number, dst: number): number {
+    const snap = s.u32[(f >> 2) + H32_SNAPLEN]!;
+    if (snap < s.u32[(f >> 2) + H32_LEN]! || snap + 4 > pool.dataRoom || snap < 12) return 0;
+    const src = f + s.u16[(f >> 1) + H16_MAC]!;
+    const tci = s.u16[(f >> 1) + H16_VLAN_TCI]!;
+    const tpid = (status & TP_STATUS_VLAN_TPID_VALID) !== 0 && s.u16[(f >> 1) + H16_VLAN_TPID]! !== 0 ? s.u16[(f >> 1) + H16_VLAN_TPID]! : 0x8100;
+    const bytes = pool.bytes;
+    for (let i = 0; i < 12; i++) bytes[dst + i] = s.u8[src + i]!;
+    bytes[dst + 12] = tpid >> 8;
+    bytes[dst + 13] = tpid & 0xff;
+    bytes[dst + 14] = tci >> 8;
+    bytes[dst + 15] = tci & 0xff;
+    copyFrame(bytes, pool.arena.u32, pool.arena.va, dst + 16, s.u8, s.u32, s.va, src + 12, snap - 12);
+    pool.len[b] = snap + 4;
+    pool.port[b] = this.id;
+    return snap + 4;
+  }
+
+  txBurst(queue: number, burst: Burst, start = 0): number {
+    if (!(queue >= 0 && queue < this.txCount)) return this.badQueue(queue, "tx");
+    const end = burst.count;
+    if (!this.started || end <= start) return 0;
+    const s = this.socks[queue]!;
+    const u8 = s.u8;
+    const u32 = s.u32;
+    const off = s.txOff;
+    const mask = s.txMask;
+    const ringVa = s.va;
+    let head = s.txHead;
+    const pool = this.pool!;
+    const bytes = pool.bytes;
+    const words = pool.arena.u32;
+    const poolVa = pool.arena.va;
+    const lens = pool.len;
+    const bufs = burst.bufs;
+    const max = this.txMax;
+    let i = start;
+    let sent = 0;
+    let nbytes = 0;
+    let errors = 0;
+    let full = false;
+    while (i < end) {
+      const b = bufs[i]!;
+      const len = lens[b]!;
+      if (len < 14 || len > max) {
+        // The kernel would refuse it: drop it here, counted, instead of in the ring.
+        pool.free(b);
+        errors++;
+        i++;
+        continue;
+      }
+      const f = off[head]!;
+      const w = f >> 2;
+      const st = Atomics.load(u32, w + H32_STATUS) & TP_STATUS_TX_OWNER_MASK;
+      if (st !== 0) {
+        if ((st & TP_STATUS_WRONG_FORMAT) === 0) {
+          full = true; // the kernel still owns the next slot: the ring is full
+          break;
+        }
+        errors++; // a frame the kernel refused earlier (PACKET_LOSS should prevent it): reclaim the slot
+      }
+      copyFrame(u8, u32, ringVa, f + TX_DATA_OFFSET, bytes, words, poolVa, pool.offset(b), len);
+      u32[w + H32_LEN] = len;
+      Atomics.store(u32, w + H32_STATUS, TP_STATUS_SEND_REQUEST);
+      head = (head + 1) & mask;
+      pool.free(b); // the copy is in the ring: the buffer is the pool's again
+      nbytes += len;
+      sent++;
+      i++;
+    }
+    s.txHead = head;
+    // One kick per burst; also when the ring was full, since the frames filling it may be waiting for one
+    // (the kernel keeps a frame it could not hand to the device, ENOBUFS, for the next kick).
+    if (sent !== 0 || full) s.kick();
+    if (errors !== 0) this.extra.oerrors += errors;
+    this.txPackets[queue]! += sent;
+    this.txBytes[queue]! += nbytes;
+    return i - start;
+  }
+
+  private badQueue(queue: number, dir: "rx" | "tx"): number {
+    if (!this.config) throw new BdkError(`${this.name}: port is not configured`, "call configure({ pool, … }) first");
+    checkQueue(this.name, queue, dir === "rx" ? this.rxCount : this.txCount, dir);
+    return 0;
+  }
+
+  // ---- beyond the bursts ----------------------------------------------------------------------------
+
+  /**
+   * Sleeps until RX queue `queue` has a frame or `timeoutMs` pass (-1: no limit); true when one is ready.
+   * For apps that would rather sleep than spin when idle. No system call when a frame is already waiting.
+   */
+  rxWait(queue: number, timeoutMs: number): boolean {
+    checkQueue(this.name, queue, this.rxCount, "rx");
+    if (!this.started) throw new BdkError(`${this.name}: port is not started`, "call start() first");
+    return this.socks[queue]!.wait(timeoutMs);
+  }
+
+  /** sendto kicks made by TX queue `queue` (or all queues) since open: one per txBurst that queued frames. */
+  txKicks(queue?: number): number {
+    if (queue !== undefined) {
+      checkQueue(this.name, queue, this.txCount, "tx");
+      return this.socks[queue]?.kicks ?? 0;
+    }
+    let n = this.kicksDone;
+    for (const s of this.socks) n += s.kicks;
+    return n;
+  }
+
+  /** Kicks the kernel refused (ENOBUFS when the device queue is full, ENETDOWN …); the frames stay queued and go at the next kick. */
+  txKickErrors(): number {
+    let n = this.kickErrorsDone;
+    for (const s of this.socks) n += s.kickErrors;
+    return n;
+  }
+
+  /** The socket of queue q (for an app's own epoll); -1 while stopped. */
+  queueFd(queue: number): number {
+    return this.socks[queue]?.fd ?? -1;
+  }
+
+  /** The fanout group the RX queues share (undefined with one queue and no fanout=). */
+  get fanoutGroup(): number | undefined {
+    return this.fanoutId;
+  }
+
+  /** TX ring frames per state, per queue: for diagnostics and tests. */
+  txRingState(queue: number): { available: number; pending: number; wrongFormat: number } {
+    checkQueue(this.name, queue, this.txCount, "tx");
+    const s = this.socks[queue];
+    if (!s) throw new BdkError(`${this.name}: port is not started`, "call start() first");
+    return s.txStatusCounts();
+  }
+
+  override stats(): PortStats {
+    // PACKET_STATISTICS resets the kernel's counters on every read: fold them into ours.
+    for (const s of this.socks) this.extra.imissed += s.takeDrops();
+    return super.stats();
+  }
+
+  override resetStats(): void {
+    for (const s of this.socks) s.takeDrops();
+    super.resetStats();
+  }
+
+  link(): LinkStatus {
+    this.assertOpen();
+    const info = netdevInfo(this.iface);
+    const up = netdevLinkUp(info);
+    return { up, speedMbps: up ? info.speedMbps : 0, fullDuplex: info.fullDuplex };
+  }
+
+  macAddress(): string {
+    this.assertOpen();
+    return netdevMac(this.iface);
+  }
+
+  setMacAddress(mac: string): void {
+    this.assertOpen();
+    setNetdevMac(this.iface, mac);
+  }
+
+  /** Whether this port holds the interface in promiscuous mode (others, e.g. tcpdump, may hold it too: see interfacePromiscuous). */
+  promiscuous(): boolean {
+    return this.promisc;
+  }
+
+  setPromiscuous(on: boolean): void {
+    this.assertOpen();
+    if (on === this.promisc) return;
+    this.membership(on ? PACKET_ADD_MEMBERSHIP : PACKET_DROP_MEMBERSHIP, this.ctlFd);
+    this.promisc = on;
+  }
+
+  /** True when the kernel says the interface is promiscuous, whoever asked for it. */
+  interfacePromiscuous(): boolean {
+    return netdevPromiscuous(this.iface);
+  }
+
+  private membership(op: number, fd: number): void {
+    const r = raw.setsockopt(fd, SOL_PACKET, op, packetMreq(this.ifindex, PACKET_MR_PROMISC), 16);
+    if (r !== 0) {
+      throw new BdkError(`${this.name}: ${op === PACKET_ADD_MEMBERSHIP ? "PACKET_ADD_MEMBERSHIP" : "PACKET_DROP_MEMBERSHIP"} (promiscuous) failed`,
+        "check that the interface still exists (`ip link`)");
+    }
+  }
+
+  mtu(): number {
+    this.assertOpen();
+    return netdevMtu(this.iface);
+  }
+
+  setMtu(mtu: number): void {
+    this.assertOpen();
+    const max = this.capabilities().maxFrameSize - 18;
+    if (!Number.isInteger(mtu) || mtu < 68 || mtu > max) {
+      throw new BdkError(`${this.name}: MTU ${mtu} is out of range for ${this.geometry.frameSize}-byte ring frames`,
+        `this port supports 68..${max}; for more, open it with a larger frame_size (e.g. frame_size=${nextFrameSize(mtu + 18 + RX_DATA_OFFSET)})`);
+    }
+    this.checkMtu(mtu, this.pool);
+    setNetdevMtu(this.iface, mtu);
+    this.txMax = Math.min(this.geometry.frameSize - TX_DATA_OFFSET, mtu + 18);
+  }
+}
+
+/** A frame size (multiple of 16, power of two up to 64 KiB) that holds `bytes`. */
+function nextFrameSize(bytes: number): number {
+  let f = 2048;
+  while (f < bytes) f *= 2;
+  return f;
+}

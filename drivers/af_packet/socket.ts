@@ -1,0 +1,254 @@
+// One AF_PACKET socket of a port: SOCK_RAW bound to the interface, with an mmap'd TPACKET_V2 RX ring, TX
+// ring, or both in one mapping (RX first, TX right after it, as the kernel lays them out).
+//
+// Why TPACKET_V2 for both directions and not V3 for RX:
+// - V2 gives every frame its own status word: RX hands frames back one by one as it copies them, TX claims
+//   them one by one, and both rings share one mmap and one code shape.
+// - V3 fills whole blocks and gives a block to user space only when it is full or when its retire timer
+//   fires (milliseconds): at low rates that timer is the latency. V3 wins on capture of many small frames
+//   (fewer cache lines of status), which is not what a forwarding port does; and V3 has no TX ring of its own.
+import { BdkError, warnOnce } from "../../src/sys/errors.ts";
+import { E } from "../../src/sys/errno.ts";
+import { SysError } from "../../src/sys/errno.ts";
+import {
+  arrayBufferAt, bind, check, close, errno, getsockopt, MAP_SHARED, mmap, munmap, PROT_READ, PROT_WRITE, raw,
+  setsockopt, setsockoptInt, socket, strerror, usleep,
+} from "../../src/sys/libc.ts";
+import {
+  AF_PACKET, ETH_P_ALL_BE, MSG_DONTWAIT, PACKET_FANOUT, PACKET_FANOUT_FLAG_IGNORE_OUTGOING, PACKET_FANOUT_FLAG_UNIQUEID,
+  PACKET_FANOUT_HASH, PACKET_IGNORE_OUTGOING, PACKET_LOSS, PACKET_QDISC_BYPASS, PACKET_RESERVE, PACKET_RX_RING,
+  PACKET_STATISTICS, PACKET_TX_RING, PACKET_VERSION, RX_RESERVE, SOCK_RAW, SOL_PACKET, sockaddrLl, TP_STATUS_SEND_REQUEST,
+  TP_STATUS_TX_OWNER_MASK, TP_STATUS_USER, TPACKET_STATS_WORDS, TPACKET_V2, tpacketReq,
+} from "./uapi.ts";
+import { fast } from "../../src/sys/libc.ts";
+
+export const NOT_ROOT_FIX = "run as root, or give the binary the capability: `setcap cap_net_raw,cap_net_admin+ep $(readlink -f $(which bun))`";
+
+/** Frame and block sizes shared by every ring of a port. */
+export interface RingGeometry {
+  frameSize: number;
+  blockSize: number;
+}
+
+export interface SocketOptions {
+  name: string;
+  ifindex: number;
+  geometry: RingGeometry;
+  /** RX ring frames, or 0 for a socket that only transmits (it is then bound with protocol 0: it receives nothing). */
+  rxFrames: number;
+  /** TX ring frames, or 0 for a socket that only receives. */
+  txFrames: number;
+  qdiscBypass: boolean;
+}
+
+/** Opens an AF_PACKET socket; EPERM/EACCES become the one-line "needs root" error. */
+export function packetSocket(what: string): number {
+  try {
+    return socket(AF_PACKET, SOCK_RAW, 0, what);
+  } catch (e) {
+    if (e instanceof SysError && (e.errno === E.EPERM || e.errno === E.EACCES)) {
+      throw new BdkError(`${what}: AF_PACKET needs root or CAP_NET_RAW`, NOT_ROOT_FIX);
+    }
+    throw e;
+  }
+}
+
+/** Byte offsets of every frame of a ring that starts at `base`: blocks hold floor(block / frame) frames, the rest of a block is unused. */
+function frameOffsets(base: number, frames: number, g: RingGeometry): Uint32Array {
+  const perBlock = Math.floor(g.blockSize / g.frameSize);
+  const offs = new Uint32Array(frames);
+  for (let i = 0; i < frames; i++) offs[i] = base + Math.floor(i / perBlock) * g.blockSize + (i % perBlock) * g.frameSize;
+  return offs;
+}
+
+export function ringBytes(frames: number, g: RingGeometry): number {
+  const perBlock = Math.floor(g.blockSize / g.frameSize);
+  return (frames / perBlock) * g.blockSize;
+}
+
+export class PacketSocket {
+  fd: number;
+  /** The mapping: address, length, and views of it. */
+  readonly va: number;
+  readonly mapLen: number;
+  readonly u8: Uint8Array;
+  readonly u16: Uint16Array;
+  readonly u32: Uint32Array;
+
+  /** RX frame offsets (bytes from the mapping's start), the ring mask, and the next frame to look at. */
+  readonly rxOff: Uint32Array;
+  readonly rxMask: number;
+  rxHead = 0;
+  readonly txOff: Uint32Array;
+  readonly txMask: number;
+  txHead = 0;
+
+  /** Counters the port adds to its stats: TX kicks (sendto calls) and kicks the kernel refused. */
+  kicks = 0;
+  kickErrors = 0;
+  lastKickErrno = 0;
+
+  private readonly pollfd = new Int32Array(2);
+  private readonly statsBuf = new Uint32Array(TPACKET_STATS_WORDS);
+  private closed = false;
+
+  constructor(readonly opts: SocketOptions) {
+    const { name, geometry: g, rxFrames, txFrames } = opts;
+    const what = `af_packet ${name}`;
+    const fd = packetSocket(what);
+    this.fd = fd;
+    let va = 0;
+    let len = 0;
+    try {
+      setsockoptInt(fd, SOL_PACKET, PACKET_VERSION, TPACKET_V2, `${what}: PACKET_VERSION TPACKET_V2`);
+      if (rxFrames > 0) {
+        setsockoptInt(fd, SOL_PACKET, PACKET_RESERVE, RX_RESERVE, `${what}: PACKET_RESERVE`);
+        this.optional(PACKET_IGNORE_OUTGOING, 1, "PACKET_IGNORE_OUTGOING", "the port may receive the frames it sends (kernel < 4.20)");
+      }
+      if (txFrames > 0) {
+        // A frame the kernel refuses (too long for the MTU) is skipped instead of stopping the TX ring for good
+        // (without PACKET_LOSS the kernel's ring head stays on it, marked WRONG_FORMAT, and nothing after it goes out).
+        setsockoptInt(fd, SOL_PACKET, PACKET_LOSS, 1, `${what}: PACKET_LOSS`);
+        if (opts.qdiscBypass) this.optional(PACKET_QDISC_BYPASS, 1, "PACKET_QDISC_BYPASS", "TX goes through the qdisc layer (slower; kernel < 3.14)");
+      }
+      const rxLen = rxFrames > 0 ? ringBytes(rxFrames, g) : 0;
+      const txLen = txFrames > 0 ? ringBytes(txFrames, g) : 0;
+      const hint = "the kernel could not allocate the ring: use fewer frames (frames=, rxRingSize/txRingSize) or a smaller frame_size";
+      if (rxFrames > 0) setsockopt(fd, SOL_PACKET, PACKET_RX_RING, tpacketReq(g.blockSize, rxLen / g.blockSize, g.frameSize, rxFrames), `${what}: PACKET_RX_RING ${rxFrames} × ${g.frameSize}`, hint);
+      if (txFrames > 0) setsockopt(fd, SOL_PACKET, PACKET_TX_RING, tpacketReq(g.blockSize, txLen / g.blockSize, g.frameSize, txFrames), `${what}: PACKET_TX_RING ${txFrames} × ${g.frameSize}`, hint);
+      len = rxLen + txLen;
+      va = mmap(len, PROT_READ | PROT_WRITE, MAP_SHARED, fd, 0, `${what}: packet rings`);
+      // Bind last: a socket made with protocol 0 receives nothing until now, so no frame of another interface
+      // lands in the ring first. A TX-only socket stays at protocol 0 and never receives.
+      bind(fd, sockaddrLl(opts.ifindex, rxFrames > 0 ? ETH_P_ALL_BE : 0), `${what}: bind to ifindex ${opts.ifindex}`);
+    } catch (e) {
+      if (va) munmap(va, len);
+      close(fd);
+      this.fd = -1;
+      throw e;
+    }
+    this.va = va;
+    this.mapLen = len;
+    const buf = arrayBufferAt(va, len);
+    this.u8 = new Uint8Array(buf);
+    this.u16 = new Uint16Array(buf);
+    this.u32 = new Uint32Array(buf);
+    this.rxOff = frameOffsets(0, rxFrames, g);
+    this.rxMask = rxFrames - 1;
+    this.txOff = frameOffsets(rxFrames > 0 ? ringBytes(rxFrames, g) : 0, txFrames, g);
+    this.txMask = txFrames - 1;
+    this.pollfd[0] = this.fd;
+  }
+
+  /** Sets an option a kernel may not know; warns once when it does not. */
+  private optional(opt: number, value: number, label: string, consequence: string): void {
+    const r = raw.setsockopt(this.fd, SOL_PACKET, opt, new Int32Array([value]), 4);
+    if (r === 0) return;
+    const e = errno();
+    if (e === E.EINVAL || e === 92 /* ENOPROTOOPT */) warnOnce(`af_packet:${label}`, `this kernel does not support ${label} (${strerror(e)}): ${consequence}`);
+    else check(r, "setsockopt", `af_packet ${this.opts.name}: ${label}`);
+  }
+
+  /**
+   * Joins fanout group `id` in hash mode (frames of one flow always reach the same socket). With `unique`, the
+   * kernel picks an unused id (this socket must be the group's first); the id is returned for the others.
+   */
+  joinFanout(id: number, unique: boolean): number {
+    const what = `af_packet ${this.opts.name}: PACKET_FANOUT`;
+    const tryJoin = (flags: number): number => {
+      const v = (unique ? 0 : id) | ((PACKET_FANOUT_HASH | flags | (unique ? PACKET_FANOUT_FLAG_UNIQUEID : 0)) << 16);
+      return raw.setsockopt(this.fd, SOL_PACKET, PACKET_FANOUT, new Int32Array([v]), 4);
+    };
+    // The group's own hook decides about outgoing frames, so ask it to ignore them too (kernel ≥ 6.9); else without.
+    let r = tryJoin(PACKET_FANOUT_FLAG_IGNORE_OUTGOING);
+    if (r !== 0 && errno() === E.EINVAL) r = tryJoin(0);
+    if (r !== 0) {
+      const e = errno();
+      const hint = e === E.EINVAL
+        ? `fanout group ${id} already exists with other settings (another program uses it): give another fanout=<id>`
+        : undefined;
+      check(r, "setsockopt", `${what} group ${unique ? "(new)" : id}`, hint);
+    }
+    if (!unique) return id;
+    const out = new Uint32Array(1);
+    getsockopt(this.fd, SOL_PACKET, PACKET_FANOUT, out, `${what} (read id)`);
+    return out[0]! & 0xffff;
+  }
+
+  /** Drops since the last call (the kernel resets its counters when read). */
+  takeDrops(): number {
+    if (this.fd < 0 || this.rxOff.length === 0) return 0;
+    const lenBuf = new Uint32Array([this.statsBuf.byteLength]);
+    if (raw.getsockopt(this.fd, SOL_PACKET, PACKET_STATISTICS, this.statsBuf, lenBuf) !== 0) return 0;
+    return this.statsBuf[1]!;
+  }
+
+  /** True when the next RX frame is ready. */
+  rxReady(): boolean {
+    return this.rxOff.length > 0 && (Atomics.load(this.u32, this.rxOff[this.rxHead]! >> 2) & TP_STATUS_USER) !== 0;
+  }
+
+  /** Sleeps in poll(2) until a frame arrives or `timeoutMs` passes (-1: forever); true when one is ready. */
+  wait(timeoutMs: number): boolean {
+    if (this.rxReady()) return true;
+    this.pollfd[1] = 0x0001; // events = POLLIN, revents = 0
+    const r = raw.poll(this.pollfd, 1, timeoutMs);
+    if (r < 0 && errno() !== E.EINTR) check(r, "poll", `af_packet ${this.opts.name} fd ${this.fd}`);
+    return this.rxReady();
+  }
+
+  /** Tells the kernel to send every frame marked SEND_REQUEST. Returns false when it refused (errno kept). */
+  kick(): boolean {
+    this.kicks++;
+    if (fast.sendto(this.fd, null, 0, MSG_DONTWAIT, null, 0) >= 0) return true;
+    this.kickErrors++;
+    this.lastKickErrno = errno();
+    return false;
+  }
+
+  /** TX frames the kernel has not finished with (SEND_REQUEST or SENDING). */
+  txPending(): number {
+    let n = 0;
+    const u32 = this.u32;
+    const off = this.txOff;
+    for (let i = 0; i < off.length; i++) if ((Atomics.load(u32, off[i]! >> 2) & (TP_STATUS_SEND_REQUEST | 2)) !== 0) n++;
+    return n;
+  }
+
+  /** Kicks until the TX ring is empty or `ms` pass: what was accepted goes out before the socket closes. */
+  drain(ms: number): number {
+    if (this.txOff.length === 0) return 0;
+    const until = performance.now() + ms;
+    let pending = this.txPending();
+    while (pending > 0 && performance.now() < until) {
+      this.kick();
+      usleep(200);
+      pending = this.txPending();
+    }
+    return pending;
+  }
+
+  /** TX frames whose status is neither available nor ours: for tests and diagnostics. */
+  txStatusCounts(): { available: number; pending: number; wrongFormat: number } {
+    let available = 0, pending = 0, wrongFormat = 0;
+    for (let i = 0; i < this.txOff.length; i++) {
+      const s = this.u32[this.txOff[i]! >> 2]! & TP_STATUS_TX_OWNER_MASK;
+      if (s === 0) available++;
+      else if (s & 4) wrongFormat++;
+      else pending++;
+    }
+    return { available, pending, wrongFormat };
+  }
+
+  close(): void {
+    if (this.closed) return;
+    this.closed = true;
+    try {
+      munmap(this.va, this.mapLen);
+    } finally {
+      const fd = this.fd;
+      this.fd = -1;
+      close(fd);
+    }
+  }
+}
