@@ -1,4 +1,4 @@
-// `af_packet:IFACE[,queues=N,frames=N,frame_size=N,block_size=N,qdisc_bypass=0|1,fanout=ID]`: a kernel
+// `af_packet:IFACE[,queues=N,frames=N,frame_size=N,block_size=N,qdisc_bypass=0|1,fanout=ID,vnet_hdr=0|1]`: a kernel
 // network interface as a port, through AF_PACKET sockets with mmap'd TPACKET_V2 rings (see port.ts).
 import type { DriverDef } from "../../src/ethdev/driver.ts";
 import { isPowerOfTwo } from "../../src/ethdev/port.ts";
@@ -29,7 +29,7 @@ function withSpec<T>(spec: string, f: () => T): T {
 
 export const driver: DriverDef = {
   kind: "af_packet",
-  usage: "af_packet:IFACE[,queues=N,frames=N,frame_size=N,block_size=N,qdisc_bypass=0|1,fanout=ID] — a kernel interface through AF_PACKET rings (root or CAP_NET_RAW)",
+  usage: "af_packet:IFACE[,queues=N,frames=N,frame_size=N,block_size=N,qdisc_bypass=0|1,fanout=ID,vnet_hdr=0|1] — a kernel interface through AF_PACKET rings (root or CAP_NET_RAW)",
   positional: "iface",
   params: {
     iface: { type: "string", required: true, help: "the interface (`ip link` lists them)" },
@@ -39,6 +39,7 @@ export const driver: DriverDef = {
     block_size: { type: "int", help: "bytes per ring block, a power-of-two multiple of 4096 holding at least one frame (default: the smallest)" },
     qdisc_bypass: { type: "bool", help: "TX straight to the driver, skipping the qdisc layer (default 1)" },
     fanout: { type: "int", help: "PACKET_FANOUT group id 1..65535 for the RX queues (default: a fresh one per port)" },
+    vnet_hdr: { type: "bool", help: "TX through a virtio_net_hdr that makes the kernel copy each frame once instead of attaching ring pages (default 1: faster on veth)" },
   },
   open(params, spec) {
     return withSpec(spec, () => {
@@ -65,6 +66,7 @@ export const driver: DriverDef = {
       const opts: AfPacketOptions = {
         iface, queues, frames, frameSize, blockSize, fanout,
         qdiscBypass: params.qdisc_bypass === undefined ? true : Boolean(params.qdisc_bypass),
+        vnetHdr: params.vnet_hdr === undefined ? true : Boolean(params.vnet_hdr),
       };
       return new AfPacketPort(spec, opts);
     });

@@ -32,7 +32,7 @@ import {
   H16_MAC, H16_VLAN_TCI, H16_VLAN_TPID, H32_LEN, H32_SNAPLEN, H32_STATUS, PACKET_ADD_MEMBERSHIP, PACKET_DROP_MEMBERSHIP,
   PACKET_MR_PROMISC, packetMreq, RX_DATA_OFFSET, SOL_PACKET, TP_STATUS_CSUM_VALID, TP_STATUS_KERNEL, TP_STATUS_SEND_REQUEST,
   TP_STATUS_TX_OWNER_MASK, TP_STATUS_USER, TP_STATUS_VLAN_TPID_VALID, TP_STATUS_VLAN_VALID, TP_STATUS_WRONG_FORMAT,
-  TX_DATA_OFFSET,
+  TX_DATA_OFFSET, VNET_HDR_LEN,
 } from "./uapi.ts";
 
 export const MIN_RING = 64;
@@ -57,6 +57,8 @@ export interface AfPacketOptions {
   frames: number;
   /** Fanout group id, or undefined for one the kernel picks (unique). */
   fanout: number | undefined;
+  /** TX frames with a virtio_net_hdr asking the kernel for a linear copy (see PacketSocket.vnet); default on. */
+  vnetHdr: boolean;
 }
 
 /** The smallest power-of-two multiple of the page size that holds one frame. */
@@ -191,6 +193,7 @@ export class AfPacketPort extends PortBase {
           rxFrames: q < cfg.rxQueues ? cfg.rxRingSize : 0,
           txFrames: q < cfg.txQueues ? cfg.txRingSize : 0,
           qdiscBypass: this.opts.qdiscBypass,
+          vnetHdr: this.opts.vnetHdr,
         });
         socks.push(s);
         if (fanout && q < cfg.rxQueues) group = s.joinFanout(group ?? 0, group === undefined);
@@ -340,8 +343,11 @@ export class AfPacketPort extends PortBase {
     if (!this.started || end <= start) return 0;
     const s = this.socks[queue]!;
     const u8 = s.u8;
+    const u16 = s.u16;
     const u32 = s.u32;
     const off = s.txOff;
+    const dataOff = s.txDataOff;
+    const vnetHalf = s.txVnetHalf;
     const mask = s.txMask;
     const ringVa = s.va;
     let head = s.txHead;
@@ -377,8 +383,15 @@ export class AfPacketPort extends PortBase {
         }
         errors++; // a frame the kernel refused earlier (PACKET_LOSS should prevent it): reclaim the slot
       }
-      copyFrame(u8, u32, ringVa, f + TX_DATA_OFFSET, bytes, words, poolVa, pool.offset(b), len);
-      u32[w + H32_LEN] = len;
+      copyFrame(u8, u32, ringVa, f + dataOff, bytes, words, poolVa, pool.offset(b), len);
+      if (vnetHalf >= 0) {
+        const h = (f >> 1) + vnetHalf;
+        u16[h] = 0; // flags, gso_type: no offload
+        u16[h + 1] = len; // hdr_len: copy all of it into the skb
+        u32[w + H32_LEN] = len + VNET_HDR_LEN;
+      } else {
+        u32[w + H32_LEN] = len;
+      }
       Atomics.store(u32, w + H32_STATUS, TP_STATUS_SEND_REQUEST);
       head = (head + 1) & mask;
       pool.free(b); // the copy is in the ring: the buffer is the pool's again

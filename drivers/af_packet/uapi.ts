@@ -18,7 +18,9 @@ export const PACKET_HDRLEN = 11;
 export const PACKET_RESERVE = 12;
 export const PACKET_TX_RING = 13;
 export const PACKET_LOSS = 14;
+export const PACKET_VNET_HDR = 15;
 export const PACKET_FANOUT = 18;
+export const PACKET_TX_HAS_OFF = 19;
 export const PACKET_QDISC_BYPASS = 20;
 export const PACKET_IGNORE_OUTGOING = 23;
 
@@ -65,16 +67,34 @@ export const tpacketAlign = (x: number): number => (x + TPACKET_ALIGNMENT - 1) &
 export const SOCKADDR_LL_SIZE = 20;
 /** TPACKET2_HDRLEN: the aligned header plus a struct sockaddr_ll. */
 export const TPACKET2_HDRLEN = tpacketAlign(32) + SOCKADDR_LL_SIZE;
-/** Where a TX frame's data starts (without PACKET_TX_HAS_OFF): TPACKET2_HDRLEN - sizeof(sockaddr_ll). */
+/** Where a TX frame's data starts without PACKET_TX_HAS_OFF: TPACKET2_HDRLEN - sizeof(sockaddr_ll) = 32. */
 export const TX_DATA_OFFSET = TPACKET2_HDRLEN - SOCKADDR_LL_SIZE;
+
 /**
- * Bytes of PACKET_RESERVE. The kernel puts an RX frame's network header at
- * TPACKET_ALIGN(TPACKET2_HDRLEN + 16) + reserve = 80 + reserve, so the Ethernet header starts at 66 + reserve;
- * 2 bytes make it 68, a multiple of 4, so that short frames are copied a word at a time.
+ * struct virtio_net_hdr (10 bytes), in front of a frame's data on a socket with PACKET_VNET_HDR:
+ *   u8 flags @0, u8 gso_type @1, le16 hdr_len @2, le16 gso_size @4, le16 csum_start @6, le16 csum_offset @8.
+ * All zero but hdr_len means "no offload"; hdr_len says how many bytes the kernel copies into the skb's linear
+ * part (the rest it attaches as page fragments of the ring).
  */
-export const RX_RESERVE = 2;
-/** Where an untagged RX frame's data starts (tp_mac); the driver reads tp_mac per frame all the same. */
-export const RX_DATA_OFFSET = tpacketAlign(TPACKET2_HDRLEN + 16) + RX_RESERVE - 14;
+export const VNET_HDR_LEN = 10;
+
+/**
+ * Where the Ethernet header of an untagged RX frame lands (tp_mac): the kernel puts the network header at
+ * TPACKET_ALIGN(TPACKET2_HDRLEN + 16) + reserve (+ 10 with a virtio_net_hdr) = 80 + reserve (+ 10), so the
+ * Ethernet header starts 14 bytes before: 66 + reserve (+ 10). The driver reads tp_mac per frame all the same.
+ */
+export function rxDataOffset(reserve: number, vnet: boolean): number {
+  return tpacketAlign(TPACKET2_HDRLEN + 16) + reserve + (vnet ? VNET_HDR_LEN : 0) - 14;
+}
+
+/**
+ * PACKET_RESERVE that puts the Ethernet header at a multiple of 4 (68 without, 76 with a virtio_net_hdr), so
+ * that short frames are copied a 32-bit word at a time.
+ */
+export const rxReserve = (vnet: boolean): number => (vnet ? 0 : 2);
+
+/** The largest tp_mac any of our RX sockets uses: what a ring frame must hold beyond the frame itself. */
+export const RX_DATA_OFFSET = Math.max(rxDataOffset(rxReserve(false), false), rxDataOffset(rxReserve(true), true));
 
 /** struct tpacket_req (16 bytes): u32 tp_block_size, tp_block_nr, tp_frame_size, tp_frame_nr. */
 export function tpacketReq(blockSize: number, blockNr: number, frameSize: number, frameNr: number): Uint32Array {
