@@ -14,7 +14,9 @@
 //
 // Link names are per thread. To use an end in a worker, configure both ends in the owner thread, pass
 // `port.handle()` to the worker and `attachPort(handle)` there (src/ethdev/attach.ts). Counters live in the
-// shared memory too, so the owner's stats() include what workers did.
+// shared memory too, so the owner's stats() include what workers did. A view follows its peer's stop and
+// start, not a reconfiguration (its link stays down: hand out new handles). Stop the workers before closing
+// or reconfiguring an end: that drains its RX rings back to the pool.
 import { IndexRing } from "../../src/lcore/ring.ts";
 import type { Mempool } from "../../src/mem/mempool.ts";
 import type { PortHandle } from "../../src/ethdev/attach.ts";

@@ -15,6 +15,8 @@
 //   3. Everything the data path touches lives in memory both threads see (SharedArrayBuffer or the mmap'd
 //      pool and descriptor rings), including the counters, so the owner's stats() covers the workers' bursts.
 //   4. One queue is used by one thread at a time (DPDK's rule): the owner must not burst on a queue a worker uses.
+//   5. Stop the workers before the owner stops, reconfigures or closes the port: a view keeps no one alive
+//      and is not told; it only sees the link go down. A view's `id` is numbered in the worker's thread.
 import { Mempool, type MempoolHandle } from "../mem/mempool.ts";
 import { BdkError } from "../sys/errors.ts";
 import type { Port, ResolvedPortConfig } from "./port.ts";

@@ -13,6 +13,7 @@
 // core, tid and CPU list. A worker that cannot be pinned fails the whole start with an error naming the
 // core. An error thrown inside a worker surfaces here, naming the worker and its core, and asks the other
 // workers to stop. Workers poll a shared stop word (ctx.shouldStop()) once per loop iteration.
+// `module` is a URL (new URL("./w.ts", import.meta.url)) or an absolute path.
 import { BdkError } from "../sys/errors.ts";
 import { CTL_GO, CTL_STOP, CTL_WORDS, type InitMessage, type WorkerMessage } from "./protocol.ts";
 
