@@ -1,0 +1,97 @@
+#!/usr/bin/env bun
+// pktgen: a traffic generator and receiver on bdk ports, in the spirit of Pktgen-DPDK and testpmd's
+// txonly/rxonly. It sends IPv4/UDP (or IPv6/UDP) frames whose payload carries a stream id, a sequence
+// number and a TX timestamp, or replays a pcap file; on a second port (same process, same loop) or in
+// another process (--rx-only) it counts what arrived: loss, duplicates, reordering, checksums, latency.
+//
+// Read apps/pktgen/generator.ts for how frames are built in place in mempool buffers, and
+// apps/pktgen/run.ts for the loop: one burst is built, offered with txBurst (what the port does not take
+// is offered again first), and the RX port is polled in the same loop. docs/pktgen.md has the options.
+import { helpText } from "./common/args.ts";
+import { formatRate, onStopSignal, runAsProgram } from "./common/runtime.ts";
+import { CLI_OPTIONS, parsePktgenArgs } from "./pktgen/options.ts";
+import { runPktgen, type PktgenResult, type PktgenStats } from "./pktgen/run.ts";
+
+export { parsePktgenArgs, resolveOptions, parseRate, parseSize, type PktgenOptions } from "./pktgen/options.ts";
+export { runPktgen, type PktgenControl, type PktgenResult, type PktgenStats, type PortReport, type StopReason, type TxResult } from "./pktgen/run.ts";
+export type { RxResult, StreamResult } from "./pktgen/receiver.ts";
+export type { LatencySummary } from "./pktgen/histogram.ts";
+export { PKTGEN_MAGIC, PAYLOAD_LEN, PAYLOAD_OFF_V4, PAYLOAD_OFF_V6, MIN_FRAME_V6 } from "./pktgen/payload.ts";
+
+const SYNOPSIS = "[--tx] SPEC [--rx SPEC] [options]   |   --rx-only SPEC [options]\n" +
+  "       (SPEC: a PCI address or a software port: af_packet:IFACE, ring:NAME, null, pcap:out=FILE)";
+
+const FOOTER = `
+examples:
+  bdk pktgen --tx af_packet:veth0 --rx af_packet:veth1 --rate 100kpps --duration 10
+  bdk pktgen null --count 10000000                      # how fast can frames be built
+  bdk pktgen --tx af_packet:eth1 --imix --rate 500Mbps --src-ip 198.18.0.1-198.18.0.254
+  bdk pktgen --tx af_packet:eth1 --pcap trace.pcap --loop 0 --rate 10kpps
+  bdk pktgen --rx-only af_packet:eth2 --json            # receive another process's stream`;
+
+function ns(v: number): string {
+  if (v >= 1e6) return `${(v / 1e6).toFixed(2)} ms`;
+  if (v >= 1e3) return `${(v / 1e3).toFixed(1)} µs`;
+  return `${v} ns`;
+}
+
+export function formatStatsLine(s: PktgenStats): string {
+  return `pktgen: ${s.elapsedSec.toFixed(1)}s  TX ${formatRate(s.txPps)} ${s.txMbps.toFixed(1)} Mbit/s (${s.txPackets})  RX ${formatRate(s.rxPps)} (${s.rxReceived})  lost ${s.lost}`;
+}
+
+/** The human summary, one line per fact. */
+export function formatSummary(r: PktgenResult): string[] {
+  const out: string[] = [];
+  if (r.tx) {
+    out.push(`TX ${r.tx.spec}: ${r.tx.packets} frames, ${r.tx.bytes} bytes in ${r.tx.durationSec.toFixed(3)} s: ${formatRate(r.tx.pps)}, ${r.tx.mbps.toFixed(1)} Mbit/s (sizes ${r.tx.sizes}${r.tx.rate ? `, rate ${r.tx.rate}` : ""}, stream ${r.tx.streamId}, stop: ${r.stopReason})`);
+  }
+  if (r.rx) {
+    const x = r.rx;
+    out.push(`RX ${r.ports.rx?.spec ?? ""}: ${x.received} received, ${x.lost} lost, ${x.duplicated} duplicated, ${x.reordered} reordered, ${x.badChecksum} bad checksum, ${x.other} other (${x.packets} frames in all)`);
+    if (x.latencyNs.count > 0) {
+      const l = x.latencyNs;
+      out.push(`latency: p50 ${ns(l.p50)}  p99 ${ns(l.p99)}  p99.9 ${ns(l.p999)}  max ${ns(l.max)}  mean ${ns(l.mean)}  (min ${ns(l.min)}, ${l.count} frames)`);
+    }
+    if (x.streams.length > 1) {
+      for (const s of x.streams) out.push(`  stream ${s.id}: ${s.received} received, ${s.lost} lost, ${s.duplicated} duplicated, ${s.reordered} reordered`);
+    }
+  }
+  for (const [k, p] of Object.entries(r.ports)) {
+    if (!p) continue;
+    const s = p.stats;
+    out.push(`port ${k} ${p.spec}: opackets ${s.opackets} ipackets ${s.ipackets} imissed ${s.imissed} ierrors ${s.ierrors} oerrors ${s.oerrors} rxNoMbuf ${s.rxNoMbuf}`);
+  }
+  return out;
+}
+
+export async function main(argv: string[]): Promise<number> {
+  const o = parsePktgenArgs(argv);
+  if (o.help) {
+    console.log(helpText("bdk pktgen", SYNOPSIS, CLI_OPTIONS, FOOTER));
+    return 0;
+  }
+  const ac = new AbortController();
+  const removeSignal = onStopSignal(() => ac.abort());
+  const err = (line: string): void => {
+    process.stderr.write(`${line}\n`);
+  };
+  try {
+    const result = await runPktgen(o, {
+      signal: ac.signal,
+      onStats: (o.interval ?? 1) > 0 ? (s) => err(formatStatsLine(s)) : undefined,
+      log: err,
+    });
+    const summary = formatSummary(result);
+    if (o.json) {
+      for (const line of summary) err(line);
+      console.log(JSON.stringify(result));
+    } else {
+      for (const line of summary) console.log(line);
+    }
+    return 0;
+  } finally {
+    removeSignal();
+  }
+}
+
+if (import.meta.main) await runAsProgram("pktgen", main);

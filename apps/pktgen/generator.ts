@@ -1,0 +1,289 @@
+// The TX side: builds pktgen frames into mempool buffers (FrameGenerator) or copies a capture's frames
+// (ReplaySource). Per packet: no allocation, no closure, no BigInt, no DataView. Headers come from the
+// src/net builders; the UDP checksum is a sum of a few 16-bit words (the filler is zero and adds nothing),
+// the IPv4 header checksum is computed by ipv4Write over its 20 bytes.
+import type { Mempool } from "../../src/mem/mempool.ts";
+import { write16, write32 } from "../../src/net/bytes.ts";
+import { ETHERTYPE_IPV4, ETHERTYPE_IPV6, etherWrite } from "../../src/net/ether.ts";
+import { IPPROTO_UDP, IPV4_FLAG_DF, ipv4Write } from "../../src/net/ipv4.ts";
+import { ipv6Write } from "../../src/net/ipv6.ts";
+import { udpWrite } from "../../src/net/udp.ts";
+import type { ResolvedOptions, ValueRange } from "./options.ts";
+import { P_SEQ, P_STREAM, P_TS_HI, P_TS_LO, PAYLOAD_LEN, PAYLOAD_OFF_V4, PAYLOAD_OFF_V6, PKTGEN_MAGIC } from "./payload.ts";
+
+const TWO32 = 4294967296;
+
+/** Something that fills `n` freshly allocated buffers with frames; returns the bytes written (sum of lengths). */
+export interface FrameSource {
+  fill(pool: Mempool, bufs: Uint32Array, n: number, nowNs: number): number;
+  /** Frames it will make in all (Infinity: no end of its own). */
+  readonly total: number;
+  /** Mean frame length without CRC over one cycle (for the rate limiter). */
+  readonly meanLen: number;
+  readonly maxLen: number;
+}
+
+function writeMac(dst: Uint8Array, v: number): void {
+  const hi = Math.floor(v / TWO32);
+  const lo = v >>> 0;
+  dst[0] = hi >>> 8;
+  dst[1] = hi;
+  dst[2] = lo >>> 24;
+  dst[3] = lo >>> 16;
+  dst[4] = lo >>> 8;
+  dst[5] = lo;
+}
+
+function macNumber(mac: string): number {
+  let v = 0;
+  for (const h of mac.split(":")) v = v * 256 + parseInt(h, 16);
+  return v;
+}
+
+export class FrameGenerator implements FrameSource {
+  /** The next sequence number (also: frames built so far). */
+  seq = 0;
+  readonly total = Infinity;
+  readonly meanLen: number;
+  readonly maxLen: number;
+  readonly streamId: number;
+  private readonly ipv6: boolean;
+  private readonly sizes: Uint16Array;
+  private readonly sizeN: number;
+  private sizeI = 0;
+  // Ranges: start, count, index, current value. Stepped per packet, each on its own.
+  private readonly smacStart: number;
+  private readonly smacN: number;
+  private smacI = 0;
+  private readonly dmacStart: number;
+  private readonly dmacN: number;
+  private dmacI = 0;
+  private readonly sipStart: number;
+  private readonly sipN: number;
+  private sipI = 0;
+  private sip: number;
+  private readonly dipStart: number;
+  private readonly dipN: number;
+  private dipI = 0;
+  private dip: number;
+  private readonly spStart: number;
+  private readonly spN: number;
+  private spI = 0;
+  private sp: number;
+  private readonly dpStart: number;
+  private readonly dpN: number;
+  private dpI = 0;
+  private dp: number;
+  private readonly smac = new Uint8Array(6);
+  private readonly dmac = new Uint8Array(6);
+  /** IPv6 addresses being sent (the low 32 bits follow the ranges). */
+  private readonly saddr6 = new Uint8Array(16);
+  private readonly daddr6 = new Uint8Array(16);
+  /** The UDP checksum's constant words: protocol, magic, stream id (and the IPv6 addresses' upper 96 bits). */
+  private readonly constSum: number;
+
+  constructor(o: ResolvedOptions, portMac: string) {
+    this.ipv6 = o.ipv6;
+    this.sizes = o.sizes;
+    this.sizeN = o.sizes.length;
+    let sum = 0;
+    let max = 0;
+    for (const s of o.sizes) {
+      sum += s;
+      if (s > max) max = s;
+    }
+    this.meanLen = sum / o.sizes.length;
+    this.maxLen = max;
+    this.streamId = o.streamId;
+    const smac: ValueRange = o.srcMac ?? { start: macNumber(portMac), count: 1 };
+    this.smacStart = smac.start;
+    this.smacN = smac.count;
+    this.dmacStart = o.dstMac.start;
+    this.dmacN = o.dstMac.count;
+    this.sipStart = this.sip = o.srcIp.start;
+    this.sipN = o.srcIp.count;
+    this.dipStart = this.dip = o.dstIp.start;
+    this.dipN = o.dstIp.count;
+    this.spStart = this.sp = o.srcPort.start;
+    this.spN = o.srcPort.count;
+    this.dpStart = this.dp = o.dstPort.start;
+    this.dpN = o.dstPort.count;
+    writeMac(this.smac, this.smacStart);
+    writeMac(this.dmac, this.dmacStart);
+    let c = IPPROTO_UDP + PKTGEN_MAGIC + this.streamId;
+    if (this.ipv6) {
+      this.saddr6.set(o.srcIp6.subarray(0, 12));
+      this.daddr6.set(o.dstIp6.subarray(0, 12));
+      write32(this.saddr6, 12, this.sip);
+      write32(this.daddr6, 12, this.dip);
+      for (let i = 0; i < 12; i += 2) c += ((this.saddr6[i]! << 8) | this.saddr6[i + 1]!) + ((this.daddr6[i]! << 8) | this.daddr6[i + 1]!);
+    }
+    this.constSum = c;
+  }
+
+  fill(pool: Mempool, bufs: Uint32Array, n: number, nowNs: number): number {
+    return this.ipv6 ? this.fill6(pool, bufs, n, nowNs) : this.fill4(pool, bufs, n, nowNs);
+  }
+
+  private fill4(pool: Mempool, bufs: Uint32Array, n: number, nowNs: number): number {
+    const bytes = pool.bytes;
+    const lens = pool.len;
+    const tsLo = nowNs >>> 0;
+    const tsHi = (nowNs - tsLo) / TWO32;
+    const base = this.constSum + (tsHi >>> 16) + (tsHi & 0xffff) + (tsLo >>> 16) + (tsLo & 0xffff);
+    let total = 0;
+    for (let k = 0; k < n; k++) {
+      const b = bufs[k]!;
+      const off = pool.offset(b);
+      const len = this.sizes[this.sizeI]!;
+      if (++this.sizeI === this.sizeN) this.sizeI = 0;
+      lens[b] = len;
+      total += len;
+      const seq = this.seq++ >>> 0;
+      const sip = this.sip;
+      const dip = this.dip;
+      const sp = this.sp;
+      const dp = this.dp;
+      const udpLen = len - 34;
+      etherWrite(bytes, off, this.dmac, 0, this.smac, 0, ETHERTYPE_IPV4);
+      ipv4Write(bytes, off + 14, 0, len - 14, seq & 0xffff, IPV4_FLAG_DF, 64, IPPROTO_UDP, sip, dip);
+      udpWrite(bytes, off + 34, sp, dp, udpLen);
+      const p = off + PAYLOAD_OFF_V4;
+      bytes[p] = PKTGEN_MAGIC >>> 8;
+      bytes[p + 1] = PKTGEN_MAGIC & 0xff;
+      write16(bytes, p + P_STREAM, this.streamId);
+      write32(bytes, p + P_SEQ, seq);
+      write32(bytes, p + P_TS_HI, tsHi);
+      write32(bytes, p + P_TS_LO, tsLo);
+      const fillFrom = p + PAYLOAD_LEN;
+      const end = off + len;
+      if (end - fillFrom > 24) bytes.fill(0, fillFrom, end);
+      else for (let i = fillFrom; i < end; i++) bytes[i] = 0;
+      let s = base + 2 * udpLen + (sip >>> 16) + (sip & 0xffff) + (dip >>> 16) + (dip & 0xffff) + sp + dp + (seq >>> 16) + (seq & 0xffff);
+      s = (s & 0xffff) + (s >>> 16);
+      s = (s & 0xffff) + (s >>> 16);
+      const c = ~s & 0xffff;
+      write16(bytes, off + 40, c === 0 ? 0xffff : c);
+      this.step();
+    }
+    return total;
+  }
+
+  private fill6(pool: Mempool, bufs: Uint32Array, n: number, nowNs: number): number {
+    const bytes = pool.bytes;
+    const lens = pool.len;
+    const tsLo = nowNs >>> 0;
+    const tsHi = (nowNs - tsLo) / TWO32;
+    const base = this.constSum + (tsHi >>> 16) + (tsHi & 0xffff) + (tsLo >>> 16) + (tsLo & 0xffff);
+    const saddr = this.saddr6;
+    const daddr = this.daddr6;
+    let total = 0;
+    for (let k = 0; k < n; k++) {
+      const b = bufs[k]!;
+      const off = pool.offset(b);
+      const len = this.sizes[this.sizeI]!;
+      if (++this.sizeI === this.sizeN) this.sizeI = 0;
+      lens[b] = len;
+      total += len;
+      const seq = this.seq++ >>> 0;
+      const sip = this.sip;
+      const dip = this.dip;
+      const sp = this.sp;
+      const dp = this.dp;
+      const udpLen = len - 54;
+      write32(saddr, 12, sip);
+      write32(daddr, 12, dip);
+      etherWrite(bytes, off, this.dmac, 0, this.smac, 0, ETHERTYPE_IPV6);
+      ipv6Write(bytes, off + 14, 0, 0, udpLen, IPPROTO_UDP, 64, saddr, 0, daddr, 0);
+      udpWrite(bytes, off + 54, sp, dp, udpLen);
+      const p = off + PAYLOAD_OFF_V6;
+      bytes[p] = PKTGEN_MAGIC >>> 8;
+      bytes[p + 1] = PKTGEN_MAGIC & 0xff;
+      write16(bytes, p + P_STREAM, this.streamId);
+      write32(bytes, p + P_SEQ, seq);
+      write32(bytes, p + P_TS_HI, tsHi);
+      write32(bytes, p + P_TS_LO, tsLo);
+      const fillFrom = p + PAYLOAD_LEN;
+      const end = off + len;
+      if (end - fillFrom > 24) bytes.fill(0, fillFrom, end);
+      else for (let i = fillFrom; i < end; i++) bytes[i] = 0;
+      let s = base + 2 * udpLen + (sip >>> 16) + (sip & 0xffff) + (dip >>> 16) + (dip & 0xffff) + sp + dp + (seq >>> 16) + (seq & 0xffff);
+      s = (s & 0xffff) + (s >>> 16);
+      s = (s & 0xffff) + (s >>> 16);
+      const c = ~s & 0xffff;
+      write16(bytes, off + 60, c === 0 ? 0xffff : c);
+      this.step();
+    }
+    return total;
+  }
+
+  /** Every range moves on by one, each wrapping on its own. */
+  private step(): void {
+    if (this.smacN > 1) {
+      if (++this.smacI === this.smacN) this.smacI = 0;
+      writeMac(this.smac, this.smacStart + this.smacI);
+    }
+    if (this.dmacN > 1) {
+      if (++this.dmacI === this.dmacN) this.dmacI = 0;
+      writeMac(this.dmac, this.dmacStart + this.dmacI);
+    }
+    if (this.sipN > 1) {
+      if (++this.sipI === this.sipN) this.sipI = 0;
+      this.sip = (this.sipStart + this.sipI) >>> 0;
+    }
+    if (this.dipN > 1) {
+      if (++this.dipI === this.dipN) this.dipI = 0;
+      this.dip = (this.dipStart + this.dipI) >>> 0;
+    }
+    if (this.spN > 1) {
+      if (++this.spI === this.spN) this.spI = 0;
+      this.sp = this.spStart + this.spI;
+    }
+    if (this.dpN > 1) {
+      if (++this.dpI === this.dpN) this.dpI = 0;
+      this.dp = this.dpStart + this.dpI;
+    }
+  }
+}
+
+/** pcap replay: the file's frames in order, `loop` times (0: forever), each one copy from a view made at load time. */
+export class ReplaySource implements FrameSource {
+  readonly total: number;
+  readonly meanLen: number;
+  readonly maxLen: number;
+  private readonly frames: Uint8Array[];
+  private readonly lens: Uint32Array;
+  private next = 0;
+
+  constructor(frames: Uint8Array[], loop: number) {
+    this.frames = frames;
+    this.lens = Uint32Array.from(frames.map((f) => f.length));
+    this.total = loop === 0 ? Infinity : frames.length * loop;
+    let sum = 0;
+    let max = 0;
+    for (const f of frames) {
+      sum += f.length;
+      if (f.length > max) max = f.length;
+    }
+    this.meanLen = sum / frames.length;
+    this.maxLen = max;
+  }
+
+  fill(pool: Mempool, bufs: Uint32Array, n: number, _nowNs: number): number {
+    const bytes = pool.bytes;
+    const lens = pool.len;
+    const frames = this.frames;
+    let total = 0;
+    let i = this.next;
+    for (let k = 0; k < n; k++) {
+      const b = bufs[k]!;
+      const len = this.lens[i]!;
+      bytes.set(frames[i]!, pool.offset(b));
+      lens[b] = len;
+      total += len;
+      if (++i === frames.length) i = 0;
+    }
+    this.next = i;
+    return total;
+  }
+}
