@@ -55,9 +55,14 @@ export abstract class PortBase implements Port {
     if (this.started) throw new BdkError(`${this.name}: cannot configure a started port`, "call stop() first");
     const resolved = resolveConfig(this.name, this.capabilities(), config);
     if (this.config) this.teardown();
-    this.config = undefined;
-    this.setup(resolved);
+    // setup() may read this.cfg; a failed setup leaves the port unconfigured.
     this.config = resolved;
+    try {
+      this.setup(resolved);
+    } catch (e) {
+      this.config = undefined;
+      throw e;
+    }
     this.rxPackets = new Float64Array(resolved.rxQueues);
     this.rxBytes = new Float64Array(resolved.rxQueues);
     this.txPackets = new Float64Array(resolved.txQueues);
