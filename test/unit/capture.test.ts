@@ -48,7 +48,7 @@ test("frames the kernel sends on a veth are captured from the peer end (root)", 
     expect(await cap.exited).toBe(0);
     const text = Bun.spawnSync(["tcpdump", "-r", out, "-nn", "-e"], { stdout: "pipe" }).stdout.toString();
     expect(text.trim().split("\n").length).toBe(3);
-    expect(text).toContain("ARP, Request who-has 192.0.2.9");
+    expect(text).toContain("ethertype ARP (0x0806), length 42: Request who-has 192.0.2.9 tell 192.0.2.1");
   } finally {
     lab.destroy();
   }

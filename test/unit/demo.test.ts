@@ -3,11 +3,11 @@ import { expect, test } from "bun:test";
 
 const ROOT = new URL("../..", import.meta.url).pathname;
 
-function snapshot(): { netns: string; links: string } {
-  const run = (argv: string[]): string => Bun.spawnSync(argv, { stdout: "pipe" }).stdout.toString();
-  // Link names and indices only: counters and flags of unrelated links may change meanwhile.
-  const links = run(["ip", "-o", "link", "show"]).split("\n").map((l) => l.split(":").slice(0, 2).join(":")).join("\n");
-  return { netns: run(["ip", "netns", "list"]), links };
+/** The namespaces and links the demo could leave behind (other tests may be making their own meanwhile). */
+function snapshot(): { netns: string[]; links: string[] } {
+  const run = (argv: string[]): string[] => Bun.spawnSync(argv, { stdout: "pipe" }).stdout.toString().split("\n");
+  const ours = /bdkdemo|\b(gen|fwd)[01]\b/;
+  return { netns: run(["ip", "netns", "list"]).filter((l) => ours.test(l)), links: run(["ip", "-o", "link", "show"]).filter((l) => ours.test(l)) };
 }
 
 test("the demo reports rates, loss and latency, and removes every namespace and veth it made", async () => {
@@ -38,7 +38,9 @@ test("Ctrl-C during the demo still removes everything", async () => {
     if (c.done) break;
     seen += new TextDecoder().decode(c.value);
   }
+  expect(seen).toContain("[pktgen]");
   p.kill("SIGINT");
   await p.exited;
   expect(snapshot()).toEqual(before);
+  expect(before.netns).toEqual([]);
 }, 90000);
