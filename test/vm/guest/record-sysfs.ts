@@ -49,6 +49,13 @@ function copyLink(src: string): void {
   files++;
 }
 
+function touch(src: string): void {
+  const dst = join(out!, src);
+  mkdirSync(dirname(dst), { recursive: true });
+  writeFileSync(dst, "");
+  files++;
+}
+
 function isLink(p: string): boolean {
   try {
     return lstatSync(p).isSymbolicLink();
@@ -75,7 +82,9 @@ for (const bdf of ls("/sys/bus/pci/devices")) {
 }
 for (const d of ls("/sys/bus/pci/drivers")) mkdirSync(join(out, "/sys/bus/pci/drivers", d), { recursive: true });
 for (const g of ls("/sys/kernel/iommu_groups")) {
-  for (const dev of ls(`/sys/kernel/iommu_groups/${g}/devices`)) copyLink(`/sys/kernel/iommu_groups/${g}/devices/${dev}`);
+  // Members as empty files, not links: links back into devices/ would make a cycle (device → group →
+  // device …) that tools walking the project (bun test, tsc) follow for minutes. The code lists names only.
+  for (const dev of ls(`/sys/kernel/iommu_groups/${g}/devices`)) touch(`/sys/kernel/iommu_groups/${g}/devices/${dev}`);
   for (const a of ["name", "type"]) copyAttr(`/sys/kernel/iommu_groups/${g}/${a}`);
 }
 mkdirSync(join(out, "/sys/class/iommu"), { recursive: true });
