@@ -5,17 +5,18 @@
 //
 // Read this file to learn the API: open ports on one shared mempool, start them, then loop over
 // rxBurst → (touch the bytes in place) → txBurst, freeing whatever the TX ring did not take.
-import { Burst, type Port, type PortStats } from "../src/ethdev/port.ts";
-import { openPort } from "../src/ethdev/open.ts";
-import { Mempool } from "../src/mem/mempool.ts";
-import { helpText, parseArgs, UsageError, type ParsedOptions } from "./common/args.ts";
+import type { PortStats } from "../src/ethdev/port.ts";
+import { startWorkers } from "../src/lcore/worker.ts";
+import { helpText, parseArgs, parseCoreList, UsageError, type ParsedOptions } from "./common/args.ts";
 import { formatRate, onStopSignal, runAsProgram } from "./common/runtime.ts";
+import { forwardPairs, type ForwardInit, type ForwardResult } from "./l2fwd/forward.ts";
 
 const OPTIONS = {
   portmap: { type: "string", value: "(A,B),…", help: "pairs of port indices, e.g. (0,1),(2,3) (default: consecutive ports)" },
   "mac-updating": { type: "bool", default: true, help: "rewrite source MAC to the TX port's and destination to 02:00:00:00:00:<TX port>" },
   burst: { type: "int", alias: "b", default: 32, min: 1, max: 1024, value: "N", help: "frames per rxBurst/txBurst" },
-  queues: { type: "int", alias: "q", default: 1, min: 1, max: 16, value: "N", help: "RX/TX queues per port, all polled by this forwarder" },
+  queues: { type: "int", alias: "q", default: 1, min: 1, max: 16, value: "N", help: "RX/TX queues per port, polled by the worker that owns the port's pair" },
+  cores: { type: "string", default: "", value: "LIST", help: "worker cores, e.g. 0,1 or 0-3: one pinned worker per core, pairs shared out among them (default: forward in the main thread)" },
   "ring-size": { type: "int", default: 512, value: "N", help: "descriptors per RX/TX ring (power of two)" },
   pool: { type: "int", default: 8192, min: 64, value: "N", help: "buffers in the shared mempool" },
   period: { type: "number", alias: "T", default: 10, min: 0, value: "S", help: "seconds between stats lines (0: none)" },
@@ -68,14 +69,6 @@ export function parsePortmap(text: string, ports: number): [number, number][] {
   return pairs;
 }
 
-/** One direction of one queue: RX from `rx`, TX to `tx`. */
-interface Lane {
-  rxPort: number;
-  txPort: number;
-  queue: number;
-  burst: Burst;
-}
-
 export interface PortSummary {
   index: number;
   spec: string;
@@ -83,165 +76,100 @@ export interface PortSummary {
   rx: number;
   tx: number;
   dropped: number;
-  stats: PortStats;
+  stats: PortStats | undefined;
 }
 
 export interface L2fwdResult {
   durationSec: number;
+  workers: { core: number; tid: number; pairs: [number, number][] }[];
   ports: PortSummary[];
   totals: { rx: number; tx: number; dropped: number };
 }
 
-/** Opens the ports, forwards until stopped or the duration ends, closes everything, and returns the counts. */
+/**
+ * The control plane: shares the pairs out (to pinned workers with --cores, else to the main thread), prints
+ * a stats line every period, stops on Ctrl-C, the duration, or `shouldStop`, and returns the counts.
+ */
 export async function runL2fwd(o: L2fwdOptions, control: { shouldStop?: () => boolean; log?: (line: string) => void } = {}): Promise<L2fwdResult> {
   const log = control.log ?? ((line: string) => (o.json ? console.error(line) : console.log(line)));
-  const pool = Mempool.create({ count: o.pool, name: "l2fwd" });
-  const ports: Port[] = [];
-  let stopRequested = false;
-  const removeSignal = onStopSignal(() => {
-    stopRequested = true;
+  const cores = o.cores ? parseCoreList("l2fwd", o.cores) : [];
+  if (cores.length > o.pairs.length) {
+    throw new UsageError(`l2fwd: ${cores.length} worker cores for ${o.pairs.length} port pair(s)`, "a pair is forwarded by one worker: give at most one core per pair");
+  }
+  const counters = new SharedArrayBuffer(8 * 3 * o.specs.length);
+  const init = (pairs: [number, number][]): ForwardInit => ({
+    specs: o.specs, pairs, queues: o.queues, burst: o.burst, ringSize: o["ring-size"], poolSize: o.pool, macUpdating: o["mac-updating"],
+    promiscuous: o.promiscuous, linkWaitSec: o["link-wait"], counters, logToStderr: o.json,
   });
+  // Pairs go round-robin to the workers; each worker opens only its own pairs' ports.
+  const share = cores.map((_, w) => o.pairs.filter((_, i) => i % cores.length === w));
+
+  let stop = false;
+  const removeSignal = onStopSignal(() => {
+    stop = true;
+  });
+  const started = performance.now();
+  const deadline = o.duration > 0 ? started + o.duration * 1000 : Infinity;
+  const shouldStop = (): boolean => stop || (control.shouldStop?.() ?? false) || performance.now() >= deadline;
+  const stats = new Stats(new Float64Array(counters), o.specs.length, log);
+  const ticker = o.period > 0 ? setInterval(() => stats.report(), o.period * 1000) : undefined;
+  let results: ForwardResult[];
+  const workers: L2fwdResult["workers"] = [];
   try {
-    for (const spec of o.specs) {
-      ports.push(openPort(spec, {
-        pool, rxQueues: o.queues, txQueues: o.queues, rxRingSize: o["ring-size"], txRingSize: o["ring-size"], promiscuous: o.promiscuous,
-      }));
+    if (cores.length === 0) {
+      results = [await forwardPairs(init(o.pairs), shouldStop, true)];
+    } else {
+      const group = await startWorkers<ForwardInit, ForwardResult>(new URL("./l2fwd/worker.ts", import.meta.url), {
+        cores, name: "l2fwd", init: (_core, i) => init(share[i]!),
+      });
+      for (const w of group.workers) workers.push({ core: w.core, tid: w.tid, pairs: share[w.index]! });
+      for (const w of workers) log(`l2fwd: worker on core ${w.core} (tid ${w.tid}) forwards pairs ${w.pairs.map(([a, b]) => `${a}<->${b}`).join(" ")}`);
+      while (!shouldStop()) await Bun.sleep(50);
+      results = await group.stop();
     }
-    for (const p of ports) p.start();
-    await waitForLinks(ports, o["link-wait"], log);
-
-    const macs = ports.map((p) => macBytes(p.macAddress()));
-    const lanes: Lane[] = [];
-    for (const [a, b] of o.pairs) {
-      for (let q = 0; q < o.queues; q++) {
-        lanes.push({ rxPort: a, txPort: b, queue: q, burst: new Burst(o.burst) });
-        lanes.push({ rxPort: b, txPort: a, queue: q, burst: new Burst(o.burst) });
-      }
-    }
-    for (const [a, b] of o.pairs) log(`l2fwd: port ${a} (${ports[a]!.spec}) <-> port ${b} (${ports[b]!.spec})`);
-
-    const rx = new Float64Array(ports.length);
-    const tx = new Float64Array(ports.length);
-    const dropped = new Float64Array(ports.length);
-    const started = performance.now();
-    const deadline = o.duration > 0 ? started + o.duration * 1000 : Infinity;
-    let lastReport = started;
-    const last = { rx: new Float64Array(ports.length), tx: new Float64Array(ports.length) };
-    let idleRounds = 0;
-
-    for (;;) {
-      // A slice of forwarding, then back to the event loop so that signals and timers run.
-      const sliceEnd = performance.now() + 20;
-      let rounds = 0;
-      do {
-        let moved = 0;
-        for (let l = 0; l < lanes.length; l++) moved += forwardLane(lanes[l]!, ports, macs, o["mac-updating"], pool, rx, tx, dropped);
-        if (moved === 0) {
-          if (++idleRounds >= 64) {
-            idleWait(ports, lanes, idleRounds);
-          }
-        } else idleRounds = 0;
-      } while ((++rounds & 255) !== 0 || performance.now() < sliceEnd);
-      const now = performance.now();
-      if (o.period > 0 && now - lastReport >= o.period * 1000) {
-        report(log, ports, rx, tx, dropped, last, (now - lastReport) / 1000);
-        lastReport = now;
-      }
-      if (stopRequested || control.shouldStop?.() || now >= deadline) break;
-      await Bun.sleep(0);
-    }
-    const durationSec = (performance.now() - started) / 1000;
-    const summary: PortSummary[] = ports.map((p, i) => ({
-      index: i, spec: p.spec, mac: p.macAddress(), rx: rx[i]!, tx: tx[i]!, dropped: dropped[i]!, stats: p.stats(),
-    }));
-    const totals = { rx: sum(rx), tx: sum(tx), dropped: sum(dropped) };
-    return { durationSec, ports: summary, totals };
   } finally {
+    if (ticker) clearInterval(ticker);
     removeSignal();
-    for (const p of ports) {
-      try {
-        p.close();
-      } catch (e) {
-        console.error(`l2fwd: closing ${p.spec}: ${(e as Error).message}`);
-      }
+  }
+  const durationSec = (performance.now() - started) / 1000;
+  const merged = Object.assign({}, ...results.map((r) => r.stats)) as Record<number, PortStats>;
+  const macs = Object.assign({}, ...results.map((r) => r.macs)) as Record<number, string>;
+  const c = new Float64Array(counters);
+  const ports: PortSummary[] = o.specs.map((spec, i) => ({
+    index: i, spec, mac: macs[i] ?? "", rx: c[3 * i]!, tx: c[3 * i + 1]!, dropped: c[3 * i + 2]!, stats: merged[i],
+  }));
+  const totals = { rx: 0, tx: 0, dropped: 0 };
+  for (const p of ports) {
+    totals.rx += p.rx;
+    totals.tx += p.tx;
+    totals.dropped += p.dropped;
+  }
+  return { durationSec, workers, ports, totals };
+}
+
+/** Periodic stats lines from the shared counters: per port RX/TX/dropped and rates, then totals. */
+class Stats {
+  private readonly last: Float64Array;
+  private lastTime = performance.now();
+
+  constructor(private readonly counters: Float64Array, private readonly ports: number, private readonly log: (line: string) => void) {
+    this.last = new Float64Array(counters.length);
+  }
+
+  report(): void {
+    const now = performance.now();
+    const seconds = (now - this.lastTime) / 1000;
+    const c = this.counters;
+    const total = [0, 0, 0];
+    for (let i = 0; i < this.ports; i++) {
+      const rate = (k: number): string => formatRate((c[3 * i + k]! - this.last[3 * i + k]!) / seconds);
+      this.log(`port ${i}: rx ${c[3 * i]} (${rate(0)}) tx ${c[3 * i + 1]} (${rate(1)}) dropped ${c[3 * i + 2]}`);
+      for (let k = 0; k < 3; k++) total[k]! += c[3 * i + k]!;
     }
-    pool.destroy();
+    this.log(`total: rx ${total[0]} tx ${total[1]} dropped ${total[2]}`);
+    this.last.set(c);
+    this.lastTime = now;
   }
-}
-
-/** The per-burst work: no allocation, no closures; the frame is changed in place in the pool. */
-function forwardLane(lane: Lane, ports: Port[], macs: Uint8Array[], macUpdating: boolean, pool: Mempool, rx: Float64Array, tx: Float64Array, dropped: Float64Array): number {
-  const burst = lane.burst;
-  const n = ports[lane.rxPort]!.rxBurst(lane.queue, burst);
-  if (n === 0) return 0;
-  rx[lane.rxPort]! += n;
-  if (macUpdating) {
-    const bytes = pool.bytes;
-    const src = macs[lane.txPort]!;
-    const bufs = burst.bufs;
-    for (let i = 0; i < n; i++) {
-      const off = pool.offset(bufs[i]!);
-      bytes[off] = 0x02;
-      bytes[off + 1] = 0;
-      bytes[off + 2] = 0;
-      bytes[off + 3] = 0;
-      bytes[off + 4] = 0;
-      bytes[off + 5] = lane.txPort;
-      bytes[off + 6] = src[0]!;
-      bytes[off + 7] = src[1]!;
-      bytes[off + 8] = src[2]!;
-      bytes[off + 9] = src[3]!;
-      bytes[off + 10] = src[4]!;
-      bytes[off + 11] = src[5]!;
-    }
-  }
-  const sent = ports[lane.txPort]!.txBurst(lane.queue, burst, 0);
-  tx[lane.txPort]! += sent;
-  if (sent < n) {
-    dropped[lane.txPort]! += n - sent;
-    burst.freeFrom(pool, sent);
-  }
-  burst.count = 0;
-  return n;
-}
-
-/** Nothing to forward for a while: sleep on a port that can wait, rather than burn the core. */
-function idleWait(ports: Port[], lanes: Lane[], idleRounds: number): void {
-  const lane = lanes[idleRounds % lanes.length]!;
-  const port = ports[lane.rxPort]!;
-  if (port.rxWait) port.rxWait(lane.queue, 1);
-  else Bun.sleepSync(0.05);
-}
-
-async function waitForLinks(ports: Port[], seconds: number, log: (line: string) => void): Promise<void> {
-  const until = performance.now() + seconds * 1000;
-  while (ports.some((p) => !p.link().up) && performance.now() < until) await Bun.sleep(100);
-  for (const [i, p] of ports.entries()) {
-    const l = p.link();
-    log(`port ${i} (${p.spec}) ${p.macAddress()}: link ${l.up ? "up" : "DOWN"}${l.speedMbps ? ` ${l.speedMbps} Mbit/s` : ""}`);
-  }
-}
-
-function report(log: (line: string) => void, ports: Port[], rx: Float64Array, tx: Float64Array, dropped: Float64Array,
-  last: { rx: Float64Array; tx: Float64Array }, seconds: number): void {
-  for (let i = 0; i < ports.length; i++) {
-    const rxRate = (rx[i]! - last.rx[i]!) / seconds;
-    const txRate = (tx[i]! - last.tx[i]!) / seconds;
-    log(`port ${i}: rx ${rx[i]} (${formatRate(rxRate)}) tx ${tx[i]} (${formatRate(txRate)}) dropped ${dropped[i]}`);
-  }
-  log(`total: rx ${sum(rx)} tx ${sum(tx)} dropped ${sum(dropped)}`);
-  last.rx.set(rx);
-  last.tx.set(tx);
-}
-
-function sum(a: Float64Array): number {
-  let s = 0;
-  for (const v of a) s += v;
-  return s;
-}
-
-function macBytes(mac: string): Uint8Array {
-  return new Uint8Array(mac.split(":").map((h) => parseInt(h, 16)));
 }
 
 function printSummary(r: L2fwdResult, json: boolean): void {

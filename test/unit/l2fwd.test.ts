@@ -24,6 +24,7 @@ describe("l2fwd arguments", () => {
     expect(() => parseL2fwdArgs(["--burst", "0", "null", "null"])).toThrow("--burst 0 is out of range");
     expect(() => parseL2fwdArgs(["--frobnicate", "null", "null"])).toThrow("unknown option --frobnicate");
     expect(() => parseL2fwdArgs([])).toThrow("no ports given");
+    expect(() => parseL2fwdArgs(["--cores", "0,1", "null", "null"])).not.toThrow();
   });
 });
 
@@ -58,7 +59,7 @@ function buildLab(tag: string, sameOuter: boolean): { lab: NetLab; a: string; b:
   return { lab, a, b, fwd };
 }
 
-async function stopAndSummary(fw: Bun.Subprocess<"ignore", "pipe", "pipe">): Promise<{ ports: { rx: number; tx: number; dropped: number }[]; totals: { rx: number; tx: number; dropped: number } }> {
+async function stopAndSummary(fw: Bun.Subprocess<"ignore", "pipe", "pipe">): Promise<{ workers: unknown[]; ports: { rx: number; tx: number; dropped: number }[]; totals: { rx: number; tx: number; dropped: number } }> {
   fw.kill("SIGINT");
   const out = await new Response(fw.stdout).text();
   expect(await fw.exited).toBe(0);
@@ -87,10 +88,10 @@ describe("l2fwd over two veth pairs (root)", () => {
     }
   }, 60000);
 
-  test("forwards 100 k sequence-numbered frames: none lost, none duplicated", async () => {
+  test("a pinned worker forwards 100 k sequence-numbered frames: none lost, none duplicated", async () => {
     const { lab, a, fwd } = buildLab("s", true);
     try {
-      const fw = spawnIn(lab, fwd, L2FWD([]));
+      const fw = spawnIn(lab, fwd, L2FWD(["--cores", "1"]));
       await waitFor(fw, /<-> port 1/, 15000);
       // A rate the forwarder sustains on this 2-core machine with the generator beside it; the test is
       // about exactness, the benches are about speed.
@@ -98,6 +99,7 @@ describe("l2fwd over two veth pairs (root)", () => {
         "--count", "100000", "--rate", "40kpps", "--interval", "0", "--json"], { stdout: "pipe", stderr: "pipe" });
       const summary = await stopAndSummary(fw);
       expect(gen.exitCode).toBe(0);
+      expect(summary.workers).toEqual([{ core: 1, tid: expect.any(Number), pairs: [[0, 1]] }]);
       const r = JSON.parse(gen.stdout.toString().trim().split("\n").pop()!);
       expect(r.txPackets).toBe(100000);
       expect(r.rx.received).toBe(100000);
