@@ -21,7 +21,7 @@ export const CLI_OPTIONS = {
   rx: { type: "string", value: "SPEC", help: "port to receive on in the same loop: counts loss, duplicates, reordering, latency" },
   "rx-only": { type: "string", value: "SPEC", help: "only receive on SPEC (another process sends)" },
   ipv6: { type: "bool", help: "send IPv6/UDP instead of IPv4/UDP" },
-  size: { type: "string", value: "N|A-B", help: "frame size in bytes with the 4-byte CRC (DPDK's count): 64, or a range 64-1518 stepped per frame (default 64)" },
+  size: { type: "string", value: "N|A-B", help: "frame size in bytes with the 4-byte CRC (DPDK's count): 64, or a range 64-1518 stepped per frame (default 64; 82 with --ipv6)" },
   imix: { type: "bool", help: "simple IMIX: 64/594/1518-byte frames in the ratio 7:4:1 (82 instead of 64 with --ipv6)" },
   rate: { type: "string", value: "RATE", help: "frames per second (1000000, 500kpps, 1Mpps), bit rate of the frames with CRC (100Mbps, 10Gbps), or share of link speed on the wire (50%) (default: unlimited)" },
   count: { type: "int", min: 1, value: "N", help: "stop after N frames (with --rx-only: after N received)" },
@@ -191,7 +191,7 @@ export function resolveOptions(o: PktgenOptions): ResolvedOptions {
     sizes = IMIX_ORDER.map((i) => (ipv6 && IMIX_SIZES[i] === 64 ? MIN_FRAME_V6 : IMIX_SIZES[i]!));
     sizeText = ipv6 ? `imix (${MIN_FRAME_V6}/594/1518 7:4:1)` : "imix (64/594/1518 7:4:1)";
   } else {
-    const [lo, hi] = parseSize(o.size ?? 64, minSize, ipv6);
+    const [lo, hi] = parseSize(o.size ?? minSize, minSize, ipv6);
     sizes = [];
     for (let s = lo; s <= hi; s++) sizes.push(s);
     sizeText = lo === hi ? `${lo}` : `${lo}-${hi}`;
