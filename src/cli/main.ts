@@ -43,7 +43,7 @@ export async function run(argv: string[]): Promise<number> {
   } catch (e) {
     // Our own errors are one line that says what to do; anything else is a bug and keeps its stack.
     if (e instanceof BdkError || e instanceof SysError) {
-      console.error(`bdk ${name}: ${e.message}`);
+      console.error(e.message.startsWith(`${name}:`) ? `bdk ${e.message}` : `bdk ${name}: ${e.message}`);
       return 1;
     }
     throw e;

@@ -69,6 +69,12 @@ export interface DmaMapper {
 }
 
 const arenas = new Set<DmaArena>();
+let fallbackReason = "";
+
+/** A device is about to DMA into 4 KiB pages: worth one line, since hugepages would spare the IOTLB. */
+function warnSmallPages(a: DmaArena): void {
+  if (!a.hugepage) warnOnce("hugepages-fallback", `${fallbackReason || `arena "${a.name}" is not on hugepages`}: a device DMAs into locked 4 KiB pages (works through the IOMMU, more IOTLB misses); ${RESERVE_HINT}`);
+}
 const mappers = new Set<DmaMapper>();
 let iovaSpace = new IovaSpace(DEFAULT_IOVA_WIDTH);
 
@@ -77,6 +83,7 @@ export function addDmaMapper(m: DmaMapper): () => void {
   const done: DmaArena[] = [];
   try {
     for (const a of arenas) {
+      warnSmallPages(a);
       m.map(a);
       done.push(a);
     }
@@ -138,7 +145,8 @@ export function createArena(opts: ArenaOptions): DmaArena {
     if (!huge) {
       const why = `${size / HUGEPAGE_2M} free 2 MiB hugepages needed for "${name}", ${free / HUGEPAGE_2M} available`;
       if (policy === "require") throw new BdkError(why, RESERVE_HINT);
-      warnOnce("hugepages-fallback", `${why}: using locked 4 KiB pages (fine with an IOMMU, slower TLB); ${RESERVE_HINT}`);
+      // Said only once a device maps such an arena (see warnSmallPages): software ports do not care.
+      fallbackReason = why;
     }
   }
   if (!huge) {
@@ -158,6 +166,7 @@ export function createArena(opts: ArenaOptions): DmaArena {
   const done: DmaMapper[] = [];
   try {
     for (const m of mappers) {
+      warnSmallPages(arena);
       m.map(arena);
       done.push(m);
     }
