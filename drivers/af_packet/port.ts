@@ -25,7 +25,7 @@ import { BUF_L4_CSUM_GOOD } from "../../src/mem/mempool.ts";
 import {
   netdevIndex, netdevInfo, netdevLinkUp, netdevMac, netdevMtu, netdevPromiscuous, requireUp, setNetdevMac, setNetdevMtu,
 } from "../../src/net/netdev.ts";
-import { BdkError } from "../../src/sys/errors.ts";
+import { BdkError, warnOnce } from "../../src/sys/errors.ts";
 import { close, raw } from "../../src/sys/libc.ts";
 import { packetSocket, PacketSocket, type RingGeometry } from "./socket.ts";
 import {
@@ -150,7 +150,10 @@ export class AfPacketPort extends PortBase {
     }
     if (config.mtu !== undefined) this.setMtu(config.mtu);
     const mtu = netdevMtu(this.iface);
-    this.checkMtu(mtu, config.pool);
+    // An interface MTU above what fits (lo has 65536) is not an error: frames that do not fit are dropped and
+    // counted (ierrors), as a NIC drops frames above its buffer size. Say so once.
+    const problem = this.mtuProblem(mtu, config.pool);
+    if (problem) warnOnce(`af_packet:mtu:${this.iface}`, `${problem.message}; longer frames will be dropped and counted as ierrors`);
     this.pool = config.pool;
     this.rxCount = config.rxQueues;
     this.txCount = config.txQueues;
@@ -158,16 +161,17 @@ export class AfPacketPort extends PortBase {
     this.setPromiscuous(config.promiscuous);
   }
 
-  private checkMtu(mtu: number, pool: Mempool | undefined): void {
+  /** Why frames of this MTU would not fit the rings or the pool, with the fix; undefined when they do. */
+  private mtuProblem(mtu: number, pool: Mempool | undefined): BdkError | undefined {
     const room = this.geometry.frameSize - RX_DATA_OFFSET;
     if (mtu + 14 > room) {
-      throw new BdkError(`${this.name}: MTU ${mtu} frames do not fit ${this.geometry.frameSize}-byte ring frames (${room} bytes of data)`,
-        `open with frame_size=${nextFrameSize(mtu + 18 + RX_DATA_OFFSET)} or lower the MTU`);
+      return new BdkError(`${this.name}: MTU ${mtu} frames do not fit ${this.geometry.frameSize}-byte ring frames (${room} bytes of data)`,
+        mtu + 18 + RX_DATA_OFFSET <= 65536 ? `open with frame_size=${nextFrameSize(mtu + 18 + RX_DATA_OFFSET)} or lower the MTU` : "lower the MTU (`ip link set … mtu 1500`)");
     }
     if (pool && mtu + 14 > pool.dataRoom) {
-      throw new BdkError(`${this.name}: MTU ${mtu} frames do not fit the pool's ${pool.dataRoom}-byte buffers`,
-        `create the pool with dataRoom ≥ ${mtu + 18}`);
+      return new BdkError(`${this.name}: MTU ${mtu} frames do not fit the pool's ${pool.dataRoom}-byte buffers`, `create the pool with dataRoom ≥ ${mtu + 18}`);
     }
+    return undefined;
   }
 
   protected teardown(): void {
@@ -362,7 +366,7 @@ export class AfPacketPort extends PortBase {
     let sent = 0;
     let nbytes = 0;
     let errors = 0;
-    let full = false;
+    let retried = false;
     while (i < end) {
       const b = bufs[i]!;
       const len = lens[b]!;
@@ -375,12 +379,15 @@ export class AfPacketPort extends PortBase {
       }
       const f = off[head]!;
       const w = f >> 2;
-      const st = Atomics.load(u32, w + H32_STATUS) & TP_STATUS_TX_OWNER_MASK;
+      let st = Atomics.load(u32, w + H32_STATUS) & TP_STATUS_TX_OWNER_MASK;
+      if (st !== 0 && (st & TP_STATUS_WRONG_FORMAT) === 0 && s.needKick && !retried) {
+        // The ring is full of frames an earlier kick could not send (ENOBUFS, link down): kick again, once.
+        retried = true;
+        s.kick();
+        st = Atomics.load(u32, w + H32_STATUS) & TP_STATUS_TX_OWNER_MASK;
+      }
       if (st !== 0) {
-        if ((st & TP_STATUS_WRONG_FORMAT) === 0) {
-          full = true; // the kernel still owns the next slot: the ring is full
-          break;
-        }
+        if ((st & TP_STATUS_WRONG_FORMAT) === 0) break; // the kernel still owns the next slot: the ring is full
         errors++; // a frame the kernel refused earlier (PACKET_LOSS should prevent it): reclaim the slot
       }
       copyFrame(u8, u32, ringVa, f + dataOff, bytes, words, poolVa, pool.offset(b), len);
@@ -400,9 +407,9 @@ export class AfPacketPort extends PortBase {
       i++;
     }
     s.txHead = head;
-    // One kick per burst; also when the ring was full, since the frames filling it may be waiting for one
-    // (the kernel keeps a frame it could not hand to the device, ENOBUFS, for the next kick).
-    if (sent !== 0 || full) s.kick();
+    // One kick per burst. A refused kick (the device queue full: ENOBUFS; the link down: ENETDOWN) leaves its
+    // frames queued in the ring; the next burst's kick sends them (or the retry above, if the ring filled up).
+    if (sent !== 0) s.kick();
     if (errors !== 0) this.extra.oerrors += errors;
     this.txPackets[queue]! += sent;
     this.txBytes[queue]! += nbytes;
@@ -436,6 +443,19 @@ export class AfPacketPort extends PortBase {
     let n = this.kicksDone;
     for (const s of this.socks) n += s.kicks;
     return n;
+  }
+
+  /**
+   * Kicks TX queue `queue` when frames wait in its ring after a refused kick (an app that stops sending calls
+   * it to get them out; stop() drains the rings itself). True when nothing waits any more or the kernel took
+   * them; false when it still refuses (the link is down), and the frames stay queued.
+   */
+  txFlush(queue: number): boolean {
+    checkQueue(this.name, queue, this.txCount, "tx");
+    const s = this.socks[queue];
+    if (!s || !s.needKick) return true;
+    // A socket error left by a link-down is reported once, by the first call after it: one more try.
+    return s.kick() || s.kick();
   }
 
   /** Kicks the kernel refused (ENOBUFS when the device queue is full, ENETDOWN …); the frames stay queued and go at the next kick. */
@@ -528,7 +548,8 @@ export class AfPacketPort extends PortBase {
       throw new BdkError(`${this.name}: MTU ${mtu} is out of range for ${this.geometry.frameSize}-byte ring frames`,
         `this port supports 68..${max}; for more, open it with a larger frame_size (e.g. frame_size=${nextFrameSize(mtu + 18 + RX_DATA_OFFSET)})`);
     }
-    this.checkMtu(mtu, this.pool);
+    const problem = this.mtuProblem(mtu, this.pool);
+    if (problem) throw problem;
     setNetdevMtu(this.iface, mtu);
     this.txMax = Math.min(this.geometry.frameSize - TX_DATA_OFFSET, mtu + 18);
   }

@@ -102,6 +102,8 @@ export class PacketSocket {
   kicks = 0;
   kickErrors = 0;
   lastKickErrno = 0;
+  /** The last kick was refused: frames may wait in the ring for the next one. */
+  needKick = false;
 
   private readonly pollfd = new Int32Array(2);
   private readonly statsBuf = new Uint32Array(TPACKET_STATS_WORDS);
@@ -232,7 +234,11 @@ export class PacketSocket {
   /** Tells the kernel to send every frame marked SEND_REQUEST. Returns false when it refused (errno kept). */
   kick(): boolean {
     this.kicks++;
-    if (fast.sendto(this.fd, null, 0, MSG_DONTWAIT, null, 0) >= 0) return true;
+    if (fast.sendto(this.fd, null, 0, MSG_DONTWAIT, null, 0) >= 0) {
+      this.needKick = false;
+      return true;
+    }
+    this.needKick = true;
     this.kickErrors++;
     this.lastKickErrno = errno();
     return false;
