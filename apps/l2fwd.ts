@@ -6,6 +6,7 @@
 // Read this file to learn the API: open ports on one shared mempool, start them, then loop over
 // rxBurst → (touch the bytes in place) → txBurst, freeing whatever the TX ring did not take.
 import type { PortStats } from "../src/ethdev/port.ts";
+import type { Mempool } from "../src/mem/mempool.ts";
 import { startWorkers } from "../src/lcore/worker.ts";
 import { helpText, parseArgs, parseCoreList, UsageError, type ParsedOptions } from "./common/args.ts";
 import { formatRate, onStopSignal, runAsProgram } from "./common/runtime.ts";
@@ -90,16 +91,24 @@ export interface L2fwdResult {
  * The control plane: shares the pairs out (to pinned workers with --cores, else to the main thread), prints
  * a stats line every period, stops on Ctrl-C, the duration, or `shouldStop`, and returns the counts.
  */
-export async function runL2fwd(o: L2fwdOptions, control: { shouldStop?: () => boolean; log?: (line: string) => void } = {}): Promise<L2fwdResult> {
+export interface L2fwdControl {
+  shouldStop?: () => boolean;
+  log?: (line: string) => void;
+  /** Forward on this pool (shared with ports the caller opened itself); main-thread runs only. */
+  pool?: Mempool;
+}
+
+export async function runL2fwd(o: L2fwdOptions, control: L2fwdControl = {}): Promise<L2fwdResult> {
   const log = control.log ?? ((line: string) => (o.json ? console.error(line) : console.log(line)));
   const cores = o.cores ? parseCoreList("l2fwd", o.cores) : [];
+  if (cores.length > 0 && control.pool) throw new UsageError("l2fwd: a caller's pool cannot be shared with workers", "run without --cores");
   if (cores.length > o.pairs.length) {
     throw new UsageError(`l2fwd: ${cores.length} worker cores for ${o.pairs.length} port pair(s)`, "a pair is forwarded by one worker: give at most one core per pair");
   }
   const counters = new SharedArrayBuffer(8 * 3 * o.specs.length);
   const init = (pairs: [number, number][]): ForwardInit => ({
     specs: o.specs, pairs, queues: o.queues, burst: o.burst, ringSize: o["ring-size"], poolSize: o.pool, macUpdating: o["mac-updating"],
-    promiscuous: o.promiscuous, linkWaitSec: o["link-wait"], counters, logToStderr: o.json,
+    promiscuous: o.promiscuous, linkWaitSec: o["link-wait"], counters, logToStderr: o.json, pool: control.pool,
   });
   // Pairs go round-robin to the workers; each worker opens only its own pairs' ports.
   const share = cores.map((_, w) => o.pairs.filter((_, i) => i % cores.length === w));

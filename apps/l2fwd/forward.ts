@@ -21,6 +21,8 @@ export interface ForwardInit {
   counters: SharedArrayBuffer;
   /** Log lines to stderr (true when stdout carries JSON). */
   logToStderr: boolean;
+  /** A pool to share with other ports of this thread (main-thread runs only: a pool is not cloneable). */
+  pool?: Mempool;
 }
 
 export interface ForwardResult {
@@ -45,7 +47,7 @@ interface Lane {
 export async function forwardPairs(init: ForwardInit, shouldStop: () => boolean, yieldToEventLoop: boolean): Promise<ForwardResult> {
   const log = (line: string): void => (init.logToStderr ? console.error(line) : console.log(line));
   const counters = new Float64Array(init.counters);
-  const pool = Mempool.create({ count: init.poolSize, name: "l2fwd" });
+  const pool = init.pool ?? Mempool.create({ count: init.poolSize, name: "l2fwd" });
   const ports = new Map<number, Port>();
   try {
     for (const [a, b] of init.pairs) {
@@ -82,24 +84,33 @@ export async function forwardPairs(init: ForwardInit, shouldStop: () => boolean,
         console.error(`l2fwd: closing ${p.spec}: ${(e as Error).message}`);
       }
     }
-    pool.destroy();
+    if (!init.pool) pool.destroy();
   }
 }
 
 async function loop(lanes: Lane[], pool: Mempool, counters: Float64Array, macUpdating: boolean, shouldStop: () => boolean, yieldToEventLoop: boolean): Promise<void> {
   let idleRounds = 0;
   for (;;) {
-    // A slice of forwarding; then, in the main thread, back to the event loop so that signals and timers run.
+    // A slice of forwarding; then, in the main thread, back to the event loop so that signals, timers and
+    // whatever else shares the thread (an in-process pktgen) run.
     const sliceEnd = performance.now() + 20;
     let rounds = 0;
+    let idle = false;
     do {
       let moved = 0;
       for (let l = 0; l < lanes.length; l++) moved += forwardLane(lanes[l]!, pool, counters, macUpdating);
       if (moved !== 0) idleRounds = 0;
-      else if (++idleRounds >= 64) idleWait(lanes[idleRounds % lanes.length]!);
+      else if (++idleRounds >= 64) {
+        // Nothing to forward for a while: a worker sleeps on a port that can wait; the main thread yields.
+        if (yieldToEventLoop) {
+          idle = true;
+          break;
+        }
+        idleWait(lanes[idleRounds % lanes.length]!);
+      }
     } while ((++rounds & 255) !== 0 || performance.now() < sliceEnd);
     if (shouldStop()) return;
-    if (yieldToEventLoop) await Bun.sleep(0);
+    if (yieldToEventLoop) await Bun.sleep(idle ? 1 : 0);
   }
 }
 
@@ -140,7 +151,7 @@ function forwardLane(lane: Lane, pool: Mempool, counters: Float64Array, macUpdat
   return n;
 }
 
-/** Nothing to forward for a while: sleep on a port that can wait, rather than burn the core. */
+/** Sleeps on a port that can wait (a socket's poll, a NIC's interrupt), rather than burn the core. */
 function idleWait(lane: Lane): void {
   if (lane.rxPort.rxWait) lane.rxPort.rxWait(lane.queue, 1);
   else Bun.sleepSync(0.05);

@@ -5,6 +5,8 @@
 import { helpText, parseArgs } from "../../apps/common/args.ts";
 import { NetLab } from "../../apps/common/netlab.ts";
 import { formatRate, onStopSignal } from "../../apps/common/runtime.ts";
+import { openPort } from "../ethdev/open.ts";
+import { Mempool } from "../mem/mempool.ts";
 import { BdkError } from "../sys/errors.ts";
 import { isRoot } from "../sys/libc.ts";
 
@@ -88,24 +90,26 @@ async function ringDemo(pktgenArgs: string[]): Promise<DemoResult> {
   console.error("demo: not root, so no namespaces or AF_PACKET sockets: running pktgen → l2fwd → pktgen over in-memory ring ports instead (run as root for the veth demo)");
   const { runL2fwd, parseL2fwdArgs } = await import("../../apps/l2fwd.ts");
   const { runPktgen, parsePktgenArgs } = await import("../../apps/pktgen.ts");
+  // pktgen → ring:demo0 → l2fwd → ring:demo1 → pktgen. A ring link hands buffer indices across without a
+  // copy, so both ends share one pool: we open pktgen's ends here (the first open of a name is one end,
+  // l2fwd's open the other) and give l2fwd the same pool.
+  const pool = Mempool.create({ count: 16384, name: "demo" });
+  const tx = openPort("ring:demo0", { pool });
+  const rx = openPort("ring:demo1", { pool });
   let pktgenDone = false;
-  // Ring ends: pktgen TX → ring:d0 → l2fwd → ring:d1 → pktgen RX. The first open of a link name is one end, the second the other.
-  const pg = parsePktgenArgs(["--tx", "ring:demo0", "--rx", "ring:demo1", ...pktgenArgs]);
   const fw = parseL2fwdArgs(["ring:demo0", "ring:demo1", "--period", "0", "--link-wait", "0"]);
-  const forwarding = runL2fwd(fw, { shouldStop: () => pktgenDone, log: (l) => console.error(l) });
-  await Bun.sleep(50);
+  const forwarding = runL2fwd(fw, { shouldStop: () => pktgenDone, log: (l) => console.error(l), pool });
   try {
-    const r = await runPktgen(pg, {});
-    return { mode: "ring", pktgen: r as unknown as PktgenJson, l2fwd: await finish(forwarding) };
+    const r = await runPktgen({ ...parsePktgenArgs(["--tx", "ring:demo0", "--rx", "ring:demo1", ...pktgenArgs]), tx, rx });
+    pktgenDone = true;
+    const f = await forwarding;
+    return { mode: "ring", pktgen: r as unknown as PktgenJson, l2fwd: { totals: f.totals, durationSec: f.durationSec } };
   } finally {
     pktgenDone = true;
     await forwarding.catch(() => undefined);
-  }
-
-  async function finish(p: ReturnType<typeof runL2fwd>): Promise<DemoResult["l2fwd"]> {
-    pktgenDone = true;
-    const r = await p;
-    return { totals: r.totals, durationSec: r.durationSec };
+    tx.close();
+    rx.close();
+    pool.destroy();
   }
 }
 
@@ -153,7 +157,7 @@ function printResult(r: DemoResult): void {
   if (r.l2fwd) console.log(`  l2fwd forwarded ${r.l2fwd.totals.tx} frames (dropped ${r.l2fwd.totals.dropped})`);
   if (p.rx) {
     const l = p.rx.latencyNs;
-    const us = (ns: number): string => `${(ns / 1000).toFixed(1)} µs`;
+    const us = (ns: number): string => (ns >= 1e6 ? `${(ns / 1e6).toFixed(2)} ms` : `${(ns / 1000).toFixed(1)} µs`);
     console.log(`  pktgen received ${p.rx.received}: lost ${p.rx.lost}, duplicated ${p.rx.duplicated}, reordered ${p.rx.reordered}`);
     console.log(`  latency         p50 ${us(l.p50)}  p99 ${us(l.p99)}  p99.9 ${us(l.p999)}  max ${us(l.max)}`);
   }

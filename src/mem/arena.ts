@@ -1,7 +1,7 @@
 // DMA arenas: one mmap'd region with its address, an ArrayBuffer over it, and an IOVA we allocated.
 // Every arena is announced to the registered mappers (the VFIO container maps it into the IOMMU), also
 // arenas created after a port was opened, and is unmapped from them before it is freed.
-import { arrayBufferAt, MAP_ANONYMOUS, MAP_HUGETLB, MAP_LOCKED, MAP_POPULATE, MAP_SHARED, mmap, munmap, PROT_READ, PROT_WRITE } from "../sys/libc.ts";
+import { arrayBufferAt, MAP_ANONYMOUS, MAP_HUGETLB, MAP_POPULATE, MAP_SHARED, mmap, munmap, PROT_READ, PROT_WRITE } from "../sys/libc.ts";
 import { SysError } from "../sys/errno.ts";
 import { BdkError, warnOnce } from "../sys/errors.ts";
 import { freeHugepageBytes, HUGEPAGE_2M, RESERVE_HINT } from "./hugepages.ts";
@@ -12,7 +12,7 @@ export type HugepagePolicy = "prefer" | "require" | "never";
 export interface ArenaOptions {
   /** Bytes; rounded up to the page size. */
   size: number;
-  /** prefer (default): hugepages, else locked 4 KiB pages with a warning; require: hugepages or an error; never: 4 KiB pages. */
+  /** prefer (default): hugepages, else 4 KiB pages (with a warning once a device maps them); require: hugepages or an error; never: 4 KiB pages. */
   hugepages?: HugepagePolicy;
   name?: string;
 }
@@ -73,7 +73,7 @@ let fallbackReason = "";
 
 /** A device is about to DMA into 4 KiB pages: worth one line, since hugepages would spare the IOTLB. */
 function warnSmallPages(a: DmaArena): void {
-  if (!a.hugepage) warnOnce("hugepages-fallback", `${fallbackReason || `arena "${a.name}" is not on hugepages`}: a device DMAs into locked 4 KiB pages (works through the IOMMU, more IOTLB misses); ${RESERVE_HINT}`);
+  if (!a.hugepage) warnOnce("hugepages-fallback", `${fallbackReason || `arena "${a.name}" is not on hugepages`}: a device DMAs into 4 KiB pages (works through the IOMMU, more IOTLB misses); ${RESERVE_HINT}`);
 }
 const mappers = new Set<DmaMapper>();
 let iovaSpace = new IovaSpace(DEFAULT_IOVA_WIDTH);
@@ -119,15 +119,16 @@ function roundUp(n: number, to: number): number {
 }
 
 /**
- * Allocates an arena. MAP_SHARED so that the memory survives nothing but is shareable with forked helpers
- * and so that hugetlb pages are not copy-on-write; MAP_POPULATE | MAP_LOCKED so that every page is resident
- * and pinned before the IOMMU maps it.
+ * Allocates an arena. MAP_SHARED so that hugetlb pages are never copy-on-write (a fork must not move a page
+ * a device writes to); MAP_POPULATE so that every page is resident before a
+ * device sees it. Not MAP_LOCKED: the VFIO container pins the pages it maps (and accounts them), and a
+ * software-only pool needs no pinning, so an unprivileged user's small memlock limit does not get in the way.
  */
 export function createArena(opts: ArenaOptions): DmaArena {
   const policy = opts.hugepages ?? "prefer";
   const name = opts.name ?? "arena";
   if (!Number.isInteger(opts.size) || opts.size <= 0) throw new BdkError(`arena "${name}" size ${opts.size}`, "give a positive number of bytes");
-  const base = MAP_SHARED | MAP_ANONYMOUS | MAP_POPULATE | MAP_LOCKED;
+  const base = MAP_SHARED | MAP_ANONYMOUS | MAP_POPULATE;
   let va = 0;
   let size = 0;
   let huge = false;
@@ -151,8 +152,7 @@ export function createArena(opts: ArenaOptions): DmaArena {
   }
   if (!huge) {
     size = roundUp(opts.size, 4096);
-    va = mmap(size, PROT_READ | PROT_WRITE, base, -1, 0, `${name} 4 KiB pages`,
-      "raise the locked-memory limit (ulimit -l) or run as root");
+    va = mmap(size, PROT_READ | PROT_WRITE, base, -1, 0, `${name} 4 KiB pages`, "free some memory or ask for a smaller pool");
   }
   let iova: number;
   try {

@@ -44,3 +44,15 @@ test("Ctrl-C during the demo still removes everything", async () => {
   expect(snapshot()).toEqual(before);
   expect(before.netns).toEqual([]);
 }, 90000);
+
+test("without root the demo says why and runs over in-memory ring ports", async () => {
+  const p = Bun.spawn(["setpriv", "--reuid=65534", "--regid=65534", "--clear-groups", `${ROOT}bin/bdk`, "demo", "--duration", "1", "--json"], { stdout: "pipe", stderr: "pipe" });
+  const [out, err, code] = await Promise.all([new Response(p.stdout).text(), new Response(p.stderr).text(), p.exited]);
+  expect(err).toContain("not root, so no namespaces or AF_PACKET sockets");
+  expect(code).toBe(0);
+  const r = JSON.parse(out.trim().split("\n").pop()!);
+  expect(r.mode).toBe("ring");
+  expect(r.pktgen.rx.received).toBe(r.pktgen.txPackets);
+  expect(r.pktgen.rx.lost).toBe(0);
+  expect(r.l2fwd.totals.tx).toBe(r.pktgen.txPackets);
+}, 60000);
