@@ -434,7 +434,7 @@ export class AfPacketPort extends PortBase {
     return this.socks[queue]!.wait(timeoutMs);
   }
 
-  /** sendto kicks made by TX queue `queue` (or all queues) since open: one per txBurst that queued frames. */
+  /** sendto kicks: of TX queue `queue` since start, or of all queues since open. One per txBurst that queued frames. */
   txKicks(queue?: number): number {
     if (queue !== undefined) {
       checkQueue(this.name, queue, this.txCount, "tx");
