@@ -37,7 +37,7 @@ export const CLI_OPTIONS = {
   loop: { type: "int", default: 1, min: 0, value: "N", help: "with --pcap: times to replay the file (0: forever)" },
   "drain-ms": { type: "int", default: 500, min: 0, value: "MS", help: "after TX ends, wait up to MS for frames still in flight" },
   interval: { type: "number", default: 1, min: 0, value: "S", help: "seconds between live stats lines on stderr (0: none)" },
-  stream: { type: "int", min: 0, max: 65535, value: "ID", help: "stream id written in every frame (default: random per run)" },
+  stream: { type: "int", min: 0, max: 65535, value: "ID", help: "stream id written in every frame (default: random per run); with --rx-only: count only this stream" },
   json: { type: "bool", help: "print the result as one JSON object on stdout" },
 } as const;
 

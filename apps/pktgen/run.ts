@@ -67,7 +67,7 @@ export interface PktgenResult {
   txBytes: number;
   txPps: number;
   txMbps: number;
-  /** TX time (first burst to last frame accepted); with --rx-only the receive time. */
+  /** TX time (first burst to the end of TX); with --rx-only the receive time (first to last frame). */
   durationSec: number;
   /** Wall time of the whole run, drain included. */
   runSec: number;
@@ -80,6 +80,7 @@ export interface PktgenResult {
 
 const SLICE_NS = 10e6;
 const MAX_SLEEP_MS = 5;
+const BUCKET_NS = 5e6;
 
 /** The loop's state; one instance per run, its methods monomorphic. */
 class Engine {
@@ -93,6 +94,8 @@ class Engine {
   sentBytes = 0;
   txFirstNs = 0;
   txLastNs = 0;
+  /** When TX found nothing more to do (the loop pass after the last frame was taken). */
+  txEndNs = 0;
   txDone: boolean;
   stopReason: StopReason = "stopped";
   done = false;
@@ -128,8 +131,12 @@ class Engine {
     const meanLen = src ? src.meanLen : 60;
     const maxLen = src ? src.maxLen : 60;
     this.meanCost = costA + costB * meanLen;
-    this.depth = Math.max(burst * (costA + costB * maxLen), 1);
-    this.tokens = this.depth;
+    // The bucket holds one burst, or what 5 ms at the rate earn if that is more: a loop that lost the CPU
+    // for a few ms (2 cores, other processes) catches up, so the average rate holds.
+    const burstCost = burst * (costA + costB * maxLen);
+    this.depth = Math.max(burstCost, ratePerNs * BUCKET_NS, 1);
+    this.tokens = burstCost;
+    this.lastRefillNs = monotonicNs();
   }
 
   /** Polls until `untilNs` or the run is over. */
@@ -174,6 +181,7 @@ class Engine {
 
   private finishTx(now: number, why: StopReason): void {
     this.txDone = true;
+    this.txEndNs = now;
     this.stopReason = why;
     if (this.txStart < this.txB.count) this.txB.freeFrom(this.pool, this.txStart);
     this.txB.count = 0;
@@ -362,10 +370,12 @@ export async function runPktgen(options: PktgenOptions, control: PktgenControl =
     // Frame sizes against what the TX port takes.
     if (txPort) {
       const maxFrame = txPort.info().maxFrameSize;
+      const what = replay ? `--pcap: "${r.pcap}" holds a ${maxLen}-byte frame` : `--size ${maxLen + 4}`;
       if (maxLen > maxFrame) {
-        const what = replay ? `--pcap: "${r.pcap}" holds a ${maxLen}-byte frame` : `--size ${maxLen + 4}`;
         throw new BdkError(`${what}, but port ${txPort.spec} sends frames up to ${maxFrame} bytes (without CRC)`, replay ? "replay smaller frames" : `give --size ≤ ${maxFrame + 4}`);
       }
+      const mtu = txPort.mtu();
+      if (maxLen > mtu + 18) log(`pktgen: warning: ${what}, above port ${txPort.spec}'s MTU ${mtu}: the link or the receiver may drop it (raise the MTU, e.g. ip link set IFACE mtu 9000)`);
     }
 
     // The rate, in cost units per ns: frames (pps), frame bits with CRC (bps), wire bits (percent).
@@ -396,7 +406,9 @@ export async function runPktgen(options: PktgenOptions, control: PktgenControl =
     if (txPort) src = replay ? new ReplaySource(replay, r.loop) : new FrameGenerator(r, txPort.macAddress());
     let limit = src ? src.total : 0;
     if (r.count > 0 && txPort && r.count < limit) limit = r.count;
-    const recv = rxPort ? new Receiver(txPort && !replay ? r.streamId : -1) : undefined;
+    // Our stream only when we send it (or --stream names one); otherwise every pktgen stream is counted.
+    const own = txPort ? (replay ? -1 : r.streamId) : options.streamId !== undefined ? r.streamId : -1;
+    const recv = rxPort ? new Receiver(own) : undefined;
     const start = monotonicNs();
     const e = (engine = new Engine(
       pool, txPort, rxPort, src, recv, r.burst, limit, r.durationNs > 0 ? start + r.durationNs : 0,
@@ -434,7 +446,7 @@ export async function runPktgen(options: PktgenOptions, control: PktgenControl =
     }
     const end = monotonicNs();
 
-    const txSecs = e.sent > 0 ? Math.max(e.txLastNs - e.txFirstNs, 0) / 1e9 : 0;
+    const txSecs = e.sent > 0 ? Math.max((e.txEndNs || e.txLastNs) - e.txFirstNs, 0) / 1e9 : 0;
     const tx: TxResult | undefined = txPort
       ? {
           spec: txPort.spec,

@@ -13,7 +13,7 @@ import { PortBase } from "../../src/ethdev/base.ts";
 import { openPort } from "../../src/ethdev/open.ts";
 import { Burst, type LinkStatus, type PortCapabilities } from "../../src/ethdev/port.ts";
 import { Mempool } from "../../src/mem/mempool.ts";
-import { PcapWriter } from "../../src/net/pcap.ts";
+import { PcapWriter, readPcap } from "../../src/net/pcap.ts";
 
 const ROOT = new URL("../..", import.meta.url).pathname;
 const BUN = process.execPath;
@@ -307,6 +307,21 @@ describe("frames pass tshark's checksum validation", () => {
     });
   }
 
+  test.skipIf(!hasTshark)("through the pcap:out= port: IPv4 range and IPv6 imix, all good", async () => {
+    const GOOD = (await statusCodes()).good;
+    for (const [name, opts, fields] of [
+      ["v4", { size: "64-200" }, ["ip.checksum.status", "udp.checksum.status"]],
+      ["v6", { ipv6: true, imix: true }, ["udp.checksum.status"]],
+    ] as const) {
+      const file = join(dir, `out-${name}.pcap`);
+      const r = await runPktgen({ tx: `pcap:out=${file}`, count: 500, interval: 0, ...opts }, quiet);
+      expect(r.txPackets).toBe(500);
+      const rows = tsharkFields(file, [...fields]);
+      expect(rows.length).toBe(500);
+      expect(rows.every((row) => row.every((v) => v === GOOD))).toBe(true);
+    }
+  });
+
   test("flow ranges cycle each on its own", async () => {
     const { frames } = await capture({ count: 6, srcIp: "198.18.0.1-198.18.0.3", dstPort: "9-10", dstMac: "02:00:00:00:00:fe-02:00:00:00:01:01" });
     const src = frames.map((f) => f[29]);
@@ -369,6 +384,14 @@ describe("pcap replay", () => {
       b.close();
       pool.destroy();
     }
+  });
+
+  test("replay into a pcap:out= port writes the same frames", async () => {
+    const { file, frames } = sampleFile();
+    const out = join(dir, "replayed.pcap");
+    const r = await runPktgen({ tx: `pcap:out=${out}`, pcap: file, loop: 3, interval: 0 }, quiet);
+    expect(r.txPackets).toBe(3 * frames.length);
+    expect(readPcap(out).records.map((x): Uint8Array => new Uint8Array(x.data))).toEqual([...frames, ...frames, ...frames]);
   });
 
   test("--loop 0 replays until --count", async () => {
@@ -598,6 +621,25 @@ describe.skipIf(!afPacket)("over a veth pair (af_packet)", () => {
       expect(r.rx!.duplicated).toBe(0);
       expect(r.rx!.badChecksum).toBe(0);
       expect(r.rx!.latencyNs.p50).toBeGreaterThan(0);
+    });
+  });
+
+  test("sender and --rx-only receiver in two processes: the same stream, none lost", async () => {
+    const { withVethPair } = await import("../helpers/netns.ts");
+    await withVethPair(async ({ a, b }) => {
+      const rx = Bun.spawn([BUN, `${ROOT}apps/pktgen.ts`, "--rx-only", `af_packet:${b}`, "--count", "5000", "--duration", "30", "--json", "--interval", "0"], { stdout: "pipe", stderr: "pipe" });
+      await Bun.sleep(1500); // the receiver's socket is bound before the first frame
+      const tx = spawnSync([BUN, `${ROOT}apps/pktgen.ts`, "--tx", `af_packet:${a}`, "--count", "5000", "--rate", "20kpps", "--stream", "4242", "--json", "--interval", "0"], { stdout: "pipe", stderr: "pipe" });
+      expect(tx.exitCode).toBe(0);
+      const [out, code] = await Promise.all([new Response(rx.stdout).text(), rx.exited]);
+      expect(code).toBe(0);
+      const j = JSON.parse(out.trim());
+      expect(j.stopReason).toBe("rx-count");
+      expect(j.rx.streams.map((s: { id: number }) => s.id)).toEqual([4242]);
+      expect(j.rx.received).toBe(5000);
+      expect(j.rx.lost).toBe(0);
+      expect(j.rx.latencyNs.p50).toBeGreaterThan(0);
+      expect(j.rx.latencyNs.p50).toBeLessThan(1e9); // one clock in both processes
     });
   });
 });
