@@ -627,8 +627,16 @@ describe.skipIf(!afPacket)("over a veth pair (af_packet)", () => {
   test("sender and --rx-only receiver in two processes: the same stream, none lost", async () => {
     const { withVethPair } = await import("../helpers/netns.ts");
     await withVethPair(async ({ a, b }) => {
-      const rx = Bun.spawn([BUN, `${ROOT}apps/pktgen.ts`, "--rx-only", `af_packet:${b}`, "--count", "5000", "--duration", "30", "--json", "--interval", "0"], { stdout: "pipe", stderr: "pipe" });
-      await Bun.sleep(1500); // the receiver's socket is bound before the first frame
+      const rx = Bun.spawn([BUN, `${ROOT}apps/pktgen.ts`, "--rx-only", `af_packet:${b}`, "--count", "5000", "--duration", "30", "--json", "--interval", "0.1"], { stdout: "pipe", stderr: "pipe" });
+      // Its first stats line says the receiver's loop runs (the socket is bound): then send.
+      const reader = rx.stderr.getReader();
+      let seen = "";
+      while (!seen.includes("RX ")) {
+        const c = await reader.read();
+        if (c.done) break;
+        seen += new TextDecoder().decode(c.value);
+      }
+      reader.releaseLock();
       const tx = spawnSync([BUN, `${ROOT}apps/pktgen.ts`, "--tx", `af_packet:${a}`, "--count", "5000", "--rate", "20kpps", "--stream", "4242", "--json", "--interval", "0"], { stdout: "pipe", stderr: "pipe" });
       expect(tx.exitCode).toBe(0);
       const [out, code] = await Promise.all([new Response(rx.stdout).text(), rx.exited]);
