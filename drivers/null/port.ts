@@ -5,7 +5,7 @@
 // mode=sink:   rxBurst returns nothing; txBurst frees every buffer it is offered and counts it.
 // mode=both:   both (the default).
 // The link is up while the port is started; RX that finds the pool empty counts rxNoMbuf.
-import { PortBase } from "../../src/ethdev/base.ts";
+import { SoftPortBase } from "../../src/ethdev/soft.ts";
 import { checkQueue, type Burst, type LinkStatus, type PortCapabilities, type ResolvedPortConfig } from "../../src/ethdev/port.ts";
 import type { Mempool } from "../../src/mem/mempool.ts";
 import { BdkError } from "../../src/sys/errors.ts";
@@ -23,8 +23,6 @@ const CAPS: PortCapabilities = {
   rss: false,
   maxFrameSize: MAX_FRAME,
 };
-
-const MAC_RE = /^[0-9a-f]{2}(:[0-9a-f]{2}){5}$/i;
 
 /** The frame a null source sends: to 02:00:00:00:00:02 from `mac`, IPv4 198.18.0.1 → 198.18.0.2, UDP 1024 → 1024, payload 0, 1, 2 … */
 export function nullFrame(size: number, mac: string): Uint8Array {
@@ -51,7 +49,7 @@ export function nullFrame(size: number, mac: string): Uint8Array {
   return f;
 }
 
-export class NullPort extends PortBase {
+export class NullPort extends SoftPortBase {
   readonly frameSize: number;
   readonly mode: NullMode;
   private readonly source: boolean;
@@ -64,17 +62,18 @@ export class NullPort extends PortBase {
   private queuesRx = 0;
   private queuesTx = 0;
   private rxNoMbuf = 0;
-  private mac = "02:00:00:00:00:01";
-  private promisc = true;
-  private mtuValue = 1500;
 
   constructor(spec: string, size: number, mode: NullMode) {
-    super(spec, "null", `null${mode === "both" ? "" : `:${mode}`}`);
+    super(spec, "null", `null${mode === "both" ? "" : `:${mode}`}`, "02:00:00:00:00:01");
     this.frameSize = size;
     this.mode = mode;
     this.source = mode !== "sink";
     this.sink = mode !== "source";
     this.mac = `02:00:00:00:${((this.id >> 8) & 0xff).toString(16).padStart(2, "0")}:${(this.id & 0xff).toString(16).padStart(2, "0")}`;
+    this.setTemplate();
+  }
+
+  protected override onMacChange(): void {
     this.setTemplate();
   }
 
@@ -198,35 +197,6 @@ export class NullPort extends PortBase {
 
   link(): LinkStatus {
     return { up: this.started, speedMbps: 0, fullDuplex: true };
-  }
-
-  macAddress(): string {
-    return this.mac;
-  }
-
-  setMacAddress(mac: string): void {
-    if (typeof mac !== "string" || !MAC_RE.test(mac)) throw new BdkError(`${this.name}: "${mac}" is not a MAC address`, "write it as 02:00:00:00:00:01");
-    if (parseInt(mac.slice(0, 2), 16) & 1) throw new BdkError(`${this.name}: ${mac} is a multicast address`, "a port's own address must be unicast (first byte even)");
-    this.mac = mac.toLowerCase();
-    this.setTemplate();
-  }
-
-  promiscuous(): boolean {
-    return this.promisc;
-  }
-
-  setPromiscuous(on: boolean): void {
-    this.promisc = on;
-  }
-
-  mtu(): number {
-    return this.mtuValue;
-  }
-
-  setMtu(mtu: number): void {
-    const max = MAX_FRAME - 18;
-    if (!Number.isInteger(mtu) || mtu < 68 || mtu > max) throw new BdkError(`${this.name}: MTU ${mtu} is out of range`, `this port supports 68..${max}`);
-    this.mtuValue = mtu;
   }
 
   private badQueue(queue: number, dir: "rx" | "tx"): never {

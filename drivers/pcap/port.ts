@@ -1,6 +1,6 @@
 // The pcap port: RX replays a capture file's frames (in order, `loop` times), TX appends frames to a file.
 // Replay loads the file once; each frame is then one copy from a view made at load time.
-import { PortBase } from "../../src/ethdev/base.ts";
+import { SoftPortBase } from "../../src/ethdev/soft.ts";
 import type { Burst, LinkStatus, PortCapabilities } from "../../src/ethdev/port.ts";
 import { checkQueue } from "../../src/ethdev/port.ts";
 import { LINKTYPE_ETHERNET, PcapWriter, readPcap } from "../../src/net/pcap.ts";
@@ -16,17 +16,14 @@ export interface PcapPortOptions {
 
 const MAX_FRAME = 9018;
 
-export class PcapPort extends PortBase {
+export class PcapPort extends SoftPortBase {
   private readonly frames: Uint8Array[] = [];
   private next = 0;
   private loopsDone = 0;
   private writer: PcapWriter | undefined;
-  private promisc = true;
-  private mtuValue = 1500;
-  private mac = "02:00:00:00:ca:9e";
 
   constructor(spec: string, private readonly opts: PcapPortOptions) {
-    super(spec, "pcap", opts.in ?? opts.out ?? "pcap");
+    super(spec, "pcap", opts.in ?? opts.out ?? "pcap", "02:00:00:00:ca:9e");
     if (!opts.in && !opts.out) throw new BdkError(`port spec "${spec}": a pcap port needs in=FILE, out=FILE or both`, "e.g. pcap:in=trace.pcap or pcap:out=capture.pcap");
     if (opts.in) {
       const file = readPcap(opts.in, { expectLinkType: LINKTYPE_ETHERNET });
@@ -121,28 +118,4 @@ export class PcapPort extends PortBase {
     return { up: this.started, speedMbps: 0, fullDuplex: true };
   }
 
-  macAddress(): string {
-    return this.mac;
-  }
-
-  setMacAddress(mac: string): void {
-    this.mac = mac.toLowerCase();
-  }
-
-  promiscuous(): boolean {
-    return this.promisc;
-  }
-
-  setPromiscuous(on: boolean): void {
-    this.promisc = on;
-  }
-
-  mtu(): number {
-    return this.mtuValue;
-  }
-
-  setMtu(mtu: number): void {
-    if (!Number.isInteger(mtu) || mtu < 68 || mtu + 18 > MAX_FRAME) throw new BdkError(`${this.name}: MTU ${mtu} is out of range`, `give 68..${MAX_FRAME - 18}`);
-    this.mtuValue = mtu;
-  }
 }

@@ -20,7 +20,7 @@
 import { IndexRing } from "../../src/lcore/ring.ts";
 import type { Mempool } from "../../src/mem/mempool.ts";
 import type { PortHandle } from "../../src/ethdev/attach.ts";
-import { PortBase } from "../../src/ethdev/base.ts";
+import { SoftPortBase } from "../../src/ethdev/soft.ts";
 import { checkQueue, type Burst, type LinkStatus, type PortCapabilities, type PortConfig, type PortStats, type ResolvedPortConfig } from "../../src/ethdev/port.ts";
 import { BdkError } from "../../src/sys/errors.ts";
 
@@ -107,9 +107,7 @@ function macFor(name: string, end: number): string {
   return b.map((x) => x.toString(16).padStart(2, "0")).join(":");
 }
 
-const MAC_RE = /^[0-9a-f]{2}(:[0-9a-f]{2}){5}$/i;
-
-export class RingPort extends PortBase {
+export class RingPort extends SoftPortBase {
   readonly linkName: string;
   readonly end: 0 | 1;
   private readonly ownerLink: Link | undefined; // undefined for a worker's view
@@ -127,14 +125,11 @@ export class RingPort extends PortBase {
   private missed: Float64Array = new Float64Array(1);
   private len: Uint16Array = new Uint16Array(0);
   private portOf: Uint16Array = new Uint16Array(0);
-  private mac: string;
-  private promisc = true;
-  private mtuValue = 1500;
   private readonly view: boolean;
 
   /** Use openPort("ring:NAME") (or the driver's open); workers use attachPort(handle). */
   constructor(spec: string, linkName: string, end: 0 | 1, link: Link | undefined, control: Int32Array) {
-    super(spec, "ring", `ring:${linkName} end ${END_NAMES[end]}`);
+    super(spec, "ring", `ring:${linkName} end ${END_NAMES[end]}`, macFor(linkName, end));
     this.linkName = linkName;
     this.end = end;
     this.ownerLink = link;
@@ -142,7 +137,6 @@ export class RingPort extends PortBase {
     this.control = control;
     this.ownLive = end * CTL_END_STRIDE + CTL_LIVE;
     this.peerLive = (1 - end) * CTL_END_STRIDE + CTL_LIVE;
-    this.mac = macFor(linkName, end);
   }
 
   /** Opens an end of the link NAME in this thread. */
@@ -356,33 +350,9 @@ export class RingPort extends PortBase {
     return { up, speedMbps: 0, fullDuplex: true };
   }
 
-  macAddress(): string {
-    return this.mac;
-  }
-
-  setMacAddress(mac: string): void {
-    if (typeof mac !== "string" || !MAC_RE.test(mac)) throw new BdkError(`${this.name}: "${mac}" is not a MAC address`, "write it as 02:00:00:00:00:01");
-    if (parseInt(mac.slice(0, 2), 16) & 1) throw new BdkError(`${this.name}: ${mac} is a multicast address`, "a port's own address must be unicast (first byte even)");
-    this.mac = mac.toLowerCase();
-  }
-
-  promiscuous(): boolean {
-    return this.promisc;
-  }
-
-  setPromiscuous(on: boolean): void {
-    this.promisc = on;
-  }
-
-  mtu(): number {
-    return this.mtuValue;
-  }
-
-  setMtu(mtu: number): void {
+  override setMtu(mtu: number): void {
     this.assertOwner("setMtu");
-    const max = Math.min(MAX_FRAME, this.config ? this.config.pool.dataRoom : MAX_FRAME) - 18;
-    if (!Number.isInteger(mtu) || mtu < 68 || mtu > max) throw new BdkError(`${this.name}: MTU ${mtu} is out of range`, `this port supports 68..${max}`);
-    this.mtuValue = mtu;
+    super.setMtu(mtu);
   }
 
   // ---- internals ----
