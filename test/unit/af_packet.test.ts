@@ -7,10 +7,10 @@ import { afterAll, beforeAll, describe, expect, test } from "bun:test";
 import { mkdtempSync, readdirSync, readFileSync, rmSync, writeFileSync, chmodSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
-import { driver, type AfPacketPort } from "../../drivers/af_packet/index.ts";
+import type { AfPacketPort } from "../../drivers/af_packet/index.ts";
 import type { OpenOptions } from "../../src/ethdev/driver.ts";
-import { Burst, type Port } from "../../src/ethdev/port.ts";
-import { checkParams, splitSpec } from "../../src/ethdev/spec.ts";
+import { Burst } from "../../src/ethdev/port.ts";
+import { openPort } from "../../src/ethdev/open.ts";
 import { Mempool } from "../../src/mem/mempool.ts";
 import { IFF_PROMISC, netdevSysfsFlags } from "../../src/net/netdev.ts";
 import { BdkError } from "../../src/sys/errors.ts";
@@ -23,27 +23,8 @@ const HAVE_TOOLS = run(["sh", "-c", "command -v tcpdump && command -v ping && co
 const it = ROOT && HAVE_TOOLS ? test : test.skip;
 if (!ROOT || !HAVE_TOOLS) console.warn("af_packet tests skipped: they need root, tcpdump, ping and setpriv (scripts/setup.sh installs them)");
 
-// openPort when every driver of the registry loads; else the same three steps on the af_packet driver alone.
-let openPortFn: ((spec: string, o?: OpenOptions) => Port) | undefined;
-try {
-  openPortFn = (await import("../../src/ethdev/open.ts")).openPort;
-} catch {
-  openPortFn = undefined;
-}
-
 function open(spec: string, options: OpenOptions = {}): AfPacketPort {
-  if (openPortFn) return openPortFn(spec, options) as AfPacketPort;
-  const parsed = splitSpec(spec);
-  const port = driver.open(checkParams(spec, parsed, driver.params, driver.positional), spec, options) as AfPacketPort;
-  if (options.pool) {
-    try {
-      port.configure({ ...options, pool: options.pool });
-    } catch (e) {
-      port.close();
-      throw e;
-    }
-  }
-  return port;
+  return openPort(spec, options) as AfPacketPort;
 }
 
 let pool: Mempool;

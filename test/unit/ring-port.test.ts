@@ -4,26 +4,14 @@ import { afterEach, describe, expect, test } from "bun:test";
 import { type PortHandle } from "../../src/ethdev/attach.ts";
 import type { OpenOptions } from "../../src/ethdev/driver.ts";
 import { Burst, type Port } from "../../src/ethdev/port.ts";
-import { checkParams, splitSpec } from "../../src/ethdev/spec.ts";
+import { openPort } from "../../src/ethdev/open.ts";
 import { startWorkers } from "../../src/lcore/worker.ts";
 import { Mempool } from "../../src/mem/mempool.ts";
 import { driver, RingPort, ringLinks } from "../../drivers/ring/index.ts";
 import type { RingPortInit, RingPortResult } from "./workers/ring-port-worker.ts";
 
-// What openPort does for a ring spec (kept local so that this file does not depend on every driver).
 function open(spec: string, options: OpenOptions = {}): RingPort {
-  const parsed = splitSpec(spec);
-  if (parsed.kind !== "ring") throw new Error(`not a ring spec: ${spec}`);
-  const port = driver.open(checkParams(spec, parsed, driver.params, driver.positional), spec, options) as RingPort;
-  if (options.pool) {
-    try {
-      port.configure({ ...options, pool: options.pool });
-    } catch (e) {
-      port.close();
-      throw e;
-    }
-  }
-  return port;
+  return openPort(spec, options) as RingPort;
 }
 
 const cleanup: (Port | Mempool)[] = [];
