@@ -28,7 +28,11 @@ export interface VfioOpenOptions {
   paths?: HostPaths;
   /** Accept a no-IOMMU group. The caller (drivers/pci) has warned the user. */
   allowNoIommu?: boolean;
-  /** VFIO_DEVICE_RESET on open and on close when the device offers it (default true). */
+  /**
+   * Also VFIO_DEVICE_RESET on open and on close (default false): vfio-pci already resets a device that
+   * supports it when its fd is first opened and when it is released, so doing it here would only repeat
+   * the wait (100 ms per FLR).
+   */
   reset?: boolean;
 }
 
@@ -109,7 +113,7 @@ export class IrqVectors {
 export class VfioDevice {
   /**
    * Opens a device bound to vfio-pci: its group (shared with other devices of the group opened here),
-   * the process's container, the device fd; resets it when it can. Does not judge safety: callers run
+   * the process's container, the device fd (vfio-pci resets the device then, if it can). Does not judge safety: callers run
    * `assignmentVerdict` first (drivers/pci does).
    */
   static open(address: string, opts: VfioOpenOptions = {}): VfioDevice {
@@ -127,7 +131,7 @@ export class VfioDevice {
     let fd = -1;
     try {
       fd = group.deviceFd(addr);
-      return new VfioDevice(addr, pci, group, fd, opts.reset ?? true);
+      return new VfioDevice(addr, pci, group, fd, opts.reset ?? false);
     } catch (e) {
       if (fd >= 0) close(fd);
       group.release();
@@ -361,7 +365,7 @@ export class VfioDevice {
 
   /**
    * Releases everything, in reverse: interrupts off and their eventfds closed, BARs unmapped, bus
-   * mastering off, reset, device fd closed, group dropped (the container unmaps DMA and closes with the
+   * mastering off, (reset if asked), device fd closed (vfio-pci resets the device), group dropped (the container unmaps DMA and closes with the
    * last group). Idempotent; reports but does not stop on a failing step.
    */
   close(): void {
