@@ -188,20 +188,7 @@ export class VfioContainer implements DmaMapper {
 
   /** Makes the IOVA allocator obey the IOMMU's ranges, or checks that live arenas already do. */
   private adoptIovaRanges(info: IommuInfo): void {
-    if (info.iovaRanges.length === 0) return;
-    const arenas = liveArenas();
-    if (arenas.length === 0) {
-      configureIova(info.iovaWidth, info.iovaRanges);
-      return;
-    }
-    const outside = arenas.filter((a) => !IovaSpace.fits(a.iova, a.size, info.iovaRanges));
-    if (outside.length > 0) {
-      const a = outside[0]!;
-      throw new BdkError(
-        `DMA arena "${a.name}" lies at IOVA 0x${a.iova.toString(16)}..0x${(a.iova + a.size - 1).toString(16)}, outside what this IOMMU can map ` +
-        `(${formatRanges(info.iovaRanges)})`,
-        "open the ports before creating mempools (bdk then fits IOVAs to the IOMMU), or free that arena first");
-    }
+    if (planIova(info, liveArenas()) === "configure") configureIova(info.iovaWidth, info.iovaRanges);
   }
 
   map(arena: DmaArena): void {
@@ -229,6 +216,23 @@ export class VfioContainer implements DmaMapper {
       warnOnce(`unmap-${m.iova}`, `${(e as Error).message} (the memory stays pinned until the process exits)`);
     }
   }
+}
+
+/**
+ * What to do with the IOMMU's IOVA ranges: "configure" the allocator (no arena exists yet), "keep" it
+ * (arenas exist and all fit, or the IOMMU reported no ranges), or throw naming the arena that does not fit.
+ */
+export function planIova(info: IommuInfo, arenas: readonly Pick<DmaArena, "iova" | "size" | "name">[]): "configure" | "keep" {
+  if (info.iovaRanges.length === 0) return "keep";
+  if (arenas.length === 0) return "configure";
+  const a = arenas.find((x) => !IovaSpace.fits(x.iova, x.size, info.iovaRanges));
+  if (a) {
+    throw new BdkError(
+      `DMA arena "${a.name}" lies at IOVA 0x${a.iova.toString(16)}..0x${(a.iova + a.size - 1).toString(16)}, outside what this IOMMU can map ` +
+      `(${formatRanges(info.iovaRanges)})`,
+      "open the ports before creating mempools (bdk then fits IOVAs to the IOMMU), or free that arena first");
+  }
+  return "keep";
 }
 
 /** Decodes a VFIO_IOMMU_GET_INFO buffer. Exported for tests. */

@@ -11,7 +11,8 @@ import { pagemapPfn } from "../../src/mem/pagemap.ts";
 import { treePaths } from "../../src/pci/paths.ts";
 import { SysError } from "../../src/sys/errno.ts";
 import { BdkError } from "../../src/sys/errors.ts";
-import { parseIommuInfo, widthOf } from "../../src/vfio/container.ts";
+import { parseIommuInfo, planIova, widthOf } from "../../src/vfio/container.ts";
+import { handlersInstalled, openDevices, releaseAll, track, untrack } from "../../src/vfio/registry.ts";
 import { parseRegionInfo } from "../../src/vfio/device.ts";
 import * as U from "../../src/vfio/uapi.ts";
 
@@ -102,6 +103,48 @@ describe("IOMMU info", () => {
     const b = iommuInfoBuffer([[0n, 0xffffn]]);
     new DataView(b.buffer).setUint32(28, 24, true); // next points at itself
     expect(U.capChain(b, 24)).toHaveLength(1);
+  });
+});
+
+describe("IOVA plan", () => {
+  const info = parseIommuInfo(iommuInfoBuffer([[0n, 0xfedfffffn], [0xfef00000n, 0x7fffffffffn]]));
+
+  test("no arena yet: the allocator is configured from the ranges", () => {
+    expect(planIova(info, [])).toBe("configure");
+  });
+
+  test("arenas that fit are kept; one across the MSI window is refused, by name", () => {
+    expect(planIova(info, [{ iova: 0x100000, size: 0x200000, name: "pool" }])).toBe("keep");
+    expect(() => planIova(info, [{ iova: 0xfec00000, size: 0x400000, name: "big" }]))
+      .toThrow('DMA arena "big" lies at IOVA 0xfec00000..0xfeffffff, outside what this IOMMU can map (0x0..0xfedfffff, 0xfef00000..0x7fffffffff); open the ports before creating mempools');
+  });
+
+  test("an IOMMU without ranges leaves the allocator alone", () => {
+    expect(planIova({ ...info, iovaRanges: [] }, [])).toBe("keep");
+  });
+});
+
+describe("release registry", () => {
+  test("handlers are installed while a device is open, and releaseAll closes everything", () => {
+    const exitListeners = process.listenerCount("exit");
+    const closed: string[] = [];
+    const dev = (address: string) => ({ address, close: () => void closed.push(address) });
+    const a = dev("0000:00:02.0");
+    const b = dev("0000:00:03.0");
+    expect(handlersInstalled()).toBe(false);
+    track(a);
+    track(b);
+    expect(handlersInstalled()).toBe(true);
+    expect(process.listenerCount("exit")).toBe(exitListeners + 1);
+    expect(process.listenerCount("SIGINT")).toBeGreaterThanOrEqual(1);
+    untrack(a);
+    expect(handlersInstalled()).toBe(true);
+    track(a);
+    releaseAll();
+    expect(closed).toEqual(["0000:00:02.0", "0000:00:03.0"]); // newest first: a was tracked again after b
+    expect(openDevices()).toEqual([]);
+    expect(handlersInstalled()).toBe(false);
+    expect(process.listenerCount("exit")).toBe(exitListeners);
   });
 });
 

@@ -222,8 +222,12 @@ describe("two e1000 in one IOMMU group (--bridge-group)", () => {
     expect(need(r, "bridge-open-both")).toMatchObject({ ok: true, groups: [1, 1], sameGroupObject: true, refs: 2, containerGroups: 1 });
   });
 
-  test("restored, both are back on e1000 with interfaces", () => {
+  test("released (--restore one, --unbind the other), both are back on e1000 with interfaces", () => {
     expect(need(r, "bridge-restore").code).toBe(0);
+    expect(need(r, "bridge-restore").out).toContain(`${A}: bound to e1000`);
+    expect(need(r, "bridge-unbind").code).toBe(0);
+    expect(need(r, "bridge-unbind").out).toContain(`${B}: driver_override cleared`);
+    expect(need(r, "bridge-unbind").out).toContain(`${B}: bound to e1000`);
     expect(need(r, "bridge-after").map((d: any) => [d.driver, d.interfaces.length])).toEqual([["e1000", 1], ["e1000", 1]]);
   });
 });
@@ -265,5 +269,16 @@ describe("no vIOMMU (--no-iommu)", () => {
       expect(p.error).toContain("(2) no IOMMU: /sys/class/iommu is empty");
       expect(p.left).toEqual({ devices: 0, groups: 0, container: false });
     }
+  });
+
+  test("bdk hugepages reserves, cleans a stale file and clears on a real kernel", () => {
+    const h = need(r, "hugepages");
+    expect(h.reserve.code).toBe(0);
+    expect(h.reserve.reserved).toEqual([{ size: "2M", asked: 16, got: 16 }]);
+    expect(h.reserve.pools.find((p: any) => p.label === "2M")).toMatchObject({ total: 16, free: 16 });
+    expect(h.clean.out).toBe("removed 1 stale file: /dev/hugepages/bdk-stale-test");
+    expect(h.clear.code).toBe(0);
+    expect(h.clear.pools.find((p: any) => p.label === "2M")).toMatchObject({ total: 0 });
+    expect(h.show).toContain("/dev/hugepages (pagesize 2M)");
   });
 });

@@ -1,7 +1,7 @@
 // Guest side of test/vm/vfio.test.ts, second boot (--bridge-group: two e1000 behind one PCI bridge, one
 // IOMMU group): binding one alone is refused naming the other; forced, the group is not viable and both
 // bdk's verdict and the kernel (VFIO_GROUP_GET_STATUS) say so; bound together, both open in one process
-// through one group; released, both go back to e1000.
+// through one group; released (--restore one, --unbind the other), both go back to e1000.
 //   bun test/vm/guest/scenario-bridge.ts BDF_A BDF_B
 import { bdk, report, script } from "./lib.ts";
 
@@ -20,5 +20,6 @@ report("bridge-kernel-says", json("tryopen", script("try-open.ts", A).out));
 report("bridge-bind-other", brief(bdk("devbind", "--bind", "vfio-pci", B)));
 report("bridge-check-both", brief(bdk("check", A, B)));
 report("bridge-open-both", json("tryopen", script("try-open.ts", A, B).out));
-report("bridge-restore", brief(bdk("devbind", "--restore", A, B)));
+report("bridge-restore", brief(bdk("devbind", "--restore", A)));
+report("bridge-unbind", brief(bdk("devbind", "--unbind", B)));
 report("bridge-after", drivers());

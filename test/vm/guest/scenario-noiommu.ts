@@ -1,7 +1,8 @@
 // Guest side of test/vm/vfio.test.ts, third boot (--no-iommu: no vIOMMU). No groups; the verdict says
 // "no IOMMU"; devbind refuses to bind (vfio-pci would refuse the device); forced, vfio-pci's probe fails
-// and devbind puts the NIC back on e1000; openPort refuses.
+// and devbind puts the NIC back on e1000; openPort refuses. Also `bdk hugepages` on a real kernel.
 //   bun test/vm/guest/scenario-noiommu.ts BDF
+import { writeFileSync } from "node:fs";
 import { bdk, report, script } from "./lib.ts";
 
 const [A = "0000:00:02.0"] = process.argv.slice(2);
@@ -17,3 +18,16 @@ report("noiommu-bind-forced", brief(bdk("devbind", "--bind", "vfio-pci", "--forc
 report("noiommu-after", device());
 report("noiommu-port", json("port", script("port-open.ts", A).out));
 report("noiommu-port-allow", json("port", script("port-open.ts", A, "--allow-unsafe-noiommu").out));
+
+// bdk hugepages: reserve, show, a stale file in the hugetlbfs mount cleaned, clear.
+const pools = (out: string) => (JSON.parse(out) as { pools: { label: string; total: number; free: number }[] }).pools;
+const reserve = bdk("hugepages", "--reserve", "2M:16", "--json");
+writeFileSync("/dev/hugepages/bdk-stale-test", "");
+const clean = bdk("hugepages", "--clean");
+const clear = bdk("hugepages", "--clear", "--json");
+report("hugepages", {
+  reserve: { code: reserve.code, reserved: JSON.parse(reserve.out).reserved, pools: pools(reserve.out) },
+  clean: { code: clean.code, out: clean.out.trim() },
+  clear: { code: clear.code, pools: pools(clear.out) },
+  show: bdk("hugepages").out.trim(),
+});
