@@ -44,23 +44,34 @@ function pktgen(dev: string, core: number, o: { seconds: number; warmup: number 
   return ["taskset", "-c", String(core), BUN, `${ROOT}/apps/pktgen.ts`, "--tx", `af_packet:${dev}`, "--size", "68", "--interval", "0", "--duration", String(o.seconds + o.warmup + 5)];
 }
 
-function rxPackets(lab: NetLab, ns: string, dev: string): number {
-  return Number(lab.exec(ns, ["cat", `/sys/class/net/${dev}/statistics/rx_packets`]).trim());
+function counter(lab: NetLab, ns: string, dev: string, what: "rx_packets" | "tx_packets"): number {
+  return Number(lab.exec(ns, ["cat", `/sys/class/net/${dev}/statistics/${what}`]).trim());
+}
+
+interface Rates {
+  /** Frames per second the sink's kernel counted. */
+  delivered: number;
+  /** Frames per second the generator's interface sent (only for forwarding runs). */
+  offered: number;
 }
 
 /** Starts the given programs, waits out the warmup, counts the sink for `seconds`, stops everything. */
-async function measure(lab: NetLab, programs: string[][], sink: [string, string], o: { seconds: number; warmup: number }): Promise<number> {
+async function measure(lab: NetLab, programs: string[][], sink: [string, string], source: [string, string] | undefined,
+  o: { seconds: number; warmup: number }): Promise<Rates> {
   const procs = programs.map((argv) => Bun.spawn(argv, { stdout: "ignore", stderr: "pipe", stdin: "ignore" }));
   try {
     await Bun.sleep((o.warmup + 1.5) * 1000);
     for (const [i, p] of procs.entries()) {
       if (p.exitCode !== null) throw new BdkError(`bench: ${programs[i]!.join(" ")} exited early: ${(await new Response(p.stderr).text()).slice(-500)}`, "see its message");
     }
-    const before = rxPackets(lab, ...sink);
+    const before = counter(lab, ...sink, "rx_packets");
+    const sent = source ? counter(lab, ...source, "tx_packets") : 0;
     const t0 = performance.now();
     await Bun.sleep(o.seconds * 1000);
-    const after = rxPackets(lab, ...sink);
-    return (after - before) / ((performance.now() - t0) / 1000);
+    const after = counter(lab, ...sink, "rx_packets");
+    const sentAfter = source ? counter(lab, ...source, "tx_packets") : 0;
+    const seconds = (performance.now() - t0) / 1000;
+    return { delivered: (after - before) / seconds, offered: (sentAfter - sent) / seconds };
   } finally {
     for (const p of procs) p.kill("SIGINT");
     await Promise.race([Promise.all(procs.map((p) => p.exited)), Bun.sleep(3000)]);
@@ -68,7 +79,7 @@ async function measure(lab: NetLab, programs: string[][], sink: [string, string]
   }
 }
 
-interface Row { what: string; bdk: number; testpmd: number; ratio: number }
+interface Row { what: string; bdk: number; testpmd: number; ratio: number; offered?: { bdk: number; testpmd: number } }
 
 async function forwarding(o: { seconds: number; warmup: number; generator: string }): Promise<Row> {
   const lab = new NetLab(`bdkbench${process.pid}`);
@@ -82,9 +93,12 @@ async function forwarding(o: { seconds: number; warmup: number; generator: strin
     const generator = [...lab.prefix(gen), ...(o.generator === "bdk" ? pktgen("g0", 1, o) : testpmd("gen", [0, 1], ["g0"], "txonly"))];
     const bdk = [...lab.prefix(fwd), "taskset", "-c", "0", BUN, `${ROOT}/apps/l2fwd.ts`, "af_packet:f0", "af_packet:f1", "--no-mac-updating", "--period", "0"];
     const dpdk = [...lab.prefix(fwd), ...testpmd("fwd", [1, 0], ["f0", "f1"], "io")];
-    const b = await measure(lab, [bdk, generator], [sink, "s1"], o);
-    const d = await measure(lab, [dpdk, generator], [sink, "s1"], o);
-    return { what: `forwarding: bdk l2fwd vs testpmd io (net_af_packet), both fed by ${o.generator === "bdk" ? "bdk pktgen" : "testpmd txonly"}`, bdk: b, testpmd: d, ratio: b / d };
+    const b = await measure(lab, [bdk, generator], [sink, "s1"], [gen, "g0"], o);
+    const d = await measure(lab, [dpdk, generator], [sink, "s1"], [gen, "g0"], o);
+    return {
+      what: `forwarding: bdk l2fwd vs testpmd io (net_af_packet), both fed by ${o.generator === "bdk" ? "bdk pktgen" : "testpmd txonly"}`,
+      bdk: b.delivered, testpmd: d.delivered, ratio: b.delivered / d.delivered, offered: { bdk: b.offered, testpmd: d.offered },
+    };
   } finally {
     lab.destroy();
   }
@@ -98,8 +112,8 @@ async function generation(o: { seconds: number; warmup: number }): Promise<Row> 
     lab.veth([gen, "g0"], [sink, "s0"]);
     const bdk = [...lab.prefix(gen), ...pktgen("g0", 1, o)];
     const dpdk = [...lab.prefix(gen), ...testpmd("gen", [0, 1], ["g0"], "txonly")];
-    const b = await measure(lab, [bdk], [sink, "s0"], o);
-    const d = await measure(lab, [dpdk], [sink, "s0"], o);
+    const b = (await measure(lab, [bdk], [sink, "s0"], undefined, o)).delivered;
+    const d = (await measure(lab, [dpdk], [sink, "s0"], undefined, o)).delivered;
     return { what: "generation: bdk pktgen vs testpmd txonly (net_af_packet)", bdk: b, testpmd: d, ratio: b / d };
   } finally {
     lab.destroy();
@@ -116,7 +130,10 @@ const cpu = (await Bun.file("/proc/cpuinfo").text()).match(/model name\s*:\s*(.*
 if (o.json) console.log(JSON.stringify({ date: new Date().toISOString(), cpu, nproc: navigator.hardwareConcurrency, rows }));
 else {
   console.log(`${new Date().toISOString().slice(0, 10)}, ${cpu}, ${navigator.hardwareConcurrency} cores, 64-byte frames, ${o.seconds} s windows`);
-  for (const r of rows) console.log(`${r.what}: bdk ${formatRate(r.bdk)}, testpmd ${formatRate(r.testpmd)}, ratio ${r.ratio.toFixed(2)}`);
+  for (const r of rows) {
+    const offered = r.offered ? ` (offered ${formatRate(r.offered.bdk)} / ${formatRate(r.offered.testpmd)})` : "";
+    console.log(`${r.what}: bdk ${formatRate(r.bdk)}, testpmd ${formatRate(r.testpmd)}, ratio ${r.ratio.toFixed(2)}${offered}`);
+  }
 }
 return 0;
 }
