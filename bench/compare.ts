@@ -30,10 +30,15 @@ function ensureTestpmd(): void {
   if (r.exitCode !== 0 || !Bun.which(TESTPMD)) throw new BdkError("bench: could not install dpdk-testpmd", "run `apt-get install dpdk-dev` as root");
 }
 
-/** testpmd with its main lcore on core[0] and its forwarding lcore on core[1]. */
-function testpmd(prefix: string, core: [number, number], vdevs: string[], mode: string): string[] {
+/**
+ * testpmd with its main lcore on core `main` and its forwarding lcore on core `fwd` (EAL's --lcores maps
+ * logical lcores 0 and 1 onto them; both may be the same core, so that a forwarder stays off the
+ * generator's core, as bdk's does).
+ */
+function testpmd(prefix: string, [main, fwd]: [number, number], vdevs: string[], mode: string): string[] {
+  const cores = main === fwd ? `${main}` : `${main},${fwd}`;
   return [
-    "taskset", "-c", `${core[0]},${core[1]}`, TESTPMD, "-l", `${core[0]},${core[1]}`, "--main-lcore", String(core[0]),
+    "taskset", "-c", cores, TESTPMD, `--lcores=0@${main},1@${fwd}`, "--main-lcore", "0",
     "--no-huge", "-m", "1024", "--no-pci", `--file-prefix=${prefix}`, ...vdevs.map((v, i) => `--vdev=net_af_packet${i},iface=${v}`),
     "--", `--forward-mode=${mode}`, "--txpkts=64", "--total-num-mbufs=16384", "--auto-start", "--stats-period=1", "--burst=32",
   ];
@@ -92,7 +97,7 @@ async function forwarding(o: { seconds: number; warmup: number; generator: strin
     // The same generator for both forwarders, on core 1.
     const generator = [...lab.prefix(gen), ...(o.generator === "bdk" ? pktgen("g0", 1, o) : testpmd("gen", [0, 1], ["g0"], "txonly"))];
     const bdk = [...lab.prefix(fwd), "taskset", "-c", "0", BUN, `${ROOT}/apps/l2fwd.ts`, "af_packet:f0", "af_packet:f1", "--no-mac-updating", "--period", "0"];
-    const dpdk = [...lab.prefix(fwd), ...testpmd("fwd", [1, 0], ["f0", "f1"], "io")];
+    const dpdk = [...lab.prefix(fwd), ...testpmd("fwd", [0, 0], ["f0", "f1"], "io")];
     const b = await measure(lab, [bdk, generator], [sink, "s1"], [gen, "g0"], o);
     const d = await measure(lab, [dpdk, generator], [sink, "s1"], [gen, "g0"], o);
     return {
