@@ -241,12 +241,11 @@ export function bindToVfio(address: string, opts: BindActionOptions = {}): BindR
     return { address: addr, before: d.driver, after: d.driver, interfaces: [], steps };
   }
   ensureDriverLoaded(r, VFIO_DRIVER, "vfio-pci", (s) => step(s));
-  if (!readBindRecord(addr, pathsOf(r))) {
-    writeBindRecord(r, {
-      address: addr, driver: d.driver, driverOverride: d.driverOverride,
-      interfaces: d.interfaces.map((i) => i.name), boundAt: new Date().toISOString(),
-    });
-  }
+  // What to go back to (replaces a stale record: the device is not on vfio-pci now).
+  writeBindRecord(r, {
+    address: addr, driver: d.driver, driverOverride: d.driverOverride === VFIO_DRIVER ? null : d.driverOverride,
+    interfaces: d.interfaces.map((i) => i.name), boundAt: new Date().toISOString(),
+  });
   const dir = devicePath(r, addr);
   sysWrite(`${dir}/driver_override`, VFIO_DRIVER, "setting driver_override");
   const override = findPciFunction(addr, pathsOf(r))?.driverOverride;

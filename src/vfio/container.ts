@@ -110,12 +110,18 @@ export class VfioContainer implements DmaMapper {
     }
     const first = this.members.size === 0;
     const type = group.noIommu ? VFIO_NOIOMMU_IOMMU : VFIO_TYPE1v2_IOMMU;
-    if (first && !this.hasExtension(type)) {
-      throw new BdkError(group.noIommu ? "this kernel's VFIO has no no-IOMMU support" : "this kernel's VFIO lacks the type1v2 IOMMU",
-        group.noIommu ? "no-IOMMU mode needs CONFIG_VFIO_NOIOMMU and vfio.enable_unsafe_noiommu_mode=1" : "use a kernel ≥ 3.18 with vfio_iommu_type1");
-    }
     const irqHint = "if `dmesg` says \"No interrupt remapping support\", interrupt remapping is off: see `bdk check`";
-    ioctlPtr(group.fd, VFIO_GROUP_SET_CONTAINER, new Int32Array([this.fd]), `VFIO_GROUP_SET_CONTAINER(group ${group.number})`, irqHint);
+    try {
+      if (first && !this.hasExtension(type)) {
+        throw new BdkError(group.noIommu ? "this kernel's VFIO has no no-IOMMU support" : "this kernel's VFIO lacks the type1v2 IOMMU",
+          group.noIommu ? "no-IOMMU mode needs CONFIG_VFIO_NOIOMMU and vfio.enable_unsafe_noiommu_mode=1" : "use a kernel ≥ 3.18 with vfio_iommu_type1");
+      }
+      ioctlPtr(group.fd, VFIO_GROUP_SET_CONTAINER, new Int32Array([this.fd]), `VFIO_GROUP_SET_CONTAINER(group ${group.number})`, irqHint);
+    } catch (e) {
+      // A container nobody joined is closed, not left behind.
+      if (first) this.closeFd();
+      throw e;
+    }
     this.members.add(group);
     if (!first) return;
     try {

@@ -7,9 +7,10 @@ import { physAddr } from "../mem/pagemap.ts";
 import type { DmaArena } from "../mem/arena.ts";
 import { findPciFunction, noSuchDevice, pciAddress, type PciFunction } from "../pci/device.ts";
 import type { HostPaths } from "../pci/paths.ts";
+import { E } from "../sys/errno.ts";
 import { BdkError } from "../sys/errors.ts";
 import {
-  arrayBufferAt, check, close, eventfd, eventfdRead, ioctlInt, ioctlPtr, MAP_ANONYMOUS, MAP_PRIVATE, MAP_SHARED, mmap, munmap,
+  arrayBufferAt, close, errno, eventfd, eventfdRead, fail, ioctlInt, ioctlPtr, MAP_ANONYMOUS, MAP_PRIVATE, MAP_SHARED, mmap, munmap,
   POLLIN, pread, PROT_READ, PROT_WRITE, pwrite, raw,
 } from "../sys/libc.ts";
 import { VfioGroup } from "./group.ts";
@@ -91,7 +92,7 @@ export class IrqVectors {
     const fd = this.fd(vector);
     this.pollfd[0] = fd;
     this.pollfd[1] = POLLIN;
-    check(raw.poll(this.pollfd, 1, timeoutMs), "poll", `eventfd ${fd}`);
+    if (raw.poll(this.pollfd, 1, timeoutMs) < 0 && errno() !== E.EINTR) fail("poll", `eventfd ${fd}`);
     return this.take(vector);
   }
 
@@ -163,9 +164,9 @@ export class VfioDevice {
     this.numRegions = d.num_regions;
     this.numIrqs = d.num_irqs;
     if ((this.flags & VFIO_DEVICE_FLAGS_PCI) === 0) throw new BdkError(`${address}: VFIO says it is not a PCI device`, "bdk drives PCI NICs only");
+    if (resetOnClose && this.canReset) this.reset();
     openList.add(this);
     track(this);
-    if (resetOnClose && this.canReset) this.reset();
   }
 
   get container() {

@@ -12,6 +12,8 @@ import { nicAddresses, rigReady, runInGuest, type RunResult } from "./rig.ts";
 
 /** The `@@name {json}` lines of a guest run. */
 function results(r: RunResult): Map<string, any> {
+  const stalls = r.console.split("\n").filter((l) => /rcu: INFO: rcu_preempt detected stalls/.test(l)).length;
+  if (stalls > 0) console.warn(`guest console: ${stalls} RCU stall report(s) (a TCG vCPU missed its timer)`);
   const m = new Map<string, any>();
   for (const line of r.output.split("\n")) {
     const x = /^@@([\w-]+) (.*)$/.exec(line.trim());

@@ -2,9 +2,10 @@
 // of a NIC under bdk — status, refusals, bind, check, open, the VFIO layer at work, busy devices, signals,
 // and release back to the kernel. Every step reports `@@name {json}` for the host to check.
 //   bun test/vm/guest/scenario-main.ts E1000_BDF IGB_BDF
-import { BUN, bdk, PROJECT, report, run, script } from "./lib.ts";
+import { BUN, bdk, PROJECT, report, run, script, keepCpusAwake } from "./lib.ts";
 
 const [E1000 = "0000:00:02.0", IGB = "0000:01:00.0"] = process.argv.slice(2);
+const wake = keepCpusAwake();
 const t0 = performance.now();
 const lap = (): number => Math.round(performance.now() - t0);
 
@@ -104,3 +105,4 @@ report("restore", brief(bdk("devbind", "--restore", E1000, IGB)));
 report("status-after", status());
 report("dmesg-vfio", run(["dmesg"]).out.split("\n").filter((l) => /vfio|DMAR: \[/.test(l)).slice(-12));
 report("done", { ms: lap() });
+wake();

@@ -3,9 +3,10 @@
 // and devbind puts the NIC back on e1000; openPort refuses. Also `bdk hugepages` on a real kernel.
 //   bun test/vm/guest/scenario-noiommu.ts BDF
 import { writeFileSync } from "node:fs";
-import { bdk, report, script } from "./lib.ts";
+import { bdk, report, script, keepCpusAwake } from "./lib.ts";
 
 const [A = "0000:00:02.0"] = process.argv.slice(2);
+const wake = keepCpusAwake();
 const brief = (r: { code: number; out: string; err: string }) => ({ code: r.code, out: r.out.trim(), err: r.err.trim() });
 const json = (tag: string, out: string): unknown => JSON.parse(new RegExp(`@@${tag} (.*)`).exec(out)?.[1] ?? "null");
 const device = () => (JSON.parse(bdk("devbind", "--status", "--json").out) as { devices: { address: string; driver: string | null; iommuGroup: number | null; interfaces: { name: string }[] }[] })
@@ -31,3 +32,4 @@ report("hugepages", {
   clear: { code: clear.code, pools: pools(clear.out) },
   show: bdk("hugepages").out.trim(),
 });
+wake();
