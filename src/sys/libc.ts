@@ -104,7 +104,7 @@ export function close(fd: number): void {
 }
 
 /** ioctl whose argument is a struct (or any buffer) the kernel reads and/or writes. */
-export function ioctlPtr(fd: number, request: number, arg: ArrayBufferView, what: string, hint?: string): number {
+export function ioctlPtr(fd: number, request: number, arg: NodeJS.TypedArray, what: string, hint?: string): number {
   return check(lib.symbols.ioctl(fd, request, arg), "ioctl", `fd ${fd}, ${what}`, hint);
 }
 
@@ -113,11 +113,11 @@ export function ioctlInt(fd: number, request: number, arg: number, what: string,
   return check(libInt.symbols.ioctl(fd, request, arg), "ioctl", `fd ${fd}, ${what}`, hint);
 }
 
-export function pread(fd: number, buf: ArrayBufferView, offset: number, what: string): number {
+export function pread(fd: number, buf: NodeJS.TypedArray, offset: number, what: string): number {
   return check(lib.symbols.pread(fd, buf, buf.byteLength, offset), "pread", `fd ${fd}, ${what}`);
 }
 
-export function pwrite(fd: number, buf: ArrayBufferView, offset: number, what: string): number {
+export function pwrite(fd: number, buf: NodeJS.TypedArray, offset: number, what: string): number {
   return check(lib.symbols.pwrite(fd, buf, buf.byteLength, offset), "pwrite", `fd ${fd}, ${what}`);
 }
 
@@ -194,11 +194,11 @@ export function socket(domain: number, type: number, protocol: number, what: str
   return check(lib.symbols.socket(domain, type | 0o2000000 /* SOCK_CLOEXEC */, protocol), "socket", what, hint);
 }
 
-export function bind(fd: number, addr: ArrayBufferView, what: string, hint?: string): void {
+export function bind(fd: number, addr: NodeJS.TypedArray, what: string, hint?: string): void {
   check(lib.symbols.bind(fd, addr, addr.byteLength), "bind", `fd ${fd}, ${what}`, hint);
 }
 
-export function setsockopt(fd: number, level: number, name: number, value: ArrayBufferView, what: string, hint?: string): void {
+export function setsockopt(fd: number, level: number, name: number, value: NodeJS.TypedArray, what: string, hint?: string): void {
   check(lib.symbols.setsockopt(fd, level, name, value, value.byteLength), "setsockopt", `fd ${fd}, ${what}`, hint);
 }
 
@@ -206,7 +206,7 @@ export function setsockoptInt(fd: number, level: number, name: number, value: nu
   setsockopt(fd, level, name, new Int32Array([value]), what, hint);
 }
 
-export function getsockopt(fd: number, level: number, name: number, value: ArrayBufferView, what: string): number {
+export function getsockopt(fd: number, level: number, name: number, value: NodeJS.TypedArray, what: string): number {
   const len = new Uint32Array([value.byteLength]);
   check(lib.symbols.getsockopt(fd, level, name, value, len), "getsockopt", `fd ${fd}, ${what}`);
   return len[0]!;
