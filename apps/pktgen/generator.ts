@@ -148,22 +148,8 @@ export class FrameGenerator implements FrameSource {
       etherWrite(bytes, off, this.dmac, 0, this.smac, 0, ETHERTYPE_IPV4);
       ipv4Write(bytes, off + 14, 0, len - 14, seq & 0xffff, IPV4_FLAG_DF, 64, IPPROTO_UDP, sip, dip);
       udpWrite(bytes, off + 34, sp, dp, udpLen);
-      const p = off + PAYLOAD_OFF_V4;
-      bytes[p] = PKTGEN_MAGIC >>> 8;
-      bytes[p + 1] = PKTGEN_MAGIC & 0xff;
-      write16(bytes, p + P_STREAM, this.streamId);
-      write32(bytes, p + P_SEQ, seq);
-      write32(bytes, p + P_TS_HI, tsHi);
-      write32(bytes, p + P_TS_LO, tsLo);
-      const fillFrom = p + PAYLOAD_LEN;
-      const end = off + len;
-      if (end - fillFrom > 24) bytes.fill(0, fillFrom, end);
-      else for (let i = fillFrom; i < end; i++) bytes[i] = 0;
-      let s = base + 2 * udpLen + (sip >>> 16) + (sip & 0xffff) + (dip >>> 16) + (dip & 0xffff) + sp + dp + (seq >>> 16) + (seq & 0xffff);
-      s = (s & 0xffff) + (s >>> 16);
-      s = (s & 0xffff) + (s >>> 16);
-      const c = ~s & 0xffff;
-      write16(bytes, off + 40, c === 0 ? 0xffff : c);
+      const sum = base + 2 * udpLen + (sip >>> 16) + (sip & 0xffff) + (dip >>> 16) + (dip & 0xffff) + sp + dp;
+      writePayload(bytes, off + PAYLOAD_OFF_V4, off + len, this.streamId, seq, tsHi, tsLo, sum, off + 40);
       this.step();
     }
     return total;
@@ -196,22 +182,8 @@ export class FrameGenerator implements FrameSource {
       etherWrite(bytes, off, this.dmac, 0, this.smac, 0, ETHERTYPE_IPV6);
       ipv6Write(bytes, off + 14, 0, 0, udpLen, IPPROTO_UDP, 64, saddr, 0, daddr, 0);
       udpWrite(bytes, off + 54, sp, dp, udpLen);
-      const p = off + PAYLOAD_OFF_V6;
-      bytes[p] = PKTGEN_MAGIC >>> 8;
-      bytes[p + 1] = PKTGEN_MAGIC & 0xff;
-      write16(bytes, p + P_STREAM, this.streamId);
-      write32(bytes, p + P_SEQ, seq);
-      write32(bytes, p + P_TS_HI, tsHi);
-      write32(bytes, p + P_TS_LO, tsLo);
-      const fillFrom = p + PAYLOAD_LEN;
-      const end = off + len;
-      if (end - fillFrom > 24) bytes.fill(0, fillFrom, end);
-      else for (let i = fillFrom; i < end; i++) bytes[i] = 0;
-      let s = base + 2 * udpLen + (sip >>> 16) + (sip & 0xffff) + (dip >>> 16) + (dip & 0xffff) + sp + dp + (seq >>> 16) + (seq & 0xffff);
-      s = (s & 0xffff) + (s >>> 16);
-      s = (s & 0xffff) + (s >>> 16);
-      const c = ~s & 0xffff;
-      write16(bytes, off + 60, c === 0 ? 0xffff : c);
+      const sum = base + 2 * udpLen + (sip >>> 16) + (sip & 0xffff) + (dip >>> 16) + (dip & 0xffff) + sp + dp;
+      writePayload(bytes, off + PAYLOAD_OFF_V6, off + len, this.streamId, seq, tsHi, tsLo, sum, off + 60);
       this.step();
     }
     return total;
@@ -286,4 +258,26 @@ export class ReplaySource implements FrameSource {
     this.next = i;
     return total;
   }
+}
+
+/**
+ * Writes the pktgen payload at `p` (magic, stream, sequence, TX timestamp), zero-fills the frame up to
+ * `end`, and stores the UDP checksum at `csumOff`, finished from `sum` (every other word of the pseudo
+ * header, UDP header and payload; the zero filler adds nothing). Per packet: no allocation.
+ */
+function writePayload(bytes: Uint8Array, p: number, end: number, stream: number, seq: number, tsHi: number, tsLo: number, sum: number, csumOff: number): void {
+  bytes[p] = PKTGEN_MAGIC >>> 8;
+  bytes[p + 1] = PKTGEN_MAGIC & 0xff;
+  write16(bytes, p + P_STREAM, stream);
+  write32(bytes, p + P_SEQ, seq);
+  write32(bytes, p + P_TS_HI, tsHi);
+  write32(bytes, p + P_TS_LO, tsLo);
+  const fillFrom = p + PAYLOAD_LEN;
+  if (end - fillFrom > 24) bytes.fill(0, fillFrom, end);
+  else for (let i = fillFrom; i < end; i++) bytes[i] = 0;
+  let s = sum + (seq >>> 16) + (seq & 0xffff);
+  s = (s & 0xffff) + (s >>> 16);
+  s = (s & 0xffff) + (s >>> 16);
+  const c = ~s & 0xffff;
+  write16(bytes, csumOff, c === 0 ? 0xffff : c);
 }
