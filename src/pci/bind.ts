@@ -223,11 +223,10 @@ function checkNotOpen(r: Roots, d: PciFunction): void {
   }
 }
 
-/** Binds one function to vfio-pci. Call checkBind first: this does what it is told. */
-export function bindToVfio(address: string, opts: BindActionOptions = {}): BindResult {
+/** What every bind/release action starts with: the device as sysfs shows it, and a log of the steps taken. */
+function beginAction(address: string, opts: BindActionOptions) {
   const r = roots(opts.paths);
   const log = opts.log ?? (() => {});
-  const settle = opts.settleMs ?? 3000;
   const addr = pciAddress(address);
   const d = findPciFunction(addr, pathsOf(r));
   if (!d) throw noSuchDevice(addr);
@@ -236,6 +235,12 @@ export function bindToVfio(address: string, opts: BindActionOptions = {}): BindR
     steps.push(s);
     log(`${addr}: ${s}`);
   };
+  return { r, settle: opts.settleMs ?? 3000, addr, d, steps, step };
+}
+
+/** Binds one function to vfio-pci. Call checkBind first: this does what it is told. */
+export function bindToVfio(address: string, opts: BindActionOptions = {}): BindResult {
+  const { r, settle, addr, d, steps, step } = beginAction(address, opts);
   if (d.driver === VFIO_DRIVER) {
     step("already bound to vfio-pci");
     return { address: addr, before: d.driver, after: d.driver, interfaces: [], steps };
@@ -304,17 +309,7 @@ export function restoreDevice(address: string, opts: BindActionOptions = {}): Bi
 }
 
 function release(address: string, rec: BindRecord | null, opts: BindActionOptions, mode: "unbind" | "restore"): BindResult {
-  const r = roots(opts.paths);
-  const log = opts.log ?? (() => {});
-  const settle = opts.settleMs ?? 3000;
-  const addr = pciAddress(address);
-  const d = findPciFunction(addr, pathsOf(r));
-  if (!d) throw noSuchDevice(addr);
-  const steps: string[] = [];
-  const step = (s: string): void => {
-    steps.push(s);
-    log(`${addr}: ${s}`);
-  };
+  const { r, settle, addr, d, steps, step } = beginAction(address, opts);
   checkNotOpen(r, d);
   const dir = devicePath(r, addr);
   if (mode === "restore" && !rec) step("no record of its previous driver: releasing it to the kernel's default match");
