@@ -91,11 +91,12 @@ describe("l2fwd over two veth pairs (root)", () => {
   test("a pinned worker forwards 100 k sequence-numbered frames: none lost, none duplicated", async () => {
     const { lab, a, fwd } = buildLab("s", true);
     try {
-      const fw = spawnIn(lab, fwd, L2FWD(["--cores", "1"]));
+      // Deep rings on both sides: the test is about exactness, and a shared CI machine can stall either process for milliseconds.
+      const fw = spawnIn(lab, fwd, L2FWD(["--cores", "1", "--ring-size", "4096"]));
       await waitFor(fw, /<-> port 1/, 15000);
       // A rate the forwarder sustains on this 2-core machine with the generator beside it; the test is
       // about exactness, the benches are about speed.
-      const gen = Bun.spawnSync([...lab.prefix(a), BUN, `${ROOT}apps/pktgen.ts`, "--tx", "af_packet:o0", "--rx", "af_packet:o1",
+      const gen = Bun.spawnSync([...lab.prefix(a), BUN, `${ROOT}apps/pktgen.ts`, "--tx", "af_packet:o0", "--rx", "af_packet:o1,frames=4096",
         "--count", "100000", "--rate", "40kpps", "--interval", "0", "--json"], { stdout: "pipe", stderr: "pipe" });
       const summary = await stopAndSummary(fw);
       expect(gen.exitCode).toBe(0);
