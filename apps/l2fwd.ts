@@ -16,8 +16,9 @@ const OPTIONS = {
   portmap: { type: "string", value: "(A,B),…", help: "pairs of port indices, e.g. (0,1),(2,3) (default: consecutive ports)" },
   "mac-updating": { type: "bool", default: true, help: "rewrite source MAC to the TX port's and destination to 02:00:00:00:00:<TX port>" },
   burst: { type: "int", alias: "b", default: 32, min: 1, max: 1024, value: "N", help: "frames per rxBurst/txBurst" },
-  queues: { type: "int", alias: "q", default: 1, min: 1, max: 16, value: "N", help: "RX/TX queues per port, polled by the worker that owns the port's pair" },
-  cores: { type: "string", default: "", value: "LIST", help: "worker cores, e.g. 0,1 or 0-3: one pinned worker per core, pairs shared out among them (default: forward in the main thread)" },
+  "port-queues": { type: "int", default: 1, min: 1, max: 16, value: "N", help: "RX/TX queues per port, polled by the worker that owns the port's pair" },
+  cores: { type: "string", default: "", value: "LIST", help: "worker cores, e.g. 0,1 or 0-3: one pinned worker per core (default: forward in the main thread)" },
+  "queues-per-worker": { type: "int", alias: "q", default: 0, min: 0, value: "N", help: "RX queues each worker polls, as DPDK's -q (a pair's queues stay on one worker; 0: share the pairs out evenly)" },
   "ring-size": { type: "int", default: 512, value: "N", help: "descriptors per RX/TX ring (power of two)" },
   pool: { type: "int", default: 8192, min: 64, value: "N", help: "buffers in the shared mempool" },
   period: { type: "number", alias: "T", default: 10, min: 0, value: "S", help: "seconds between stats lines (0: none)" },
@@ -102,16 +103,12 @@ export async function runL2fwd(o: L2fwdOptions, control: L2fwdControl = {}): Pro
   const log = control.log ?? ((line: string) => (o.json ? console.error(line) : console.log(line)));
   const cores = o.cores ? parseCoreList("l2fwd", o.cores) : [];
   if (cores.length > 0 && control.pool) throw new UsageError("l2fwd: a caller's pool cannot be shared with workers", "run without --cores");
-  if (cores.length > o.pairs.length) {
-    throw new UsageError(`l2fwd: ${cores.length} worker cores for ${o.pairs.length} port pair(s)`, "a pair is forwarded by one worker: give at most one core per pair");
-  }
+  const share = sharePairs(o.pairs, cores, o["port-queues"], o["queues-per-worker"]);
   const counters = new SharedArrayBuffer(8 * 3 * o.specs.length);
   const init = (pairs: [number, number][]): ForwardInit => ({
-    specs: o.specs, pairs, queues: o.queues, burst: o.burst, ringSize: o["ring-size"], poolSize: o.pool, macUpdating: o["mac-updating"],
+    specs: o.specs, pairs, queues: o["port-queues"], burst: o.burst, ringSize: o["ring-size"], poolSize: o.pool, macUpdating: o["mac-updating"],
     promiscuous: o.promiscuous, linkWaitSec: o["link-wait"], counters, logToStderr: o.json, pool: control.pool,
   });
-  // Pairs go round-robin to the workers; each worker opens only its own pairs' ports.
-  const share = cores.map((_, w) => o.pairs.filter((_, i) => i % cores.length === w));
 
   let stop = false;
   const removeSignal = onStopSignal(() => {
@@ -129,7 +126,7 @@ export async function runL2fwd(o: L2fwdOptions, control: L2fwdControl = {}): Pro
       results = [await forwardPairs(init(o.pairs), shouldStop, true)];
     } else {
       const group = await startWorkers<ForwardInit, ForwardResult>(new URL("./l2fwd/worker.ts", import.meta.url), {
-        cores, name: "l2fwd", init: (_core, i) => init(share[i]!),
+        cores: cores.slice(0, share.length), name: "l2fwd", init: (_core, i) => init(share[i]!),
       });
       for (const w of group.workers) workers.push({ core: w.core, tid: w.tid, pairs: share[w.index]! });
       for (const w of workers) log(`l2fwd: worker on core ${w.core} (tid ${w.tid}) forwards pairs ${w.pairs.map(([a, b]) => `${a}<->${b}`).join(" ")}`);
@@ -154,6 +151,36 @@ export async function runL2fwd(o: L2fwdOptions, control: L2fwdControl = {}): Pro
     totals.dropped += p.dropped;
   }
   return { durationSec, workers, ports, totals };
+}
+
+/**
+ * Which pairs each worker forwards. A pair (both directions, every queue of both ports) belongs to one
+ * worker. With -q, each worker takes pairs in order until it polls that many RX queues, as DPDK's l2fwd
+ * fills each lcore with -q RX ports; without it, pairs go round-robin. Too few cores is an error, as in DPDK.
+ */
+export function sharePairs(pairs: [number, number][], cores: number[], portQueues: number, queuesPerWorker: number): [number, number][][] {
+  if (cores.length === 0) {
+    if (queuesPerWorker > 0) throw new UsageError("l2fwd: -q shares RX queues among workers, but no --cores were given", "add --cores 0,1 (or drop -q)");
+    return [];
+  }
+  if (queuesPerWorker === 0) {
+    if (cores.length > pairs.length) {
+      throw new UsageError(`l2fwd: ${cores.length} worker cores for ${pairs.length} port pair(s)`, "a pair is forwarded by one worker: give at most one core per pair");
+    }
+    return cores.map((_, w) => pairs.filter((_, i) => i % cores.length === w));
+  }
+  const perPair = 2 * portQueues;
+  if (queuesPerWorker < perPair) {
+    throw new UsageError(`l2fwd: -q ${queuesPerWorker} is less than one pair's ${perPair} RX queues`, `a pair's queues stay on one worker: give -q ${perPair} or more`);
+  }
+  const pairsPerWorker = Math.floor(queuesPerWorker / perPair);
+  const needed = Math.ceil(pairs.length / pairsPerWorker);
+  if (needed > cores.length) {
+    throw new UsageError(`l2fwd: ${pairs.length} pair(s) at ${pairsPerWorker} per worker (-q ${queuesPerWorker}) need ${needed} cores, ${cores.length} given`, `add cores to --cores or raise -q`);
+  }
+  const share: [number, number][][] = [];
+  for (let w = 0; w < needed; w++) share.push(pairs.slice(w * pairsPerWorker, (w + 1) * pairsPerWorker));
+  return share;
 }
 
 /** Periodic stats lines from the shared counters: per port RX/TX/dropped and rates, then totals. */

@@ -1,7 +1,7 @@
 // l2fwd: argument handling, and forwarding between two veth pairs in namespaces this test makes and removes.
 import { describe, expect, test } from "bun:test";
 import { NetLab } from "../../apps/common/netlab.ts";
-import { parseL2fwdArgs, parsePortmap } from "../../apps/l2fwd.ts";
+import { parseL2fwdArgs, parsePortmap, sharePairs } from "../../apps/l2fwd.ts";
 
 const ROOT = new URL("../..", import.meta.url).pathname;
 const BUN = process.execPath;
@@ -19,6 +19,18 @@ describe("l2fwd arguments", () => {
     expect(() => parsePortmap("(0,5)", 2)).toThrow("names port 5, but only 2 ports were given");
     expect(() => parsePortmap("0-1", 2)).toThrow('--portmap "0-1" is malformed');
   });
+  test("pairs are shared out among worker cores, by -q RX queues per worker as in DPDK", () => {
+    const pairs: [number, number][] = [[0, 1], [2, 3], [4, 5]];
+    expect(sharePairs(pairs, [], 1, 0)).toEqual([]);
+    expect(sharePairs(pairs, [0, 1], 1, 0)).toEqual([[[0, 1], [4, 5]], [[2, 3]]]);
+    expect(sharePairs(pairs, [0, 1, 2], 1, 4)).toEqual([[[0, 1], [2, 3]], [[4, 5]]]);
+    expect(sharePairs(pairs, [0, 1, 2], 2, 4)).toEqual([[[0, 1]], [[2, 3]], [[4, 5]]]);
+    expect(() => sharePairs(pairs, [0], 1, 2)).toThrow("3 pair(s) at 1 per worker (-q 2) need 3 cores, 1 given");
+    expect(() => sharePairs(pairs, [0, 1], 2, 2)).toThrow("-q 2 is less than one pair's 4 RX queues");
+    expect(() => sharePairs(pairs, [], 1, 2)).toThrow("no --cores were given");
+    expect(() => sharePairs([[0, 1]], [0, 1], 1, 0)).toThrow("2 worker cores for 1 port pair(s)");
+  });
+
   test("bad option values name the option", () => {
     expect(() => parseL2fwdArgs(["--burst", "lots", "null", "null"])).toThrow('--burst expects a whole number, got "lots"');
     expect(() => parseL2fwdArgs(["--burst", "0", "null", "null"])).toThrow("--burst 0 is out of range");
