@@ -124,7 +124,7 @@ function convert(command: string, key: string, spec: OptionSpec, text: string): 
 export function helpText(command: string, synopsis: string, specs: OptionSpecs, footer = ""): string {
   const rows = Object.entries(specs).map(([k, s]) => {
     const flag = `${s.alias ? `-${s.alias}, ` : "    "}--${s.type === "bool" ? `[no-]${k}` : `${k} ${s.value ?? s.type.toUpperCase()}`}`;
-    const def = s.default !== undefined && s.default !== false ? ` (default ${Array.isArray(s.default) ? s.default.join(",") : s.default})` : "";
+    const def = s.default !== undefined && s.default !== false && s.default !== "" ? ` (default ${Array.isArray(s.default) ? s.default.join(",") : s.default})` : "";
     return [flag, `${s.help}${def}`] as const;
   });
   const width = Math.max(...rows.map(([f]) => f.length));
