@@ -6,6 +6,7 @@
 // Read this file to learn the API: open ports on one shared mempool, start them, then loop over
 // rxBurst → (touch the bytes in place) → txBurst, freeing whatever the TX ring did not take.
 import type { PortStats } from "../src/ethdev/port.ts";
+import type { PortHandle } from "../src/ethdev/attach.ts";
 import type { Mempool } from "../src/mem/mempool.ts";
 import { startWorkers } from "../src/lcore/worker.ts";
 import { helpText, parseArgs, parseCoreList, UsageError, type ParsedOptions } from "./common/args.ts";
@@ -97,6 +98,8 @@ export interface L2fwdControl {
   log?: (line: string) => void;
   /** Forward on this pool (shared with ports the caller opened itself); main-thread runs only. */
   pool?: Mempool;
+  /** Ports the caller opened and started, by index, for workers to attach to (--cores runs). */
+  handles?: (PortHandle | undefined)[];
 }
 
 export async function runL2fwd(o: L2fwdOptions, control: L2fwdControl = {}): Promise<L2fwdResult> {
@@ -107,7 +110,7 @@ export async function runL2fwd(o: L2fwdOptions, control: L2fwdControl = {}): Pro
   const counters = new SharedArrayBuffer(8 * 3 * o.specs.length);
   const init = (pairs: [number, number][]): ForwardInit => ({
     specs: o.specs, pairs, queues: o["port-queues"], burst: o.burst, ringSize: o["ring-size"], poolSize: o.pool, macUpdating: o["mac-updating"],
-    promiscuous: o.promiscuous, linkWaitSec: o["link-wait"], counters, logToStderr: o.json, pool: control.pool,
+    promiscuous: o.promiscuous, linkWaitSec: o["link-wait"], counters, logToStderr: o.json, pool: control.pool, handles: control.handles,
   });
 
   let stop = false;

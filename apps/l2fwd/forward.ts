@@ -2,6 +2,7 @@
 // txBurst, for both directions of every pair and queue, until told to stop. It runs in the main thread
 // (no --cores) or in a pinned worker (apps/l2fwd/worker.ts); counters go to shared memory either way so
 // that the control plane can print rates while it runs.
+import { attachPort, type PortHandle } from "../../src/ethdev/attach.ts";
 import { openPort } from "../../src/ethdev/open.ts";
 import { Burst, type Port, type PortStats } from "../../src/ethdev/port.ts";
 import { Mempool } from "../../src/mem/mempool.ts";
@@ -23,6 +24,11 @@ export interface ForwardInit {
   logToStderr: boolean;
   /** A pool to share with other ports of this thread (main-thread runs only: a pool is not cloneable). */
   pool?: Mempool;
+  /**
+   * Ports another thread opened, configured and started, by port index: this forwarder attaches to them
+   * (src/ethdev/attach.ts) instead of opening their specs, and leaves their control to the owner.
+   */
+  handles?: (PortHandle | undefined)[];
 }
 
 export interface ForwardResult {
@@ -47,17 +53,23 @@ interface Lane {
 export async function forwardPairs(init: ForwardInit, shouldStop: () => boolean, yieldToEventLoop: boolean): Promise<ForwardResult> {
   const log = (line: string): void => (init.logToStderr ? console.error(line) : console.log(line));
   const counters = new Float64Array(init.counters);
-  const pool = init.pool ?? Mempool.create({ count: init.poolSize, name: "l2fwd" });
+  const firstHandle = init.handles?.find((h) => h !== undefined);
+  const pool = init.pool ?? (firstHandle ? Mempool.attach(firstHandle.pool) : Mempool.create({ count: init.poolSize, name: "l2fwd" }));
+  const ownPool = !init.pool && !firstHandle;
   const ports = new Map<number, Port>();
+  const owned: Port[] = [];
   try {
     for (const [a, b] of init.pairs) {
       for (const i of [a, b]) {
-        ports.set(i, openPort(init.specs[i]!, {
+        const h = init.handles?.[i];
+        const port = h ? await attachPort(h, { pool }) : openPort(init.specs[i]!, {
           pool, rxQueues: init.queues, txQueues: init.queues, rxRingSize: init.ringSize, txRingSize: init.ringSize, promiscuous: init.promiscuous,
-        }));
+        });
+        ports.set(i, port);
+        if (!h) owned.push(port);
       }
     }
-    for (const p of ports.values()) p.start();
+    for (const p of owned) p.start();
     await waitForLinks(ports, init.linkWaitSec, log);
     const lanes: Lane[] = [];
     const lane = (rx: number, tx: number, queue: number): Lane => ({
@@ -84,7 +96,7 @@ export async function forwardPairs(init: ForwardInit, shouldStop: () => boolean,
         console.error(`l2fwd: closing ${p.spec}: ${(e as Error).message}`);
       }
     }
-    if (!init.pool) pool.destroy();
+    if (ownPool) pool.destroy();
   }
 }
 

@@ -8,7 +8,8 @@ import { formatRate, onStopSignal } from "../../apps/common/runtime.ts";
 import { openPort } from "../ethdev/open.ts";
 import { Mempool } from "../mem/mempool.ts";
 import { BdkError } from "../sys/errors.ts";
-import { isRoot } from "../sys/libc.ts";
+import { getAffinity, isRoot } from "../sys/libc.ts";
+import type { RingPort } from "../../drivers/ring/port.ts";
 
 const OPTIONS = {
   duration: { type: "number", default: 5, min: 1, max: 3600, value: "S", help: "seconds of traffic" },
@@ -85,30 +86,39 @@ async function vethDemo(pktgenArgs: string[], duration: number): Promise<DemoRes
   }
 }
 
-/** Without root: the same pipeline over in-memory ring links, in one process. */
+/**
+ * Without root: the same pipeline over in-memory ring links, in one process. pktgen runs in the main
+ * thread; l2fwd runs in a pinned worker that attaches to its ends of the links (a ring link hands buffer
+ * indices across without a copy, so every end shares one pool).
+ */
 async function ringDemo(pktgenArgs: string[]): Promise<DemoResult> {
   console.error("demo: not root, so no namespaces or AF_PACKET sockets: running pktgen → l2fwd → pktgen over in-memory ring ports instead (run as root for the veth demo)");
   const { runL2fwd, parseL2fwdArgs } = await import("../../apps/l2fwd.ts");
   const { runPktgen, parsePktgenArgs } = await import("../../apps/pktgen.ts");
-  // pktgen → ring:demo0 → l2fwd → ring:demo1 → pktgen. A ring link hands buffer indices across without a
-  // copy, so both ends share one pool: we open pktgen's ends here (the first open of a name is one end,
-  // l2fwd's open the other) and give l2fwd the same pool.
   const pool = Mempool.create({ count: 16384, name: "demo" });
-  const tx = openPort("ring:demo0", { pool });
-  const rx = openPort("ring:demo1", { pool });
+  // Deep rings: either thread may be descheduled for milliseconds on a busy machine.
+  const opts = { pool, rxRingSize: 4096, txRingSize: 4096 };
+  // The first open of a link name is one end, the second the other: pktgen → demo0 → l2fwd → demo1 → pktgen.
+  const tx = openPort("ring:demo0", opts);
+  const rx = openPort("ring:demo1", opts);
+  const fwd = [openPort("ring:demo0", opts), openPort("ring:demo1", opts)] as RingPort[];
   let pktgenDone = false;
-  const fw = parseL2fwdArgs(["ring:demo0", "ring:demo1", "--period", "0", "--link-wait", "0"]);
-  const forwarding = runL2fwd(fw, { shouldStop: () => pktgenDone, log: (l) => console.error(l), pool });
   try {
-    const r = await runPktgen({ ...parsePktgenArgs(["--tx", "ring:demo0", "--rx", "ring:demo1", ...pktgenArgs]), tx, rx });
-    pktgenDone = true;
-    const f = await forwarding;
-    return { mode: "ring", pktgen: r as unknown as PktgenJson, l2fwd: { totals: f.totals, durationSec: f.durationSec } };
+    for (const p of fwd) p.start();
+    const core = Math.max(0, ...getAffinity());
+    const fw = parseL2fwdArgs(["ring:demo0", "ring:demo1", "--period", "0", "--link-wait", "0", "--cores", String(core)]);
+    const forwarding = runL2fwd(fw, { shouldStop: () => pktgenDone, log: (l) => console.error(l), handles: fwd.map((p) => p.handle()) });
+    try {
+      const r = await runPktgen({ ...parsePktgenArgs(["--tx", "ring:demo0", "--rx", "ring:demo1", ...pktgenArgs]), tx, rx });
+      pktgenDone = true;
+      const f = await forwarding;
+      return { mode: "ring", pktgen: r as unknown as PktgenJson, l2fwd: { totals: f.totals, durationSec: f.durationSec } };
+    } finally {
+      pktgenDone = true;
+      await forwarding.catch(() => undefined);
+    }
   } finally {
-    pktgenDone = true;
-    await forwarding.catch(() => undefined);
-    tx.close();
-    rx.close();
+    for (const p of [tx, rx, ...fwd]) p.close();
     pool.destroy();
   }
 }
