@@ -9,7 +9,7 @@ import {
 } from "./port.ts";
 import { RX_DATA_OFFSET } from "./uapi.ts";
 
-export { AfPacketPort, type AfPacketOptions } from "./port.ts";
+export { AfPacketPort, attachHandle, type AfPacketHandleState, type AfPacketOptions } from "./port.ts";
 
 const MIN_FRAME_SIZE = 256;
 const MAX_FRAME_SIZE = 65536;

@@ -15,10 +15,25 @@
 // closure, no BigInt. RX makes no system call at all; TX makes one (the sendto kick) per burst. Frames up to
 // 128 bytes are copied a 32-bit word at a time in JS; longer ones (and unaligned ones) with libc memcpy
 // through bun:ffi, which is 2–3× faster past that size and allocates nothing.
+//
+// Workers (src/ethdev/attach.ts): once the port is started, `port.handle()` is plain data a worker thread of this
+// process passes to attachPort(). It carries, per queue, the socket's fd, the ring mapping's address and geometry
+// (fds and addresses are process-wide: the worker builds its own typed-array views of the same ring memory) and
+// a SharedArrayBuffer with the queue's ring heads and kick counters; plus the port's SharedArrayBuffer with the
+// live word (the start's generation), the TX length limit and every counter, so the owner's stats() include the
+// workers' bursts. The view's bursts, rxWait, stats and link work on the same queues; its control plane
+// (configure, start, stop, setMtu, setMacAddress, setPromiscuous, handle) throws; its close() only drops the view.
+// One thread per queue at a time: RX queue q and TX queue q are separate queues (one socket, two rings, two
+// heads on cache lines of their own), so they may go to two threads; the owner must not burst on a queue a
+// worker uses. A handle is good for one start: the owner stops the workers before it stops, reconfigures or
+// closes the port (that closes the sockets and unmaps the rings); a view that bursts after the owner's stop()
+// only sees the port stopped (bursts return 0, link down), and a new start() needs new handles.
 import type { Pointer } from "bun:ffi";
+import type { PortHandle } from "../../src/ethdev/attach.ts";
 import { PortBase } from "../../src/ethdev/base.ts";
 import {
-  checkQueue, type Burst, type LinkStatus, type PortCapabilities, type PortConfig, type PortStats, type ResolvedPortConfig,
+  checkQueue, emptyStats, type Burst, type LinkStatus, type PortCapabilities, type PortConfig, type PortStats, type QueueStats,
+  type ResolvedPortConfig,
 } from "../../src/ethdev/port.ts";
 import type { Mempool } from "../../src/mem/mempool.ts";
 import { BUF_L4_CSUM_GOOD } from "../../src/mem/mempool.ts";
@@ -27,7 +42,7 @@ import {
 } from "../../src/net/netdev.ts";
 import { BdkError, warnOnce } from "../../src/sys/errors.ts";
 import { close, raw } from "../../src/sys/libc.ts";
-import { packetSocket, PacketSocket, type RingGeometry } from "./socket.ts";
+import { packetSocket, PacketSocket, S_RX_HEAD, S_TX_HEAD, type RingGeometry, type SocketHandle } from "./socket.ts";
 import {
   H16_MAC, H16_VLAN_TCI, H16_VLAN_TPID, H32_LEN, H32_SNAPLEN, H32_STATUS, PACKET_ADD_MEMBERSHIP, PACKET_DROP_MEMBERSHIP,
   PACKET_MR_PROMISC, packetMreq, RX_DATA_OFFSET, SOL_PACKET, TP_STATUS_CSUM_VALID, TP_STATUS_KERNEL, TP_STATUS_SEND_REQUEST,
@@ -46,6 +61,29 @@ const SMALL_COPY = 128;
 const DRAIN_MS = 200;
 const PAGE = 4096;
 
+// The port's shared memory (one SharedArrayBuffer for the life of the port; a worker's view uses the same one):
+//   Int32 words 0..15: C_LIVE = the generation of the current start while started, else 0; C_TX_MAX = the longest
+//     frame the kernel takes on TX (min(frame room, MTU + 18)); C_PROMISC = 1 while this port holds promiscuous mode.
+//   BigInt64 at byte 64: imissed, folded in from the kernel's per-socket counters (reading them resets them, and
+//     any thread may read them: Atomics.add).
+//   Float64 from byte 128: per queue q an RX block at q * Q_STRIDE + RXC and a TX block at q * Q_STRIDE + TXC,
+//     128 bytes each, so that threads that own different queues do not write the same cache line.
+const C_LIVE = 0;
+const C_TX_MAX = 1;
+const C_PROMISC = 2;
+const CTL_WORDS = 16;
+const MISSED_OFF = 64;
+const CNT_OFF = 128;
+const Q_STRIDE = 32;
+const RXC = 0;
+const TXC = 16;
+const K_PKTS = 0;
+const K_BYTES = 1;
+/** ierrors in an RX block, oerrors in a TX block. */
+const K_ERRORS = 2;
+const K_NOMBUF = 3;
+const SHARED_BYTES = CNT_OFF + MAX_QUEUES * Q_STRIDE * 8;
+
 export interface AfPacketOptions {
   iface: string;
   /** Default rx/tx queue count when configure() does not say. */
@@ -59,6 +97,19 @@ export interface AfPacketOptions {
   fanout: number | undefined;
   /** TX frames with a virtio_net_hdr asking the kernel for a linear copy (see PacketSocket.vnet); default on. */
   vnetHdr: boolean;
+}
+
+/** What an af_packet port's handle carries (PortHandle.state); plain, structured-cloneable data. */
+export interface AfPacketHandleState {
+  options: AfPacketOptions;
+  ifindex: number;
+  /** The port's shared memory: live word, TX limit, counters (see SHARED_BYTES). */
+  shared: SharedArrayBuffer;
+  /** The start this handle belongs to: the view works while the port's live word holds it. */
+  generation: number;
+  fanout: number | undefined;
+  /** Socket q: RX queue q and TX queue q. */
+  queues: SocketHandle[];
 }
 
 /** The smallest power-of-two multiple of the page size that holds one frame. */
@@ -96,22 +147,106 @@ export class AfPacketPort extends PortBase {
   private socks: PacketSocket[] = [];
   private rxCount = 0;
   private txCount = 0;
+  /** Queue counts of the last configuration, for stats (kept after close). */
+  private statRx = 0;
+  private statTx = 0;
   private pool: Mempool | undefined;
-  /** Longest frame the kernel takes on TX: min(frame room, MTU + 14 + 4). */
-  private txMax = 0;
   /** Kicks of sockets already closed (so that counts survive stop/start). */
   private kicksDone = 0;
   private kickErrorsDone = 0;
   private fanoutId: number | undefined;
+  /** True for a worker's view (fromHandle): no control plane, close() only drops the view. */
+  private readonly view: boolean;
+  private readonly shared: SharedArrayBuffer;
+  /** Control words (C_LIVE, C_TX_MAX, C_PROMISC) and the counters, over `shared`. */
+  private readonly ctl: Int32Array;
+  private readonly missed: BigInt64Array;
+  private readonly cnt: Float64Array;
+  /** The generation of this start (the data path runs while ctl[C_LIVE] holds it); -1 before the first. */
+  private gen = -1;
+  private starts = 0;
 
-  constructor(spec: string, opts: AfPacketOptions) {
+  /** Use openPort("af_packet:…") (or the driver's open); workers use attachPort(handle), which passes `attach`. */
+  constructor(spec: string, opts: AfPacketOptions, attach?: AfPacketHandleState) {
     super(spec, "af_packet", opts.iface);
     this.opts = opts;
     this.iface = opts.iface;
-    this.ifindex = netdevIndex(opts.iface);
-    requireUp(opts.iface);
     this.geometry = { frameSize: opts.frameSize, blockSize: opts.blockSize };
-    this.ctlFd = packetSocket(`${spec}`);
+    this.view = attach !== undefined;
+    if (attach) {
+      this.ifindex = attach.ifindex;
+      this.shared = attach.shared;
+      this.ctlFd = -1;
+    } else {
+      this.ifindex = netdevIndex(opts.iface);
+      requireUp(opts.iface);
+      this.shared = new SharedArrayBuffer(SHARED_BYTES);
+      this.ctlFd = packetSocket(`${spec}`);
+    }
+    this.ctl = new Int32Array(this.shared, 0, CTL_WORDS);
+    this.missed = new BigInt64Array(this.shared, MISSED_OFF, 1);
+    this.cnt = new Float64Array(this.shared, CNT_OFF, MAX_QUEUES * Q_STRIDE);
+  }
+
+  /** A worker's view of a port another thread of this process opened and started (see attachHandle). */
+  static fromHandle(h: PortHandle<AfPacketHandleState>, pool: Mempool): AfPacketPort {
+    const s = h.state;
+    if (!s || !(s.shared instanceof SharedArrayBuffer) || !Array.isArray(s.queues)) {
+      throw new BdkError(`attachPort(${h.spec}): not an af_packet port handle`, "pass what port.handle() returned in the owner thread");
+    }
+    const port = new AfPacketPort(h.spec, s.options, s);
+    port.config = { ...h.config, pool };
+    port.pool = pool;
+    port.rxCount = port.statRx = h.config.rxQueues;
+    port.txCount = port.statTx = h.config.txQueues;
+    port.socks = s.queues.map((q) => PacketSocket.attach(q));
+    port.gen = s.generation;
+    port.fanoutId = s.fanout;
+    port.started = h.started;
+    return port;
+  }
+
+  /**
+   * The structured-cloneable handle a worker of this process passes to attachPort (src/ethdev/attach.ts). The
+   * port must be started: its queues (sockets and rings) exist only then, and a handle is good for that start.
+   */
+  handle(): PortHandle<AfPacketHandleState> {
+    this.assertOwner("handle");
+    const cfg = this.cfg;
+    if (!this.isLive()) {
+      throw new BdkError(`${this.name}: handle() of a port that is not started`,
+        "call start() first: the queues a worker uses (sockets and rings) exist only while the port is started; hand out new handles after each start()");
+    }
+    const { pool, ...config } = cfg;
+    return {
+      module: import.meta.url,
+      driver: "af_packet",
+      spec: this.spec,
+      name: this.name,
+      config,
+      pool: pool.handle(),
+      started: true,
+      state: {
+        options: { ...this.opts },
+        ifindex: this.ifindex,
+        shared: this.shared,
+        generation: this.gen,
+        fanout: this.fanoutId,
+        queues: this.socks.map((s) => s.handle()),
+      },
+    };
+  }
+
+  /** True while the start this object belongs to is live (for the owner: while started). */
+  private isLive(): boolean {
+    return Atomics.load(this.ctl, C_LIVE) === this.gen;
+  }
+
+  private assertOwner(what: string): void {
+    if (this.view) {
+      throw new BdkError(`${this.name}: ${what}() on a worker's view of the port`,
+        "configure, start, stop, close and change the interface (MTU, MAC, promiscuous mode) in the thread that opened the port");
+    }
   }
 
   capabilities(): PortCapabilities {
@@ -127,6 +262,7 @@ export class AfPacketPort extends PortBase {
 
   /** Fills queue counts and ring sizes the caller left out from the spec's queues= and frames=. */
   override configure(config: PortConfig): void {
+    this.assertOwner("configure");
     if (config && typeof config === "object") {
       config = {
         ...config,
@@ -137,6 +273,41 @@ export class AfPacketPort extends PortBase {
       };
     }
     super.configure(config);
+    // As PortBase does with its own arrays: a new configuration counts packets and bytes from 0.
+    const cnt = this.cnt;
+    for (let q = 0; q < MAX_QUEUES; q++) {
+      for (const k of [RXC + K_PKTS, RXC + K_BYTES, TXC + K_PKTS, TXC + K_BYTES]) cnt[q * Q_STRIDE + k] = 0;
+    }
+    this.statRx = this.cfg.rxQueues;
+    this.statTx = this.cfg.txQueues;
+  }
+
+  override start(): void {
+    this.assertOwner("start");
+    super.start();
+  }
+
+  override stop(): void {
+    this.assertOwner("stop");
+    super.stop();
+  }
+
+  override close(): void {
+    if (this.view) {
+      // A view only drops its references: the owner keeps the sockets, the rings and the counters.
+      if (this.closed) return;
+      for (const s of this.socks) s.close(); // attached sockets: forgets them, closes nothing
+      this.socks = [];
+      this.gen = -1;
+      this.started = false;
+      this.config = undefined;
+      this.pool = undefined;
+      this.rxCount = 0;
+      this.txCount = 0;
+      this.closed = true;
+      return;
+    }
+    super.close();
   }
 
   protected setup(config: ResolvedPortConfig): void {
@@ -157,7 +328,7 @@ export class AfPacketPort extends PortBase {
     this.pool = config.pool;
     this.rxCount = config.rxQueues;
     this.txCount = config.txQueues;
-    this.txMax = Math.min(g.frameSize - TX_DATA_OFFSET, mtu + 18);
+    Atomics.store(this.ctl, C_TX_MAX, Math.min(g.frameSize - TX_DATA_OFFSET, mtu + 18));
     this.setPromiscuous(config.promiscuous);
   }
 
@@ -186,7 +357,7 @@ export class AfPacketPort extends PortBase {
     const socks: PacketSocket[] = [];
     try {
       requireUp(this.iface);
-      this.txMax = Math.min(this.geometry.frameSize - TX_DATA_OFFSET, netdevMtu(this.iface) + 18);
+      Atomics.store(this.ctl, C_TX_MAX, Math.min(this.geometry.frameSize - TX_DATA_OFFSET, netdevMtu(this.iface) + 18));
       const fanout = cfg.rxQueues > 1 || this.opts.fanout !== undefined;
       let group = this.opts.fanout;
       for (let q = 0; q < n; q++) {
@@ -208,15 +379,19 @@ export class AfPacketPort extends PortBase {
       throw e;
     }
     this.socks = socks;
+    this.gen = ++this.starts;
+    Atomics.store(this.ctl, C_LIVE, this.gen);
   }
 
   protected onStop(): void {
+    // Views see the port stopped from here on (their bursts return 0); the workers should be stopped already.
+    Atomics.store(this.ctl, C_LIVE, 0);
     const socks = this.socks;
     this.socks = [];
     for (const s of socks) {
       try {
         s.drain(DRAIN_MS);
-        this.extra.imissed += s.takeDrops();
+        this.addMissed(s.takeDrops());
         this.kicksDone += s.kicks;
         this.kickErrorsDone += s.kickErrors;
       } finally {
@@ -236,6 +411,7 @@ export class AfPacketPort extends PortBase {
       // the interface may be gone; closing the socket drops the membership anyway
     } finally {
       this.promisc = false;
+      Atomics.store(this.ctl, C_PROMISC, 0);
       close(fd);
     }
   }
@@ -245,12 +421,13 @@ export class AfPacketPort extends PortBase {
   rxBurst(queue: number, burst: Burst): number {
     burst.count = 0;
     if (!(queue >= 0 && queue < this.rxCount)) return this.badQueue(queue, "rx");
-    if (!this.started) return 0;
+    if (Atomics.load(this.ctl, C_LIVE) !== this.gen) return 0; // not started (for a view: the owner stopped)
     const s = this.socks[queue]!;
     const u32 = s.u32;
     const off = s.rxOff;
     const mask = s.rxMask;
-    let head = s.rxHead;
+    const heads = s.state;
+    let head = heads[S_RX_HEAD]!;
     // How many frames are ready (up to the burst's capacity)?
     let ready = 0;
     const cap = burst.capacity;
@@ -267,7 +444,7 @@ export class AfPacketPort extends PortBase {
         bufs[have++] = b;
       }
       // Frames we cannot take stay in the ring; when it fills, the kernel drops (imissed).
-      this.extra.rxNoMbuf += ready - have;
+      this.cnt[queue * Q_STRIDE + RXC + K_NOMBUF]! += ready - have;
     }
     const u8 = s.u8;
     const u16 = s.u16;
@@ -312,13 +489,15 @@ export class AfPacketPort extends PortBase {
       Atomics.store(u32, w + H32_STATUS, TP_STATUS_KERNEL);
       head = (head + 1) & mask;
     }
-    s.rxHead = head;
+    heads[S_RX_HEAD] = head;
     // Buffers allocated for frames that turned out unusable go back.
     for (let k = out; k < have; k++) pool.free(bufs[k]!);
-    if (errors !== 0) this.extra.ierrors += errors;
+    const cnt = this.cnt;
+    const c = queue * Q_STRIDE + RXC;
+    if (errors !== 0) cnt[c + K_ERRORS]! += errors;
     burst.count = out;
-    this.rxPackets[queue]! += out;
-    this.rxBytes[queue]! += nbytes;
+    cnt[c + K_PKTS]! += out;
+    cnt[c + K_BYTES]! += nbytes;
     return out;
   }
 
@@ -344,7 +523,7 @@ export class AfPacketPort extends PortBase {
   txBurst(queue: number, burst: Burst, start = 0): number {
     if (!(queue >= 0 && queue < this.txCount)) return this.badQueue(queue, "tx");
     const end = burst.count;
-    if (!this.started || end <= start) return 0;
+    if (Atomics.load(this.ctl, C_LIVE) !== this.gen || end <= start) return 0; // not started (for a view: the owner stopped)
     const s = this.socks[queue]!;
     const u8 = s.u8;
     const u16 = s.u16;
@@ -354,14 +533,15 @@ export class AfPacketPort extends PortBase {
     const vnetHalf = s.txVnetHalf;
     const mask = s.txMask;
     const ringVa = s.va;
-    let head = s.txHead;
+    const heads = s.state;
+    let head = heads[S_TX_HEAD]!;
     const pool = this.pool!;
     const bytes = pool.bytes;
     const words = pool.arena.u32;
     const poolVa = pool.arena.va;
     const lens = pool.len;
     const bufs = burst.bufs;
-    const max = this.txMax;
+    const max = this.ctl[C_TX_MAX]!;
     let i = start;
     let sent = 0;
     let nbytes = 0;
@@ -406,13 +586,15 @@ export class AfPacketPort extends PortBase {
       sent++;
       i++;
     }
-    s.txHead = head;
+    heads[S_TX_HEAD] = head;
     // One kick per burst. A refused kick (the device queue full: ENOBUFS; the link down: ENETDOWN) leaves its
     // frames queued in the ring; the next burst's kick sends them (or the retry above, if the ring filled up).
     if (sent !== 0) s.kick();
-    if (errors !== 0) this.extra.oerrors += errors;
-    this.txPackets[queue]! += sent;
-    this.txBytes[queue]! += nbytes;
+    const cnt = this.cnt;
+    const c = queue * Q_STRIDE + TXC;
+    if (errors !== 0) cnt[c + K_ERRORS]! += errors;
+    cnt[c + K_PKTS]! += sent;
+    cnt[c + K_BYTES]! += nbytes;
     return i - start;
   }
 
@@ -430,18 +612,29 @@ export class AfPacketPort extends PortBase {
    */
   rxWait(queue: number, timeoutMs: number): boolean {
     checkQueue(this.name, queue, this.rxCount, "rx");
-    if (!this.started) throw new BdkError(`${this.name}: port is not started`, "call start() first");
+    this.requireLive();
     return this.socks[queue]!.wait(timeoutMs);
+  }
+
+  private requireLive(): void {
+    if (this.isLive()) return;
+    throw new BdkError(`${this.name}: port is not started`,
+      this.view ? "the thread that opened the port starts it; a view works between that thread's start() and stop()" : "call start() first");
+  }
+
+  /** The sockets while this start is live (a view's stay in its list after the owner stopped, closed). */
+  private liveSocks(): PacketSocket[] {
+    return this.isLive() ? this.socks : [];
   }
 
   /** sendto kicks: of TX queue `queue` since start, or of all queues since open. One per txBurst that queued frames. */
   txKicks(queue?: number): number {
     if (queue !== undefined) {
       checkQueue(this.name, queue, this.txCount, "tx");
-      return this.socks[queue]?.kicks ?? 0;
+      return this.liveSocks()[queue]?.kicks ?? 0;
     }
     let n = this.kicksDone;
-    for (const s of this.socks) n += s.kicks;
+    for (const s of this.liveSocks()) n += s.kicks;
     return n;
   }
 
@@ -452,7 +645,7 @@ export class AfPacketPort extends PortBase {
    */
   txFlush(queue: number): boolean {
     checkQueue(this.name, queue, this.txCount, "tx");
-    const s = this.socks[queue];
+    const s = this.liveSocks()[queue];
     if (!s || !s.needKick) return true;
     // A socket error left by a link-down is reported once, by the first call after it: one more try.
     return s.kick() || s.kick();
@@ -461,13 +654,13 @@ export class AfPacketPort extends PortBase {
   /** Kicks the kernel refused (ENOBUFS when the device queue is full, ENETDOWN …); the frames stay queued and go at the next kick. */
   txKickErrors(): number {
     let n = this.kickErrorsDone;
-    for (const s of this.socks) n += s.kickErrors;
+    for (const s of this.liveSocks()) n += s.kickErrors;
     return n;
   }
 
   /** The socket of queue q (for an app's own epoll); -1 while stopped. */
   queueFd(queue: number): number {
-    return this.socks[queue]?.fd ?? -1;
+    return this.liveSocks()[queue]?.fd ?? -1;
   }
 
   /** The fanout group the RX queues share (undefined with one queue and no fanout=). */
@@ -478,26 +671,55 @@ export class AfPacketPort extends PortBase {
   /** TX ring frames per state, per queue: for diagnostics and tests. */
   txRingState(queue: number): { available: number; pending: number; wrongFormat: number } {
     checkQueue(this.name, queue, this.txCount, "tx");
-    const s = this.socks[queue];
-    if (!s) throw new BdkError(`${this.name}: port is not started`, "call start() first");
-    return s.txStatusCounts();
+    this.requireLive();
+    return this.socks[queue]!.txStatusCounts();
   }
 
+  /** The whole port's counters, whichever thread made the bursts (they live in shared memory). */
   override stats(): PortStats {
     // PACKET_STATISTICS resets the kernel's counters on every read: fold them into ours.
-    for (const s of this.socks) this.extra.imissed += s.takeDrops();
-    return super.stats();
+    for (const s of this.liveSocks()) this.addMissed(s.takeDrops());
+    const st = emptyStats();
+    const cnt = this.cnt;
+    for (let q = 0; q < MAX_QUEUES; q++) {
+      const r = q * Q_STRIDE + RXC;
+      const t = q * Q_STRIDE + TXC;
+      st.ipackets += cnt[r + K_PKTS]!;
+      st.ibytes += cnt[r + K_BYTES]!;
+      st.ierrors += cnt[r + K_ERRORS]!;
+      st.rxNoMbuf += cnt[r + K_NOMBUF]!;
+      st.opackets += cnt[t + K_PKTS]!;
+      st.obytes += cnt[t + K_BYTES]!;
+      st.oerrors += cnt[t + K_ERRORS]!;
+    }
+    st.imissed = Number(Atomics.load(this.missed, 0));
+    return st;
+  }
+
+  override queueStats(queue: number, dir: "rx" | "tx"): QueueStats {
+    checkQueue(this.name, queue, dir === "rx" ? this.statRx : this.statTx, dir);
+    const c = queue * Q_STRIDE + (dir === "rx" ? RXC : TXC);
+    const pkts = this.cnt[c + K_PKTS]!;
+    const bytes = this.cnt[c + K_BYTES]!;
+    return dir === "rx" ? { ipackets: pkts, ibytes: bytes, opackets: 0, obytes: 0 } : { ipackets: 0, ibytes: 0, opackets: pkts, obytes: bytes };
   }
 
   override resetStats(): void {
-    for (const s of this.socks) s.takeDrops();
+    for (const s of this.liveSocks()) s.takeDrops();
+    this.cnt.fill(0);
+    Atomics.store(this.missed, 0, 0n);
     super.resetStats();
   }
 
+  private addMissed(n: number): void {
+    if (n !== 0) Atomics.add(this.missed, 0, BigInt(n));
+  }
+
+  /** The interface's link; on a view, down as well once the owner stopped the port. */
   link(): LinkStatus {
     this.assertOpen();
     const info = netdevInfo(this.iface);
-    const up = netdevLinkUp(info);
+    const up = netdevLinkUp(info) && (!this.view || this.isLive());
     return { up, speedMbps: up ? info.speedMbps : 0, fullDuplex: info.fullDuplex };
   }
 
@@ -507,20 +729,23 @@ export class AfPacketPort extends PortBase {
   }
 
   setMacAddress(mac: string): void {
+    this.assertOwner("setMacAddress");
     this.assertOpen();
     setNetdevMac(this.iface, mac);
   }
 
   /** Whether this port holds the interface in promiscuous mode (others, e.g. tcpdump, may hold it too: see interfacePromiscuous). */
   promiscuous(): boolean {
-    return this.promisc;
+    return this.view ? Atomics.load(this.ctl, C_PROMISC) !== 0 : this.promisc;
   }
 
   setPromiscuous(on: boolean): void {
+    this.assertOwner("setPromiscuous");
     this.assertOpen();
     if (on === this.promisc) return;
     this.membership(on ? PACKET_ADD_MEMBERSHIP : PACKET_DROP_MEMBERSHIP, this.ctlFd);
     this.promisc = on;
+    Atomics.store(this.ctl, C_PROMISC, on ? 1 : 0);
   }
 
   /** True when the kernel says the interface is promiscuous, whoever asked for it. */
@@ -542,6 +767,7 @@ export class AfPacketPort extends PortBase {
   }
 
   setMtu(mtu: number): void {
+    this.assertOwner("setMtu");
     this.assertOpen();
     const max = this.capabilities().maxFrameSize - 18;
     if (!Number.isInteger(mtu) || mtu < 68 || mtu > max) {
@@ -551,7 +777,7 @@ export class AfPacketPort extends PortBase {
     const problem = this.mtuProblem(mtu, this.pool);
     if (problem) throw problem;
     setNetdevMtu(this.iface, mtu);
-    this.txMax = Math.min(this.geometry.frameSize - TX_DATA_OFFSET, mtu + 18);
+    Atomics.store(this.ctl, C_TX_MAX, Math.min(this.geometry.frameSize - TX_DATA_OFFSET, mtu + 18));
   }
 }
 
@@ -560,4 +786,10 @@ function nextFrameSize(bytes: number): number {
   let f = 2048;
   while (f < bytes) f *= 2;
   return f;
+}
+
+/** The attach entry point (PortHandle.module points here): a worker's view of an af_packet port of this process. */
+export function attachHandle(h: PortHandle, pool: Mempool): AfPacketPort {
+  if (h.driver !== "af_packet") throw new BdkError(`attachHandle: a ${h.driver} handle given to the af_packet driver`, "use attachPort(handle) from src/ethdev/attach.ts");
+  return AfPacketPort.fromHandle(h as PortHandle<AfPacketHandleState>, pool);
 }

@@ -69,6 +69,33 @@ export function ringBytes(frames: number, g: RingGeometry): number {
   return (frames / perBlock) * g.blockSize;
 }
 
+// The words a queue's data path reads and writes, in a SharedArrayBuffer of the socket, so that the owner and a
+// worker's view of the queue (PacketSocket.attach) use the same ones. RX queue q and TX queue q are one socket
+// but may be used by two threads: the RX words and the TX words sit on cache lines of their own.
+const STATE_BYTES = 256;
+/** Int32 index: the next RX frame to look at. */
+export const S_RX_HEAD = 0;
+/** Int32 indexes (byte 128 on): the next TX frame to fill; 1 when the last kick was refused; its errno. */
+export const S_TX_HEAD = 32;
+const S_NEED_KICK = 33;
+const S_LAST_ERRNO = 34;
+/** Float64 indexes (byte 144 on): TX kicks, and kicks the kernel refused. */
+const S_KICKS = 18;
+const S_KICK_ERRORS = 19;
+
+/** What a worker needs to use a socket another thread of this process made: fds and addresses are process-wide. */
+export interface SocketHandle {
+  opts: SocketOptions;
+  fd: number;
+  va: number;
+  mapLen: number;
+  vnet: boolean;
+  txDataOff: number;
+  txVnetHalf: number;
+  /** The heads and TX counters (see S_RX_HEAD), shared. */
+  state: SharedArrayBuffer;
+}
+
 export class PacketSocket {
   fd: number;
   /** The mapping: address, length, and views of it. */
@@ -78,13 +105,17 @@ export class PacketSocket {
   readonly u16: Uint16Array;
   readonly u32: Uint32Array;
 
-  /** RX frame offsets (bytes from the mapping's start), the ring mask, and the next frame to look at. */
+  /** RX frame offsets (bytes from the mapping's start) and the ring mask; the next frame to look at is state[S_RX_HEAD]. */
   readonly rxOff: Uint32Array;
   readonly rxMask: number;
-  rxHead = 0;
   readonly txOff: Uint32Array;
   readonly txMask: number;
-  txHead = 0;
+  /**
+   * The ring heads (S_RX_HEAD, S_TX_HEAD) over shared memory: whichever thread uses the queue reads and writes
+   * them (one thread per queue at a time; a hand-over goes through a message or an Atomics store).
+   */
+  readonly state: Int32Array;
+  private readonly counts: Float64Array;
 
   /**
    * TX frames carry a virtio_net_hdr whose hdr_len asks the kernel to copy the whole frame into the skb.
@@ -98,18 +129,66 @@ export class PacketSocket {
   readonly txDataOff: number;
   readonly txVnetHalf: number;
 
-  /** Counters the port adds to its stats: TX kicks (sendto calls) and kicks the kernel refused. */
-  kicks = 0;
-  kickErrors = 0;
-  lastKickErrno = 0;
-  /** The last kick was refused: frames may wait in the ring for the next one. */
-  needKick = false;
+  /** Counters the port adds to its stats: TX kicks (sendto calls) and kicks the kernel refused (in shared memory). */
+  get kicks(): number {
+    return this.counts[S_KICKS]!;
+  }
 
+  get kickErrors(): number {
+    return this.counts[S_KICK_ERRORS]!;
+  }
+
+  get lastKickErrno(): number {
+    return this.state[S_LAST_ERRNO]!;
+  }
+
+  /** The last kick was refused: frames may wait in the ring for the next one. */
+  get needKick(): boolean {
+    return this.state[S_NEED_KICK] !== 0;
+  }
+
+  /** True for a worker's view (attach): close() then drops the view and leaves the fd and the mapping alone. */
+  readonly attached: boolean;
   private readonly pollfd = new Int32Array(2);
   private readonly statsBuf = new Uint32Array(TPACKET_STATS_WORDS);
   private closed = false;
 
-  constructor(readonly opts: SocketOptions) {
+  /** This thread's object over a socket that another thread of the process made (see SocketHandle). */
+  static attach(h: SocketHandle): PacketSocket {
+    return new PacketSocket(h.opts, h);
+  }
+
+  /** Makes the socket and its rings; with `from`, builds a view of an existing one instead (use attach()). */
+  constructor(readonly opts: SocketOptions, from?: SocketHandle) {
+    const { geometry: g, rxFrames, txFrames } = opts;
+    this.attached = from !== undefined;
+    const m: SocketHandle & { tpMac?: number } = from ?? this.make();
+    this.fd = m.fd;
+    this.va = m.va;
+    this.mapLen = m.mapLen;
+    this.vnet = m.vnet;
+    this.txDataOff = m.txDataOff;
+    this.txVnetHalf = m.txVnetHalf;
+    this.state = new Int32Array(m.state);
+    this.counts = new Float64Array(m.state);
+    const buf = arrayBufferAt(m.va, m.mapLen);
+    this.u8 = new Uint8Array(buf);
+    this.u16 = new Uint16Array(buf);
+    this.u32 = new Uint32Array(buf);
+    this.rxOff = frameOffsets(0, rxFrames, g);
+    this.rxMask = rxFrames - 1;
+    this.txOff = frameOffsets(rxFrames > 0 ? ringBytes(rxFrames, g) : 0, txFrames, g);
+    this.txMask = txFrames - 1;
+    // With PACKET_TX_HAS_OFF the kernel reads where the data starts from each TX frame's tp_mac; it never
+    // writes that field, so once is enough. (The ring comes zeroed: the header's other fields stay 0.)
+    const tpMac = from ? 0 : m.tpMac ?? 0;
+    if (tpMac !== 0) for (let i = 0; i < txFrames; i++) this.u16[(this.txOff[i]! >> 1) + H16_MAC] = tpMac;
+    this.pollfd[0] = this.fd;
+  }
+
+  /** Opens the socket, sets it up, maps its rings and binds it; tpMac: where TX data starts when PACKET_TX_HAS_OFF is on, else 0. */
+  private make(): SocketHandle & { tpMac: number } {
+    const opts = this.opts;
     const { name, geometry: g, rxFrames, txFrames } = opts;
     const what = `af_packet ${name}`;
     const fd = packetSocket(what);
@@ -127,10 +206,7 @@ export class PacketSocket {
         // With the 10-byte header at 34 the frame starts at 44, a multiple of 4, as it does in the pool.
         if (vnet) hasOff = this.optional(PACKET_TX_HAS_OFF, 1, "PACKET_TX_HAS_OFF", "TX frames start unaligned (a little slower)");
       }
-      this.vnet = vnet;
       if (hasOff) vnetAt = TX_DATA_OFFSET + 2;
-      this.txDataOff = vnet ? vnetAt + VNET_HDR_LEN : TX_DATA_OFFSET;
-      this.txVnetHalf = vnet ? vnetAt >> 1 : -1;
       if (rxFrames > 0) {
         setsockoptInt(fd, SOL_PACKET, PACKET_RESERVE, rxReserve(vnet), `${what}: PACKET_RESERVE`);
         this.optional(PACKET_IGNORE_OUTGOING, 1, "PACKET_IGNORE_OUTGOING", "the port may receive the frames it sends (kernel < 4.20)");
@@ -151,26 +227,33 @@ export class PacketSocket {
       // Bind last: a socket made with protocol 0 receives nothing until now, so no frame of another interface
       // lands in the ring first. A TX-only socket stays at protocol 0 and never receives.
       bind(fd, sockaddrLl(opts.ifindex, rxFrames > 0 ? ETH_P_ALL_BE : 0), `${what}: bind to ifindex ${opts.ifindex}`);
+      return {
+        opts: this.opts, fd, va, mapLen: len, vnet,
+        txDataOff: vnet ? vnetAt + VNET_HDR_LEN : TX_DATA_OFFSET,
+        txVnetHalf: vnet ? vnetAt >> 1 : -1,
+        state: new SharedArrayBuffer(STATE_BYTES),
+        tpMac: hasOff ? vnetAt : 0,
+      };
     } catch (e) {
       if (va) munmap(va, len);
       close(fd);
       this.fd = -1;
       throw e;
     }
-    this.va = va;
-    this.mapLen = len;
-    const buf = arrayBufferAt(va, len);
-    this.u8 = new Uint8Array(buf);
-    this.u16 = new Uint16Array(buf);
-    this.u32 = new Uint32Array(buf);
-    this.rxOff = frameOffsets(0, rxFrames, g);
-    this.rxMask = rxFrames - 1;
-    this.txOff = frameOffsets(rxFrames > 0 ? ringBytes(rxFrames, g) : 0, txFrames, g);
-    this.txMask = txFrames - 1;
-    // With PACKET_TX_HAS_OFF the kernel reads where the data starts from each TX frame's tp_mac; it never
-    // writes that field, so once is enough. (The ring comes zeroed: the header's other fields stay 0.)
-    if (hasOff) for (let i = 0; i < txFrames; i++) this.u16[(this.txOff[i]! >> 1) + H16_MAC] = vnetAt;
-    this.pollfd[0] = this.fd;
+  }
+
+  /** Plain, structured-cloneable data for PacketSocket.attach in a worker of this process. */
+  handle(): SocketHandle {
+    return {
+      opts: { ...this.opts, geometry: { ...this.opts.geometry } },
+      fd: this.fd,
+      va: this.va,
+      mapLen: this.mapLen,
+      vnet: this.vnet,
+      txDataOff: this.txDataOff,
+      txVnetHalf: this.txVnetHalf,
+      state: this.state.buffer as SharedArrayBuffer,
+    };
   }
 
   /** Sets an option a kernel may not know; warns once and returns false when it does not. */
@@ -219,7 +302,7 @@ export class PacketSocket {
 
   /** True when the next RX frame is ready. */
   rxReady(): boolean {
-    return this.rxOff.length > 0 && (Atomics.load(this.u32, this.rxOff[this.rxHead]! >> 2) & TP_STATUS_USER) !== 0;
+    return this.rxOff.length > 0 && (Atomics.load(this.u32, this.rxOff[this.state[S_RX_HEAD]!]! >> 2) & TP_STATUS_USER) !== 0;
   }
 
   /** Sleeps in poll(2) until a frame arrives or `timeoutMs` passes (-1: forever); true when one is ready. */
@@ -233,14 +316,15 @@ export class PacketSocket {
 
   /** Tells the kernel to send every frame marked SEND_REQUEST. Returns false when it refused (errno kept). */
   kick(): boolean {
-    this.kicks++;
+    const counts = this.counts;
+    counts[S_KICKS]!++;
     if (fast.sendto(this.fd, null, 0, MSG_DONTWAIT, null, 0) >= 0) {
-      this.needKick = false;
+      this.state[S_NEED_KICK] = 0;
       return true;
     }
-    this.needKick = true;
-    this.kickErrors++;
-    this.lastKickErrno = errno();
+    this.state[S_NEED_KICK] = 1;
+    counts[S_KICK_ERRORS]!++;
+    this.state[S_LAST_ERRNO] = errno();
     return false;
   }
 
@@ -278,9 +362,14 @@ export class PacketSocket {
     return { available, pending, wrongFormat };
   }
 
+  /** Closes the socket and unmaps its rings; on a worker's view (attach) only forgets them. */
   close(): void {
     if (this.closed) return;
     this.closed = true;
+    if (this.attached) {
+      this.fd = -1;
+      return;
+    }
     try {
       munmap(this.va, this.mapLen);
     } finally {

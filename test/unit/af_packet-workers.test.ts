@@ -1,0 +1,260 @@
+// The af_packet port used from worker threads (src/ethdev/attach.ts): the main thread opens, configures and
+// starts it; views built from its handle burst on the same sockets and rings. Over a veth pair whose end B lives
+// in a namespace this file makes and removes (root only; tcpdump).
+import { afterAll, beforeAll, describe, expect, test } from "bun:test";
+import { readdirSync, readFileSync, readlinkSync } from "node:fs";
+import type { AfPacketPort } from "../../drivers/af_packet/index.ts";
+import { attachPort } from "../../src/ethdev/attach.ts";
+import { openPort } from "../../src/ethdev/open.ts";
+import { Burst } from "../../src/ethdev/port.ts";
+import { startWorkers } from "../../src/lcore/worker.ts";
+import { Mempool } from "../../src/mem/mempool.ts";
+import { BdkError } from "../../src/sys/errors.ts";
+import { Capture, leftovers, linkStat, run, sendRawFrames, withVethPair, type VethPair } from "../helpers/netns.ts";
+import type { AfPacketWorkerInit, AfPacketWorkerResult } from "./workers/af_packet-worker.ts";
+
+const ROOT = process.getuid?.() === 0;
+const HAVE_TOOLS = run(["sh", "-c", "command -v tcpdump"], { allowFail: true }).code === 0;
+const it = ROOT && HAVE_TOOLS ? test : test.skip;
+if (!ROOT || !HAVE_TOOLS) console.warn("af_packet worker tests skipped: they need root and tcpdump (scripts/setup.sh installs it)");
+
+let pool: Mempool;
+beforeAll(() => {
+  pool = Mempool.create({ count: 8192, hugepages: "never", name: "af_packet-workers" });
+});
+afterAll(() => {
+  pool?.destroy();
+});
+
+const mac = (s: string): number[] => s.split(":").map((x) => parseInt(x, 16));
+/** Open fds as "fd -> what" (/proc/self/fd; the directory's own fd, closed by the time we look, left out). */
+function fds(): string[] {
+  return readdirSync("/proc/self/fd").flatMap((fd) => {
+    try {
+      return [`${fd} -> ${readlinkSync(`/proc/self/fd/${fd}`)}`];
+    } catch {
+      return [];
+    }
+  });
+}
+/**
+ * The fds open now that were not open at `before`. Compared as sets, not counts: Bun closes the stdio of
+ * finished child processes (the `ip` and `tcpdump` the helpers run) when it gets to it, so the count may drop.
+ */
+function newFds(before: string[]): string[] {
+  Bun.gc(true);
+  return fds().filter((f) => !before.includes(f));
+}
+/** Our fds that are AF_PACKET sockets (their inodes are in /proc/net/packet). */
+function packetFds(): number {
+  const inodes = new Set(readFileSync("/proc/net/packet", "utf8").split("\n").slice(1).map((l) => l.trim().split(/\s+/)[8]).filter((x) => x));
+  let n = 0;
+  for (const fd of readdirSync("/proc/self/fd")) {
+    try {
+      const m = /^socket:\[(\d+)\]$/.exec(readlinkSync(`/proc/self/fd/${fd}`));
+      if (m && inodes.has(m[1]!)) n++;
+    } catch { /* closed meanwhile */ }
+  }
+  return n;
+}
+const ringMaps = (): number => readFileSync("/proc/self/maps", "utf8").split("\n").filter((l) => l.includes("socket:[")).length;
+
+/** Ethernet/IPv4/UDP, 198.51.100.(1 + id % 200):sport → 198.51.100.2:9, a 32-bit id at byte 42. */
+function udpFrame(dst: string, src: string, sport: number, id: number): Uint8Array {
+  const f = new Uint8Array(64);
+  f.set(mac(dst), 0);
+  f.set(mac(src), 6);
+  f.set([0x08, 0x00], 12);
+  const ipLen = 64 - 14;
+  f.set([0x45, 0, ipLen >> 8, ipLen & 0xff, 0, 0, 0x40, 0, 64, 17, 0, 0, 198, 51, 100, 1 + (id % 200), 198, 51, 100, 2], 14);
+  let sum = 0;
+  for (let i = 0; i < 20; i += 2) sum += (f[14 + i]! << 8) | f[15 + i]!;
+  while (sum > 0xffff) sum = (sum & 0xffff) + (sum >>> 16);
+  f[24] = (~sum >> 8) & 0xff;
+  f[25] = ~sum & 0xff;
+  f.set([sport >> 8, sport & 0xff, 0, 9, 0, ipLen - 20, 0, 0], 34);
+  new DataView(f.buffer).setUint32(42, id);
+  return f;
+}
+
+function errorOf(f: () => unknown): Error {
+  try {
+    f();
+  } catch (e) {
+    return e as Error;
+  }
+  throw new Error("expected an error, got none");
+}
+
+describe("af_packet port views", () => {
+  it("a view shares the queues and counters, refuses the control plane, and its close leaves the port alone", async () => {
+    await withVethPair(async ({ a, b, nsB, macA, macB }: VethPair) => {
+      const fd0 = fds();
+      const packet0 = packetFds();
+      const port = openPort(`af_packet:${a},queues=2`, { pool }) as AfPacketPort;
+      try {
+        const notStarted = errorOf(() => port.handle());
+        expect(notStarted).toBeInstanceOf(BdkError);
+        expect(notStarted.message).toMatch(/handle\(\) of a port that is not started/);
+        port.start();
+        const h = structuredClone(port.handle()); // what a worker gets: plain data, SharedArrayBuffers shared
+        expect(h.driver).toBe("af_packet");
+        expect(h.state.queues.map((q) => q.fd)).toEqual([port.queueFd(0), port.queueFd(1)]);
+        const view = (await attachPort(h, { pool })) as AfPacketPort;
+        expect(view.started).toBe(true);
+        expect(view.link().up).toBe(true);
+        expect(view.fanoutGroup).toBe(port.fanoutGroup);
+        for (const [what, f] of [
+          ["configure", () => view.configure({ pool })], ["start", () => view.start()], ["stop", () => view.stop()],
+          ["setMtu", () => view.setMtu(1400)], ["setMacAddress", () => view.setMacAddress("02:00:00:00:00:09")],
+          ["setPromiscuous", () => view.setPromiscuous(false)], ["handle", () => view.handle()],
+        ] as const) {
+          const e = errorOf(f);
+          expect(e).toBeInstanceOf(BdkError);
+          expect(e.message).toStartWith(`${a}: ${what}() on a worker's view of the port;`);
+          expect((e as BdkError).fix).toMatch(/in the thread that opened the port/);
+        }
+        // Frames to the port come out of whichever object bursts; both count in one set of counters.
+        const n = 64;
+        expect(sendRawFrames(b, Array.from({ length: n }, (_, i) => udpFrame(macA, macB, 2000 + i, i)), nsB)).toBe(n);
+        const burst = new Burst(32);
+        let got = 0;
+        const until = Date.now() + 3000;
+        while (got < n && Date.now() < until) {
+          // Queue 0 through the view, queue 1 through the owner (one user per queue).
+          for (const [p, q] of [[view, 0], [port, 1]] as const) {
+            const k = p.rxBurst(q, burst);
+            got += k;
+            burst.freeFrom(pool, 0);
+          }
+          await Bun.sleep(1);
+        }
+        expect(got).toBe(n);
+        expect(port.stats().ipackets).toBe(n);
+        expect(view.stats().ipackets).toBe(n);
+        expect(view.queueStats(0, "rx").ipackets).toBe(port.queueStats(0, "rx").ipackets);
+        // The view's close drops the view only: the owner's sockets still send.
+        view.close();
+        expect(packetFds()).toBe(packet0 + 3); // the port's control socket and its two queue sockets
+        expect(() => view.rxBurst(0, burst)).toThrow(/not configured/);
+        burst.count = 0;
+        const b0 = pool.take();
+        pool.bytes.set(udpFrame(macB, macA, 7, 7), pool.offset(b0));
+        pool.len[b0] = 64;
+        burst.push(b0);
+        expect(port.txBurst(0, burst)).toBe(1);
+        expect(port.txKickErrors()).toBe(0);
+        // A second view, then the owner stops: the view sees the port stopped instead of touching closed rings.
+        const late = (await attachPort(port.handle(), { pool })) as AfPacketPort;
+        port.stop();
+        expect(late.rxBurst(0, burst)).toBe(0);
+        expect(late.link().up).toBe(false);
+        expect(() => late.rxWait(0, 0)).toThrow(/not started.*view works between/);
+        expect(late.queueFd(0)).toBe(-1);
+        late.close();
+      } finally {
+        port.close();
+      }
+      expect(packetFds()).toBe(packet0);
+      expect(newFds(fd0)).toEqual([]);
+    }, { nsB: true });
+  }, 20000);
+});
+
+describe("af_packet port across two pinned workers", () => {
+  it("each worker owns an RX and a TX queue: every frame arrives once, the peer sees what both sent, the owner counts it all", async () => {
+    await withVethPair(async ({ a, b, nsB, macA, macB }: VethPair) => {
+      const N = 4000; // frames the peer sends (many flows)
+      const M = 1000; // frames each worker sends
+      const fd0 = fds();
+      const packet0 = packetFds();
+      const maps0 = ringMaps();
+      const inUse0 = pool.inUse();
+      // RX rings deep enough for all N frames: nothing is lost even if a worker is slow to get going.
+      const port = openPort(`af_packet:${a},queues=2`, { pool, rxRingSize: 4096, txRingSize: 256, promiscuous: false }) as AfPacketPort;
+      let results: AfPacketWorkerResult[] = [];
+      try {
+        port.start();
+        const h = port.handle();
+        // -B 32 MiB, -s 128: small frames and many buffer blocks, so that tcpdump (starved while both workers
+        // send at full speed on the two cores) drops nothing.
+        const cap = await Capture.start(b, nsB, ["-B", "32768", "-s", "128", "ether", "src", macA]);
+        const rx0 = linkStat(b, "rx_packets", nsB);
+        const group = await startWorkers<AfPacketWorkerInit, AfPacketWorkerResult>(new URL("./workers/af_packet-worker.ts", import.meta.url), {
+          cores: [0, 1],
+          name: "af_packet-view",
+          init: (_core, i) => ({ port: h, queue: i, txFrames: M, dst: mac("02:00:00:00:00:02"), src: mac(macA) }),
+        });
+        try {
+          expect(group.workers.map((w) => w.cpus)).toEqual([[0], [1]]);
+          const frames = Array.from({ length: N }, (_, i) => udpFrame(macA, macB, 1024 + (i % 3000), i));
+          expect(sendRawFrames(b, frames, nsB)).toBe(N);
+          // The owner watches the workers' progress through its own stats (the counters are shared).
+          const deadline = Date.now() + 8000;
+          while ((port.stats().ipackets < N || port.stats().opackets < 2 * M) && Date.now() < deadline) await Bun.sleep(10);
+        } finally {
+          results = await group.stop(5000);
+        }
+        const peer = (await cap.stop(1000)).filter((f) => f[12] === 0x88 && f[13] === 0xb5);
+        const rxPeer = linkStat(b, "rx_packets", nsB) - rx0;
+
+        // RX: every id exactly once, spread over both queues.
+        const seen = new Map<number, number>();
+        for (const r of results) for (const id of r.ids) seen.set(id, (seen.get(id) ?? 0) + 1);
+        expect(seen.size).toBe(N);
+        expect([...seen.values()].every((c) => c === 1)).toBe(true);
+        expect([...seen.keys()].every((id) => id >= 0 && id < N)).toBe(true);
+        const perQueue = results.map((r) => r.ids.length);
+        expect(perQueue[0]! + perQueue[1]!).toBe(N);
+        expect(perQueue[0]).toBeGreaterThan(N / 10);
+        expect(perQueue[1]).toBeGreaterThan(N / 10);
+
+        // TX: the peer saw exactly 2·M frames, M from each queue, each sequence number once.
+        expect(results.map((r) => r.sent)).toEqual([M, M]);
+        expect(peer.length).toBe(2 * M);
+        expect(rxPeer).toBe(2 * M);
+        for (const q of [0, 1]) {
+          const seqs = new Set(peer.filter((f) => f[14] === q).map((f) => new DataView(f.buffer, f.byteOffset).getUint32(15)));
+          expect(seqs.size).toBe(M);
+        }
+
+        // The control plane stayed with the owner.
+        for (const r of results) {
+          expect(r.started).toBe(true);
+          expect(r.linkUp).toBe(true);
+          expect(r.promiscuous).toBe(false);
+          for (const what of ["configure", "start", "stop", "setMtu", "setPromiscuous", "setMacAddress"]) {
+            expect(r.refused[what]).toStartWith(`BdkError: ${a}: ${what}() on a worker's view of the port;`);
+          }
+        }
+
+        // The owner's stats include what the workers did; per queue too.
+        const s = port.stats();
+        expect(s).toMatchObject({ ipackets: N, opackets: 2 * M, imissed: 0, ierrors: 0, oerrors: 0, rxNoMbuf: 0 });
+        expect(s.ibytes).toBe(N * 64);
+        expect(s.obytes).toBe(2 * M * 60);
+        for (const q of [0, 1]) {
+          expect(port.queueStats(q, "rx").ipackets).toBe(perQueue[q]!);
+          expect(port.queueStats(q, "tx").opackets).toBe(M);
+          expect(results[q]!.rxQueuePackets).toBe(perQueue[q]!);
+          expect(results[q]!.txQueuePackets).toBe(M);
+        }
+        expect(port.txKicks()).toBeGreaterThanOrEqual(2 * Math.ceil(M / 32));
+        // The views' close() left the sockets and rings to the owner.
+        expect(packetFds()).toBe(packet0 + 3);
+        expect(ringMaps()).toBe(maps0 + 2);
+      } finally {
+        port.close();
+      }
+      expect(packetFds()).toBe(packet0);
+      expect(newFds(fd0)).toEqual([]);
+      expect(ringMaps()).toBe(maps0);
+      pool.flushCache();
+      expect(pool.inUse()).toBe(inUse0);
+    }, { nsB: true });
+  }, 20000);
+
+  it("nothing of ours is left: no namespace, no link", () => {
+    expect(leftovers()).toEqual({ netns: [], links: [] });
+  });
+});
