@@ -6,7 +6,8 @@
 //   worker:  const port = await attachPort(init.port);  // rxBurst/txBurst/stats on the same queues
 //
 // The contract a driver follows to be attachable:
-//   1. Its Port has `handle(): PortHandle`, callable once the port is configured. The handle is plain,
+//   1. Its Port has `handle(): PortHandle`, callable once the port is configured (or started, where the
+//      queues only exist while started: af_packet's sockets; a restart needs new handles). The handle is plain,
 //      structured-cloneable data: the resolved config without the pool, the pool's MempoolHandle, and the
 //      driver's own `state` (SharedArrayBuffers in it are shared with the worker, not copied).
 //   2. `handle.module` is the URL of a module that exports `attachHandle(handle: PortHandle, pool: Mempool): Port`,
