@@ -1,13 +1,13 @@
 // How many Mpps one af_packet port sends on a veth pair, burst 32, 64-byte frames, the peer in a namespace and
 // counted by the kernel (/sys/class/net/B/statistics/rx_packets) — the setup of DPDK's testpmd txonly figure
-// on net_af_packet in /work/shared/notes/anchors.md (0.78 Mpps here). Root only; not a test.
+// on net_af_packet in shared/notes/anchors.md (0.78 Mpps here). Root only; not a test.
 //
-//   bun drivers/af_packet/measure-tx.ts [seconds=5] [runs=3] [extra spec args, e.g. frames=1024]
-import { Burst } from "../../src/ethdev/port.ts";
-import { Mempool } from "../../src/mem/mempool.ts";
-import { checkParams, splitSpec } from "../../src/ethdev/spec.ts";
-import { linkStat, withVethPair } from "../../test/helpers/netns.ts";
-import { driver, type AfPacketPort } from "./index.ts";
+//   bun bench/af_packet-tx.ts [seconds=5] [runs=3] [extra spec args, e.g. frames=1024]
+import { Burst } from "../src/ethdev/port.ts";
+import { Mempool } from "../src/mem/mempool.ts";
+import { openPort } from "../src/ethdev/open.ts";
+import { linkStat, withVethPair } from "../test/helpers/netns.ts";
+import type { AfPacketPort } from "../drivers/af_packet/index.ts";
 
 const seconds = Number(process.argv[2] ?? 5);
 const runs = Number(process.argv[3] ?? 3);
@@ -51,7 +51,7 @@ function sendFor(port: AfPacketPort, pool: Mempool, tpl: Uint8Array, ms: number)
 const pool = Mempool.create({ count: 8192, hugepages: "never", name: "measure-tx" });
 await withVethPair(async ({ a, b, nsB, macA }) => {
   const spec = `af_packet:${a}${extra}`;
-  const port = driver.open(checkParams(spec, splitSpec(spec), driver.params, driver.positional), spec, {}) as AfPacketPort;
+  const port = openPort(spec) as AfPacketPort;
   try {
     port.configure({ pool, promiscuous: false });
     port.start();
