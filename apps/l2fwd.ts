@@ -5,21 +5,22 @@
 //
 // Read this file to learn the API: open ports on one shared mempool, start them, then loop over
 // rxBurst → (touch the bytes in place) → txBurst, freeing whatever the TX ring did not take.
-import type { PortStats } from "../src/ethdev/port.ts";
-import type { PortHandle } from "../src/ethdev/attach.ts";
-import type { Mempool } from "../src/mem/mempool.ts";
+import { isAttachable } from "../src/ethdev/attach.ts";
+import { openPort } from "../src/ethdev/open.ts";
+import type { Port, PortStats } from "../src/ethdev/port.ts";
+import { Mempool } from "../src/mem/mempool.ts";
 import { startWorkers } from "../src/lcore/worker.ts";
 import { helpText, parseArgs, parseCoreList, UsageError, type ParsedOptions } from "./common/args.ts";
 import { formatRate, onStopSignal, runAsProgram } from "./common/runtime.ts";
-import { forwardPairs, type ForwardInit, type ForwardResult } from "./l2fwd/forward.ts";
+import { forwardLanes, type LaneOptions, type LaneSpec, type WorkerInit } from "./l2fwd/forward.ts";
 
 const OPTIONS = {
   portmap: { type: "string", value: "(A,B),…", help: "pairs of port indices, e.g. (0,1),(2,3) (default: consecutive ports)" },
   "mac-updating": { type: "bool", default: true, help: "rewrite source MAC to the TX port's and destination to 02:00:00:00:00:<TX port>" },
   burst: { type: "int", alias: "b", default: 32, min: 1, max: 1024, value: "N", help: "frames per rxBurst/txBurst" },
-  "port-queues": { type: "int", default: 1, min: 1, max: 16, value: "N", help: "RX/TX queues per port, polled by the worker that owns the port's pair" },
-  cores: { type: "string", default: "", value: "LIST", help: "worker cores, e.g. 0,1 or 0-3: one pinned worker per core (default: forward in the main thread)" },
-  "queues-per-worker": { type: "int", alias: "q", default: 0, min: 0, value: "N", help: "RX queues each worker polls, as DPDK's -q (a pair's queues stay on one worker; 0: share the pairs out evenly)" },
+  "port-queues": { type: "int", default: 1, min: 1, max: 16, value: "N", help: "RX queues per port (spread by the port's RSS / fanout)" },
+  cores: { type: "string", default: "", value: "LIST", help: "worker cores, e.g. 0,1 or 0-3: one pinned worker per core, each with its own TX queue on every port (default: forward in the main thread)" },
+  "queues-per-worker": { type: "int", alias: "q", default: 0, min: 0, value: "N", help: "RX queues each worker polls, as DPDK's -q (0: share them out round-robin)" },
   "ring-size": { type: "int", default: 512, value: "N", help: "descriptors per RX/TX ring (power of two)" },
   pool: { type: "int", default: 8192, min: 64, value: "N", help: "buffers in the shared mempool" },
   period: { type: "number", alias: "T", default: 10, min: 0, value: "S", help: "seconds between stats lines (0: none)" },
@@ -79,111 +80,153 @@ export interface PortSummary {
   rx: number;
   tx: number;
   dropped: number;
-  stats: PortStats | undefined;
+  stats: PortStats;
 }
 
 export interface L2fwdResult {
   durationSec: number;
-  workers: { core: number; tid: number; pairs: [number, number][] }[];
+  workers: { core: number; tid: number; lanes: LaneSpec[] }[];
   ports: PortSummary[];
   totals: { rx: number; tx: number; dropped: number };
 }
 
-/**
- * The control plane: shares the pairs out (to pinned workers with --cores, else to the main thread), prints
- * a stats line every period, stops on Ctrl-C, the duration, or `shouldStop`, and returns the counts.
- */
 export interface L2fwdControl {
   shouldStop?: () => boolean;
   log?: (line: string) => void;
-  /** Forward on this pool (shared with ports the caller opened itself); main-thread runs only. */
-  pool?: Mempool;
-  /** Ports the caller opened and started, by index, for workers to attach to (--cores runs). */
-  handles?: (PortHandle | undefined)[];
+  /** Ports the caller opened, configured and started (by index, matching o.specs), on one pool: l2fwd forwards on them and leaves them open. */
+  ports?: Port[];
 }
 
-export async function runL2fwd(o: L2fwdOptions, control: L2fwdControl = {}): Promise<L2fwdResult> {
-  const log = control.log ?? ((line: string) => (o.json ? console.error(line) : console.log(line)));
-  const cores = o.cores ? parseCoreList("l2fwd", o.cores) : [];
-  if (cores.length > 0 && control.pool) throw new UsageError("l2fwd: a caller's pool cannot be shared with workers", "run without --cores");
-  const share = sharePairs(o.pairs, cores, o["port-queues"], o["queues-per-worker"]);
-  const counters = new SharedArrayBuffer(8 * 3 * o.specs.length);
-  const init = (pairs: [number, number][]): ForwardInit => ({
-    specs: o.specs, pairs, queues: o["port-queues"], burst: o.burst, ringSize: o["ring-size"], poolSize: o.pool, macUpdating: o["mac-updating"],
-    promiscuous: o.promiscuous, linkWaitSec: o["link-wait"], counters, logToStderr: o.json, pool: control.pool, handles: control.handles,
-  });
-
-  let stop = false;
-  const removeSignal = onStopSignal(() => {
-    stop = true;
-  });
-  const started = performance.now();
-  const deadline = o.duration > 0 ? started + o.duration * 1000 : Infinity;
-  const shouldStop = (): boolean => stop || (control.shouldStop?.() ?? false) || performance.now() >= deadline;
-  const stats = new Stats(new Float64Array(counters), o.specs.length, log);
-  const ticker = o.period > 0 ? setInterval(() => stats.report(), o.period * 1000) : undefined;
-  let results: ForwardResult[];
-  const workers: L2fwdResult["workers"] = [];
-  try {
-    if (cores.length === 0) {
-      results = [await forwardPairs(init(o.pairs), shouldStop, true)];
-    } else {
-      const group = await startWorkers<ForwardInit, ForwardResult>(new URL("./l2fwd/worker.ts", import.meta.url), {
-        cores: cores.slice(0, share.length), name: "l2fwd", init: (_core, i) => init(share[i]!),
-      });
-      for (const w of group.workers) workers.push({ core: w.core, tid: w.tid, pairs: share[w.index]! });
-      for (const w of workers) log(`l2fwd: worker on core ${w.core} (tid ${w.tid}) forwards pairs ${w.pairs.map(([a, b]) => `${a}<->${b}`).join(" ")}`);
-      while (!shouldStop()) await Bun.sleep(50);
-      results = await group.stop();
-    }
-  } finally {
-    if (ticker) clearInterval(ticker);
-    removeSignal();
+/** Every RX queue of every port, each sending on the paired port's TX queue of the same number (fixed later for workers). */
+export function lanesFor(pairs: [number, number][], portQueues: number): LaneSpec[] {
+  const lanes: LaneSpec[] = [];
+  for (const [a, b] of pairs) {
+    for (let q = 0; q < portQueues; q++) lanes.push({ rx: a, rxQueue: q, tx: b, txQueue: q }, { rx: b, rxQueue: q, tx: a, txQueue: q });
   }
-  const durationSec = (performance.now() - started) / 1000;
-  const merged = Object.assign({}, ...results.map((r) => r.stats)) as Record<number, PortStats>;
-  const macs = Object.assign({}, ...results.map((r) => r.macs)) as Record<number, string>;
-  const c = new Float64Array(counters);
-  const ports: PortSummary[] = o.specs.map((spec, i) => ({
-    index: i, spec, mac: macs[i] ?? "", rx: c[3 * i]!, tx: c[3 * i + 1]!, dropped: c[3 * i + 2]!, stats: merged[i],
-  }));
-  const totals = { rx: 0, tx: 0, dropped: 0 };
-  for (const p of ports) {
-    totals.rx += p.rx;
-    totals.tx += p.tx;
-    totals.dropped += p.dropped;
-  }
-  return { durationSec, workers, ports, totals };
+  return lanes;
 }
 
 /**
- * Which pairs each worker forwards. A pair (both directions, every queue of both ports) belongs to one
- * worker. With -q, each worker takes pairs in order until it polls that many RX queues, as DPDK's l2fwd
- * fills each lcore with -q RX ports; without it, pairs go round-robin. Too few cores is an error, as in DPDK.
+ * Which RX lanes each worker polls, as DPDK's l2fwd fills each lcore: with -q N, each worker takes the next
+ * N lanes in order, and too few cores is an error; without it, lanes go round-robin over the cores. Worker w
+ * transmits on TX queue w of every port, so no two threads share a queue.
  */
-export function sharePairs(pairs: [number, number][], cores: number[], portQueues: number, queuesPerWorker: number): [number, number][][] {
+export function shareLanes(lanes: LaneSpec[], cores: number[], queuesPerWorker: number): LaneSpec[][] {
   if (cores.length === 0) {
     if (queuesPerWorker > 0) throw new UsageError("l2fwd: -q shares RX queues among workers, but no --cores were given", "add --cores 0,1 (or drop -q)");
     return [];
   }
+  let share: LaneSpec[][];
   if (queuesPerWorker === 0) {
-    if (cores.length > pairs.length) {
-      throw new UsageError(`l2fwd: ${cores.length} worker cores for ${pairs.length} port pair(s)`, "a pair is forwarded by one worker: give at most one core per pair");
+    if (cores.length > lanes.length) {
+      throw new UsageError(`l2fwd: ${cores.length} worker cores for ${lanes.length} RX queue(s)`, "give at most one core per RX queue, or more queues with --port-queues");
     }
-    return cores.map((_, w) => pairs.filter((_, i) => i % cores.length === w));
+    share = cores.map((_, w) => lanes.filter((_, i) => i % cores.length === w));
+  } else {
+    const needed = Math.ceil(lanes.length / queuesPerWorker);
+    if (needed > cores.length) {
+      throw new UsageError(`l2fwd: ${lanes.length} RX queue(s) at -q ${queuesPerWorker} per worker need ${needed} cores, ${cores.length} given`, "add cores to --cores or raise -q");
+    }
+    share = [];
+    for (let w = 0; w < needed; w++) share.push(lanes.slice(w * queuesPerWorker, (w + 1) * queuesPerWorker));
   }
-  const perPair = 2 * portQueues;
-  if (queuesPerWorker < perPair) {
-    throw new UsageError(`l2fwd: -q ${queuesPerWorker} is less than one pair's ${perPair} RX queues`, `a pair's queues stay on one worker: give -q ${perPair} or more`);
+  return share.map((mine, w) => mine.map((l) => ({ ...l, txQueue: w })));
+}
+
+/**
+ * The control plane: opens and starts the ports on one pool (they stay owned by this thread), hands the
+ * lanes to pinned workers (--cores) or runs them here, prints a stats line every period, stops on Ctrl-C,
+ * the duration or `shouldStop`, and returns the counts.
+ */
+export async function runL2fwd(o: L2fwdOptions, control: L2fwdControl = {}): Promise<L2fwdResult> {
+  const log = control.log ?? ((line: string) => (o.json ? console.error(line) : console.log(line)));
+  const cores = o.cores ? parseCoreList("l2fwd", o.cores) : [];
+  const share = shareLanes(lanesFor(o.pairs, o["port-queues"]), cores, o["queues-per-worker"]);
+  const txQueues = share.length > 0 ? share.length : o["port-queues"];
+  const counters = new SharedArrayBuffer(8 * 3 * o.specs.length);
+  const laneOptions: LaneOptions = { burst: o.burst, macUpdating: o["mac-updating"], counters };
+
+  const given = control.ports;
+  const pool = given ? given[0]!.config!.pool : Mempool.create({ count: o.pool, name: "l2fwd" });
+  const ports: Port[] = given ? [...given] : [];
+  let stop = false;
+  const removeSignal = onStopSignal(() => {
+    stop = true;
+  });
+  const stats = new Stats(new Float64Array(counters), o.specs.length, log);
+  let ticker: ReturnType<typeof setInterval> | undefined;
+  const workers: L2fwdResult["workers"] = [];
+  try {
+    if (!given) {
+      for (const spec of o.specs) {
+        ports.push(openPort(spec, {
+          pool, rxQueues: o["port-queues"], txQueues, rxRingSize: o["ring-size"], txRingSize: o["ring-size"], promiscuous: o.promiscuous,
+        }));
+      }
+      for (const p of ports) p.start();
+    }
+    await waitForLinks(ports, o["link-wait"], log);
+    for (const [a, b] of o.pairs) log(`l2fwd: port ${a} (${o.specs[a]}) <-> port ${b} (${o.specs[b]})`);
+
+    const started = performance.now();
+    const deadline = o.duration > 0 ? started + o.duration * 1000 : Infinity;
+    const shouldStop = (): boolean => stop || (control.shouldStop?.() ?? false) || performance.now() >= deadline;
+    if (o.period > 0) ticker = setInterval(() => stats.report(), o.period * 1000);
+    if (share.length === 0) {
+      await forwardLanes(ports, pool, lanesFor(o.pairs, o["port-queues"]), laneOptions, shouldStop, true);
+    } else {
+      const handles = ports.map((p) => {
+        if (!isAttachable(p)) throw new UsageError(`l2fwd: port ${p.spec} (${p.driver}) cannot be used from a worker`, "run without --cores");
+        return p.handle();
+      });
+      const group = await startWorkers<WorkerInit, void>(new URL("./l2fwd/worker.ts", import.meta.url), {
+        cores: cores.slice(0, share.length), name: "l2fwd", init: (_core, i) => ({ ...laneOptions, handles, lanes: share[i]! }),
+      });
+      for (const w of group.workers) {
+        workers.push({ core: w.core, tid: w.tid, lanes: share[w.index]! });
+        log(`l2fwd: worker on core ${w.core} (tid ${w.tid}) polls ${share[w.index]!.map((l) => `${l.rx}.${l.rxQueue}→${l.tx}.${l.txQueue}`).join(" ")}`);
+      }
+      try {
+        while (!shouldStop()) await Bun.sleep(50);
+      } finally {
+        await group.stop();
+      }
+    }
+    const durationSec = (performance.now() - started) / 1000;
+    const c = new Float64Array(counters);
+    const summary: PortSummary[] = ports.map((p, i) => ({
+      index: i, spec: o.specs[i]!, mac: p.macAddress(), rx: c[3 * i]!, tx: c[3 * i + 1]!, dropped: c[3 * i + 2]!, stats: p.stats(),
+    }));
+    const totals = { rx: 0, tx: 0, dropped: 0 };
+    for (const p of summary) {
+      totals.rx += p.rx;
+      totals.tx += p.tx;
+      totals.dropped += p.dropped;
+    }
+    return { durationSec, workers, ports: summary, totals };
+  } finally {
+    if (ticker) clearInterval(ticker);
+    removeSignal();
+    if (!given) {
+      for (const p of ports) {
+        try {
+          p.close();
+        } catch (e) {
+          console.error(`l2fwd: closing ${p.spec}: ${(e as Error).message}`);
+        }
+      }
+      pool.destroy();
+    }
   }
-  const pairsPerWorker = Math.floor(queuesPerWorker / perPair);
-  const needed = Math.ceil(pairs.length / pairsPerWorker);
-  if (needed > cores.length) {
-    throw new UsageError(`l2fwd: ${pairs.length} pair(s) at ${pairsPerWorker} per worker (-q ${queuesPerWorker}) need ${needed} cores, ${cores.length} given`, `add cores to --cores or raise -q`);
+}
+
+async function waitForLinks(ports: Port[], seconds: number, log: (line: string) => void): Promise<void> {
+  const until = performance.now() + seconds * 1000;
+  while (ports.some((p) => !p.link().up) && performance.now() < until) await Bun.sleep(100);
+  for (const [i, p] of ports.entries()) {
+    const l = p.link();
+    log(`port ${i} (${p.spec}) ${p.macAddress()}: link ${l.up ? "up" : "DOWN"}${l.speedMbps ? ` ${l.speedMbps} Mbit/s` : ""}`);
   }
-  const share: [number, number][][] = [];
-  for (let w = 0; w < needed; w++) share.push(pairs.slice(w * pairsPerWorker, (w + 1) * pairsPerWorker));
-  return share;
 }
 
 /** Periodic stats lines from the shared counters: per port RX/TX/dropped and rates, then totals. */

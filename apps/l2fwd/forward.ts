@@ -1,103 +1,43 @@
-// l2fwd's data plane: open the ports of some pairs on one mempool, then rxBurst → rewrite MACs in place →
-// txBurst, for both directions of every pair and queue, until told to stop. It runs in the main thread
-// (no --cores) or in a pinned worker (apps/l2fwd/worker.ts); counters go to shared memory either way so
-// that the control plane can print rates while it runs.
+// l2fwd's data plane: lanes of rxBurst → rewrite MACs in place → txBurst, until told to stop. A lane is one
+// RX queue of one port and the TX queue it sends on, on the paired port. The main thread runs every lane
+// itself (no --cores), or pinned workers each run theirs (apps/l2fwd/worker.ts) on views of the ports the
+// main thread opened. Counters go to shared memory either way, so that the control plane can print rates.
 import { attachPort, type PortHandle } from "../../src/ethdev/attach.ts";
-import { openPort } from "../../src/ethdev/open.ts";
-import { Burst, type Port, type PortStats } from "../../src/ethdev/port.ts";
+import { Burst, type Port } from "../../src/ethdev/port.ts";
 import { Mempool } from "../../src/mem/mempool.ts";
 
-export interface ForwardInit {
-  /** Every port spec of the run; this forwarder opens only those of its pairs. */
-  specs: string[];
-  pairs: [number, number][];
-  queues: number;
+export interface LaneSpec {
+  rx: number;
+  rxQueue: number;
+  tx: number;
+  txQueue: number;
+}
+
+export interface LaneOptions {
   burst: number;
-  ringSize: number;
-  poolSize: number;
   macUpdating: boolean;
-  promiscuous: boolean;
-  linkWaitSec: number;
   /** rx, tx, dropped per port index, at [3*i], [3*i+1], [3*i+2]. */
   counters: SharedArrayBuffer;
-  /** Log lines to stderr (true when stdout carries JSON). */
-  logToStderr: boolean;
-  /** A pool to share with other ports of this thread (main-thread runs only: a pool is not cloneable). */
-  pool?: Mempool;
-  /**
-   * Ports another thread opened, configured and started, by port index: this forwarder attaches to them
-   * (src/ethdev/attach.ts) instead of opening their specs, and leaves their control to the owner.
-   */
-  handles?: (PortHandle | undefined)[];
 }
 
-export interface ForwardResult {
-  /** Final port statistics by port index (only this forwarder's ports). */
-  stats: Record<number, PortStats>;
-  macs: Record<number, string>;
+/** What a worker gets: the ports as handles (by port index; only those its lanes touch are attached). */
+export interface WorkerInit extends LaneOptions {
+  handles: (PortHandle | undefined)[];
+  lanes: LaneSpec[];
 }
 
-/** One direction of one queue. */
+/** One lane, ready to run. */
 interface Lane {
   rxPort: Port;
   txPort: Port;
+  rxQueue: number;
+  txQueue: number;
   txIndex: number;
   rxCounter: number;
   txCounter: number;
-  queue: number;
   burst: Burst;
   /** The TX port's MAC, for MAC updating. */
   txMac: Uint8Array;
-}
-
-export async function forwardPairs(init: ForwardInit, shouldStop: () => boolean, yieldToEventLoop: boolean): Promise<ForwardResult> {
-  const log = (line: string): void => (init.logToStderr ? console.error(line) : console.log(line));
-  const counters = new Float64Array(init.counters);
-  const firstHandle = init.handles?.find((h) => h !== undefined);
-  const pool = init.pool ?? (firstHandle ? Mempool.attach(firstHandle.pool) : Mempool.create({ count: init.poolSize, name: "l2fwd" }));
-  const ownPool = !init.pool && !firstHandle;
-  const ports = new Map<number, Port>();
-  const owned: Port[] = [];
-  try {
-    for (const [a, b] of init.pairs) {
-      for (const i of [a, b]) {
-        const h = init.handles?.[i];
-        const port = h ? await attachPort(h, { pool }) : openPort(init.specs[i]!, {
-          pool, rxQueues: init.queues, txQueues: init.queues, rxRingSize: init.ringSize, txRingSize: init.ringSize, promiscuous: init.promiscuous,
-        });
-        ports.set(i, port);
-        if (!h) owned.push(port);
-      }
-    }
-    for (const p of owned) p.start();
-    await waitForLinks(ports, init.linkWaitSec, log);
-    const lanes: Lane[] = [];
-    const lane = (rx: number, tx: number, queue: number): Lane => ({
-      rxPort: ports.get(rx)!, txPort: ports.get(tx)!, txIndex: tx, rxCounter: 3 * rx, txCounter: 3 * tx, queue,
-      burst: new Burst(init.burst), txMac: macBytes(ports.get(tx)!.macAddress()),
-    });
-    for (const [a, b] of init.pairs) {
-      for (let q = 0; q < init.queues; q++) lanes.push(lane(a, b, q), lane(b, a, q));
-      log(`l2fwd: port ${a} (${init.specs[a]}) <-> port ${b} (${init.specs[b]})`);
-    }
-    await loop(lanes, pool, counters, init.macUpdating, shouldStop, yieldToEventLoop);
-    const stats: Record<number, PortStats> = {};
-    const macs: Record<number, string> = {};
-    for (const [i, p] of ports) {
-      stats[i] = p.stats();
-      macs[i] = p.macAddress();
-    }
-    return { stats, macs };
-  } finally {
-    for (const p of ports.values()) {
-      try {
-        p.close();
-      } catch (e) {
-        console.error(`l2fwd: closing ${p.spec}: ${(e as Error).message}`);
-      }
-    }
-    if (ownPool) pool.destroy();
-  }
 }
 
 /**
@@ -105,6 +45,30 @@ export async function forwardPairs(init: ForwardInit, shouldStop: () => boolean,
  * stream never reach it (a sleeping forwarder lets the kernel's rings overflow), an idle link soon does.
  */
 const IDLE_ROUNDS = 1024;
+
+/** Runs `specs` over `ports` (by index) until `shouldStop`; the main thread yields to its event loop between slices. */
+export async function forwardLanes(ports: Port[], pool: Mempool, specs: LaneSpec[], o: LaneOptions, shouldStop: () => boolean, yieldToEventLoop: boolean): Promise<void> {
+  const lanes: Lane[] = specs.map((l) => ({
+    rxPort: ports[l.rx]!, txPort: ports[l.tx]!, rxQueue: l.rxQueue, txQueue: l.txQueue, txIndex: l.tx,
+    rxCounter: 3 * l.rx, txCounter: 3 * l.tx, burst: new Burst(o.burst), txMac: macBytes(ports[l.tx]!.macAddress()),
+  }));
+  await loop(lanes, pool, new Float64Array(o.counters), o.macUpdating, shouldStop, yieldToEventLoop);
+}
+
+/** A worker's share: attach to the ports its lanes use (one pool attachment for all), forward, drop the views. */
+export async function forwardInWorker(init: WorkerInit, shouldStop: () => boolean): Promise<void> {
+  const first = init.handles.find((h) => h !== undefined)!;
+  const pool = Mempool.attach(first.pool);
+  const ports: Port[] = [];
+  const used = new Set(init.lanes.flatMap((l) => [l.rx, l.tx]));
+  try {
+    for (const i of used) ports[i] = await attachPort(init.handles[i]!, { pool });
+    await forwardLanes(ports, pool, init.lanes, init, shouldStop, false);
+  } finally {
+    for (const p of ports) p?.close(); // a view's close only drops the view
+    pool.flushCache(); // buffers cached by this worker go back to the shared ring before it exits
+  }
+}
 
 async function loop(lanes: Lane[], pool: Mempool, counters: Float64Array, macUpdating: boolean, shouldStop: () => boolean, yieldToEventLoop: boolean): Promise<void> {
   let idleRounds = 0;
@@ -135,7 +99,7 @@ async function loop(lanes: Lane[], pool: Mempool, counters: Float64Array, macUpd
 /** The per-burst work: no allocation, no closures; frames are changed in place in the pool. */
 function forwardLane(lane: Lane, pool: Mempool, counters: Float64Array, macUpdating: boolean): number {
   const burst = lane.burst;
-  const n = lane.rxPort.rxBurst(lane.queue, burst);
+  const n = lane.rxPort.rxBurst(lane.rxQueue, burst);
   if (n === 0) return 0;
   counters[lane.rxCounter]! += n;
   if (macUpdating) {
@@ -159,7 +123,7 @@ function forwardLane(lane: Lane, pool: Mempool, counters: Float64Array, macUpdat
       bytes[off + 11] = src[5]!;
     }
   }
-  const sent = lane.txPort.txBurst(lane.queue, burst, 0);
+  const sent = lane.txPort.txBurst(lane.txQueue, burst, 0);
   counters[lane.txCounter + 1]! += sent;
   if (sent < n) {
     counters[lane.txCounter + 2]! += n - sent;
@@ -171,17 +135,8 @@ function forwardLane(lane: Lane, pool: Mempool, counters: Float64Array, macUpdat
 
 /** Sleeps on a port that can wait (a socket's poll, a NIC's interrupt), rather than burn the core. */
 function idleWait(lane: Lane): void {
-  if (lane.rxPort.rxWait) lane.rxPort.rxWait(lane.queue, 1);
+  if (lane.rxPort.rxWait) lane.rxPort.rxWait(lane.rxQueue, 1);
   else Bun.sleepSync(0.05);
-}
-
-async function waitForLinks(ports: Map<number, Port>, seconds: number, log: (line: string) => void): Promise<void> {
-  const until = performance.now() + seconds * 1000;
-  while ([...ports.values()].some((p) => !p.link().up) && performance.now() < until) await Bun.sleep(100);
-  for (const [i, p] of ports) {
-    const l = p.link();
-    log(`port ${i} (${p.spec}) ${p.macAddress()}: link ${l.up ? "up" : "DOWN"}${l.speedMbps ? ` ${l.speedMbps} Mbit/s` : ""}`);
-  }
 }
 
 function macBytes(mac: string): Uint8Array {

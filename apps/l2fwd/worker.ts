@@ -1,5 +1,5 @@
-// A pinned l2fwd worker: forwards its share of the pairs until the group is told to stop.
+// A pinned l2fwd worker: forwards its lanes on views of the main thread's ports until the group stops.
 import { runWorker } from "../../src/lcore/worker-runtime.ts";
-import { forwardPairs, type ForwardInit } from "./forward.ts";
+import { forwardInWorker, type WorkerInit } from "./forward.ts";
 
-runWorker((init: ForwardInit, ctx) => forwardPairs(init, () => ctx.shouldStop(), false));
+runWorker((init: WorkerInit, ctx) => forwardInWorker(init, () => ctx.shouldStop()));

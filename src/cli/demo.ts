@@ -9,7 +9,6 @@ import { openPort } from "../ethdev/open.ts";
 import { Mempool } from "../mem/mempool.ts";
 import { BdkError } from "../sys/errors.ts";
 import { getAffinity, isRoot } from "../sys/libc.ts";
-import type { RingPort } from "../../drivers/ring/port.ts";
 
 const OPTIONS = {
   duration: { type: "number", default: 5, min: 1, max: 3600, value: "S", help: "seconds of traffic" },
@@ -101,13 +100,13 @@ async function ringDemo(pktgenArgs: string[]): Promise<DemoResult> {
   // The first open of a link name is one end, the second the other: pktgen → demo0 → l2fwd → demo1 → pktgen.
   const tx = openPort("ring:demo0", opts);
   const rx = openPort("ring:demo1", opts);
-  const fwd = [openPort("ring:demo0", opts), openPort("ring:demo1", opts)] as RingPort[];
+  const fwd = [openPort("ring:demo0", opts), openPort("ring:demo1", opts)];
   let pktgenDone = false;
   try {
     for (const p of fwd) p.start();
     const core = Math.max(0, ...getAffinity());
     const fw = parseL2fwdArgs(["ring:demo0", "ring:demo1", "--period", "0", "--link-wait", "0", "--cores", String(core)]);
-    const forwarding = runL2fwd(fw, { shouldStop: () => pktgenDone, log: (l) => console.error(l), handles: fwd.map((p) => p.handle()) });
+    const forwarding = runL2fwd(fw, { shouldStop: () => pktgenDone, log: (l) => console.error(l), ports: fwd });
     try {
       const r = await runPktgen({ ...parsePktgenArgs(["--tx", "ring:demo0", "--rx", "ring:demo1", ...pktgenArgs]), tx, rx });
       pktgenDone = true;

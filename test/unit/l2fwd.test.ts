@@ -1,7 +1,7 @@
 // l2fwd: argument handling, and forwarding between two veth pairs in namespaces this test makes and removes.
 import { describe, expect, test } from "bun:test";
 import { NetLab } from "../../apps/common/netlab.ts";
-import { parseL2fwdArgs, parsePortmap, sharePairs } from "../../apps/l2fwd.ts";
+import { lanesFor, parseL2fwdArgs, parsePortmap, shareLanes } from "../../apps/l2fwd.ts";
 
 const ROOT = new URL("../..", import.meta.url).pathname;
 const BUN = process.execPath;
@@ -19,16 +19,22 @@ describe("l2fwd arguments", () => {
     expect(() => parsePortmap("(0,5)", 2)).toThrow("names port 5, but only 2 ports were given");
     expect(() => parsePortmap("0-1", 2)).toThrow('--portmap "0-1" is malformed');
   });
-  test("pairs are shared out among worker cores, by -q RX queues per worker as in DPDK", () => {
-    const pairs: [number, number][] = [[0, 1], [2, 3], [4, 5]];
-    expect(sharePairs(pairs, [], 1, 0)).toEqual([]);
-    expect(sharePairs(pairs, [0, 1], 1, 0)).toEqual([[[0, 1], [4, 5]], [[2, 3]]]);
-    expect(sharePairs(pairs, [0, 1, 2], 1, 4)).toEqual([[[0, 1], [2, 3]], [[4, 5]]]);
-    expect(sharePairs(pairs, [0, 1, 2], 2, 4)).toEqual([[[0, 1]], [[2, 3]], [[4, 5]]]);
-    expect(() => sharePairs(pairs, [0], 1, 2)).toThrow("3 pair(s) at 1 per worker (-q 2) need 3 cores, 1 given");
-    expect(() => sharePairs(pairs, [0, 1], 2, 2)).toThrow("-q 2 is less than one pair's 4 RX queues");
-    expect(() => sharePairs(pairs, [], 1, 2)).toThrow("no --cores were given");
-    expect(() => sharePairs([[0, 1]], [0, 1], 1, 0)).toThrow("2 worker cores for 1 port pair(s)");
+  test("RX queues are shared out among worker cores, -q per worker as in DPDK, each worker with its own TX queue", () => {
+    const pairs: [number, number][] = [[0, 1], [2, 3]];
+    const lanes = lanesFor(pairs, 1);
+    expect(lanes).toEqual([
+      { rx: 0, rxQueue: 0, tx: 1, txQueue: 0 }, { rx: 1, rxQueue: 0, tx: 0, txQueue: 0 },
+      { rx: 2, rxQueue: 0, tx: 3, txQueue: 0 }, { rx: 3, rxQueue: 0, tx: 2, txQueue: 0 },
+    ]);
+    expect(lanesFor([[0, 1]], 2).map((l) => `${l.rx}.${l.rxQueue}`)).toEqual(["0.0", "1.0", "0.1", "1.1"]);
+    expect(shareLanes(lanes, [], 0)).toEqual([]);
+    const rr = shareLanes(lanes, [0, 1], 0);
+    expect(rr.map((w) => w.map((l) => l.rx))).toEqual([[0, 2], [1, 3]]);
+    expect(rr.map((w) => w.map((l) => l.txQueue))).toEqual([[0, 0], [1, 1]]);
+    expect(shareLanes(lanes, [0, 1, 2], 3).map((w) => w.map((l) => l.rx))).toEqual([[0, 1, 2], [3]]);
+    expect(() => shareLanes(lanes, [0], 2)).toThrow("4 RX queue(s) at -q 2 per worker need 2 cores, 1 given");
+    expect(() => shareLanes(lanes, [], 2)).toThrow("no --cores were given");
+    expect(() => shareLanes(lanesFor([[0, 1]], 1), [0, 1, 2], 0)).toThrow("3 worker cores for 2 RX queue(s)");
   });
 
   test("bad option values name the option", () => {
@@ -100,28 +106,33 @@ describe("l2fwd over two veth pairs (root)", () => {
     }
   }, 60000);
 
-  test("a pinned worker forwards 100 k sequence-numbered frames: none lost, none duplicated", async () => {
-    const { lab, a, fwd } = buildLab("s", true);
-    try {
-      // Deep rings on both sides: the test is about exactness, and a shared CI machine can stall either process for milliseconds.
-      const fw = spawnIn(lab, fwd, L2FWD(["--cores", "1", "--ring-size", "4096"]));
-      await waitFor(fw, /<-> port 1/, 15000);
-      // A rate the forwarder sustains on this 2-core machine with the generator beside it; the test is
-      // about exactness, the benches are about speed.
-      const gen = Bun.spawnSync([...lab.prefix(a), BUN, `${ROOT}apps/pktgen.ts`, "--tx", "af_packet:o0", "--rx", "af_packet:o1,frames=4096",
-        "--count", "100000", "--rate", "40kpps", "--interval", "0", "--json"], { stdout: "pipe", stderr: "pipe" });
-      const summary = await stopAndSummary(fw);
-      expect(gen.exitCode).toBe(0);
-      expect(summary.workers).toEqual([{ core: 1, tid: expect.any(Number), pairs: [[0, 1]] }]);
-      const r = JSON.parse(gen.stdout.toString().trim().split("\n").pop()!);
-      expect(r.txPackets).toBe(100000);
-      expect(r.rx.received).toBe(100000);
-      expect(r.rx.lost).toBe(0);
-      expect(r.rx.duplicated).toBe(0);
-      expect(summary.ports[0]!.rx).toBeGreaterThanOrEqual(100000);
-      expect(summary.ports[1]!.tx).toBeGreaterThanOrEqual(100000);
-    } finally {
-      lab.destroy();
-    }
-  }, 120000);
+  const oneWorker = [{ rx: 0, rxQueue: 0, tx: 1, txQueue: 0 }, { rx: 1, rxQueue: 0, tx: 0, txQueue: 0 }];
+  const twoWorkers = [[{ rx: 0, rxQueue: 0, tx: 1, txQueue: 0 }], [{ rx: 1, rxQueue: 0, tx: 0, txQueue: 1 }]];
+  for (const [cores, lanes] of [["1", [oneWorker]], ["0,1", twoWorkers]] as const) {
+    test(`pinned workers on cores ${cores} forward 100 k sequence-numbered frames: none lost, none duplicated`, async () => {
+      const { lab, a, fwd } = buildLab("s", true);
+      try {
+        // Deep rings on both sides: the test is about exactness, and a shared CI machine can stall either process for milliseconds.
+        const fw = spawnIn(lab, fwd, L2FWD(["--cores", cores, "--ring-size", "4096"]));
+        await waitFor(fw, /<-> port 1/, 15000);
+        // A rate the forwarder sustains on this 2-core machine with the generator beside it; the test is
+        // about exactness, the benches are about speed.
+        const gen = Bun.spawnSync([...lab.prefix(a), BUN, `${ROOT}apps/pktgen.ts`, "--tx", "af_packet:o0", "--rx", "af_packet:o1,frames=4096",
+          "--count", "100000", "--rate", "40kpps", "--interval", "0", "--json"], { stdout: "pipe", stderr: "pipe" });
+        const summary = await stopAndSummary(fw);
+        expect(gen.exitCode).toBe(0);
+        // Each worker polls its RX queues and sends on its own TX queue of the paired port.
+        expect(summary.workers.map((w) => (w as { lanes: unknown }).lanes)).toEqual(lanes as unknown[]);
+        const r = JSON.parse(gen.stdout.toString().trim().split("\n").pop()!);
+        expect(r.txPackets).toBe(100000);
+        expect(r.rx.received).toBe(100000);
+        expect(r.rx.lost).toBe(0);
+        expect(r.rx.duplicated).toBe(0);
+        expect(summary.ports[0]!.rx).toBeGreaterThanOrEqual(100000);
+        expect(summary.ports[1]!.tx).toBeGreaterThanOrEqual(100000);
+      } finally {
+        lab.destroy();
+      }
+    }, 120000);
+  }
 });
