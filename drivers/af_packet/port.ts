@@ -155,8 +155,6 @@ export class AfPacketPort extends PortBase {
   private kicksDone = 0;
   private kickErrorsDone = 0;
   private fanoutId: number | undefined;
-  /** True for a worker's view (fromHandle): no control plane, close() only drops the view. */
-  private readonly view: boolean;
   private readonly shared: SharedArrayBuffer;
   /** Control words (C_LIVE, C_TX_MAX, C_PROMISC) and the counters, over `shared`. */
   private readonly ctl: Int32Array;
@@ -168,11 +166,10 @@ export class AfPacketPort extends PortBase {
 
   /** Use openPort("af_packet:…") (or the driver's open); workers use attachPort(handle), which passes `attach`. */
   constructor(spec: string, opts: AfPacketOptions, attach?: AfPacketHandleState) {
-    super(spec, "af_packet", opts.iface);
+    super(spec, "af_packet", opts.iface, attach !== undefined);
     this.opts = opts;
     this.iface = opts.iface;
     this.geometry = { frameSize: opts.frameSize, blockSize: opts.blockSize };
-    this.view = attach !== undefined;
     if (attach) {
       this.ifindex = attach.ifindex;
       this.shared = attach.shared;
@@ -242,13 +239,6 @@ export class AfPacketPort extends PortBase {
     return Atomics.load(this.ctl, C_LIVE) === this.gen;
   }
 
-  private assertOwner(what: string): void {
-    if (this.view) {
-      throw new BdkError(`${this.name}: ${what}() on a worker's view of the port`,
-        "configure, start, stop, close and change the interface (MTU, MAC, promiscuous mode) in the thread that opened the port");
-    }
-  }
-
   capabilities(): PortCapabilities {
     return {
       maxRxQueues: MAX_QUEUES,
@@ -282,18 +272,8 @@ export class AfPacketPort extends PortBase {
     this.statTx = this.cfg.txQueues;
   }
 
-  override start(): void {
-    this.assertOwner("start");
-    super.start();
-  }
-
-  override stop(): void {
-    this.assertOwner("stop");
-    super.stop();
-  }
-
   override close(): void {
-    if (this.view) {
+    if (this.isView) {
       // A view only drops its references: the owner keeps the sockets, the rings and the counters.
       if (this.closed) return;
       for (const s of this.socks) s.close(); // attached sockets: forgets them, closes nothing
@@ -619,7 +599,7 @@ export class AfPacketPort extends PortBase {
   private requireLive(): void {
     if (this.isLive()) return;
     throw new BdkError(`${this.name}: port is not started`,
-      this.view ? "the thread that opened the port starts it; a view works between that thread's start() and stop()" : "call start() first");
+      this.isView ? "the thread that opened the port starts it; a view works between that thread's start() and stop()" : "call start() first");
   }
 
   /** The sockets while this start is live (a view's stay in its list after the owner stopped, closed). */
@@ -719,7 +699,7 @@ export class AfPacketPort extends PortBase {
   link(): LinkStatus {
     this.assertOpen();
     const info = netdevInfo(this.iface);
-    const up = netdevLinkUp(info) && (!this.view || this.isLive());
+    const up = netdevLinkUp(info) && (!this.isView || this.isLive());
     return { up, speedMbps: up ? info.speedMbps : 0, fullDuplex: info.fullDuplex };
   }
 
@@ -736,7 +716,7 @@ export class AfPacketPort extends PortBase {
 
   /** Whether this port holds the interface in promiscuous mode (others, e.g. tcpdump, may hold it too: see interfacePromiscuous). */
   promiscuous(): boolean {
-    return this.view ? Atomics.load(this.ctl, C_PROMISC) !== 0 : this.promisc;
+    return this.isView ? Atomics.load(this.ctl, C_PROMISC) !== 0 : this.promisc;
   }
 
   setPromiscuous(on: boolean): void {

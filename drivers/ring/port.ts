@@ -125,15 +125,13 @@ export class RingPort extends SoftPortBase {
   private missed: Float64Array = new Float64Array(1);
   private len: Uint16Array = new Uint16Array(0);
   private portOf: Uint16Array = new Uint16Array(0);
-  private readonly view: boolean;
 
   /** Use openPort("ring:NAME") (or the driver's open); workers use attachPort(handle). */
   constructor(spec: string, linkName: string, end: 0 | 1, link: Link | undefined, control: Int32Array) {
-    super(spec, "ring", `ring:${linkName} end ${END_NAMES[end]}`, macFor(linkName, end));
+    super(spec, "ring", `ring:${linkName} end ${END_NAMES[end]}`, macFor(linkName, end), link === undefined);
     this.linkName = linkName;
     this.end = end;
     this.ownerLink = link;
-    this.view = link === undefined;
     this.control = control;
     this.ownLive = end * CTL_END_STRIDE + CTL_LIVE;
     this.peerLive = (1 - end) * CTL_END_STRIDE + CTL_LIVE;
@@ -181,23 +179,12 @@ export class RingPort extends SoftPortBase {
   // ---- control plane (owner thread) ----
 
   override configure(config: PortConfig): void {
-    this.assertOwner("configure");
     super.configure(config);
     this.bindData(this.cfg.pool);
   }
 
-  override start(): void {
-    this.assertOwner("start");
-    super.start();
-  }
-
-  override stop(): void {
-    this.assertOwner("stop");
-    super.stop();
-  }
-
   override close(): void {
-    if (this.view) {
+    if (this.isView) {
       // A view only drops its references; the owner keeps the link.
       this.started = false;
       this.config = undefined;
@@ -365,7 +352,7 @@ export class RingPort extends SoftPortBase {
   private refreshPeer(): boolean {
     const live = Atomics.load(this.control, this.peerLive);
     if (live === 0 || this.mem === undefined) return false;
-    if (this.view) return live === this.peerGen; // a view cannot follow a reconfigured peer
+    if (this.isView) return live === this.peerGen; // a view cannot follow a reconfigured peer
     const peer = this.peer();
     if (!peer || !peer.mem || peer.generation !== live || peer.mem.rxQueues < this.txQueueCount) return false;
     this.peerRings = peer.mem.rings;
@@ -403,12 +390,6 @@ export class RingPort extends SoftPortBase {
     if (!this.config) throw new BdkError(`${this.name}: port is not configured`, "call configure({ pool, … }) first");
     checkQueue(this.name, queue, dir === "rx" ? this.rxRings.length : this.txQueueCount, dir);
     throw new BdkError(`${this.name}: ${dir} queue ${queue} is not set up`, "configure the port again");
-  }
-
-  private assertOwner(what: string): void {
-    if (this.view) {
-      throw new BdkError(`${this.name}: ${what}() on a worker's view of the port`, "configure, start, stop and hand out the port in the thread that opened it");
-    }
   }
 }
 

@@ -24,7 +24,15 @@ export abstract class PortBase implements Port {
   /** Driver-kept totals that are not per queue (drops, errors); added into stats(). */
   protected extra: PortStats = emptyStats();
 
-  constructor(readonly spec: string, readonly driver: string, readonly name: string) {}
+  /**
+   * True for a worker's view of a port another thread owns (src/ethdev/attach.ts): it bursts on the same
+   * queues but has no control plane; configure, start, stop and the setters refuse.
+   */
+  protected readonly isView: boolean;
+
+  constructor(readonly spec: string, readonly driver: string, readonly name: string, isView = false) {
+    this.isView = isView;
+  }
 
   abstract capabilities(): PortCapabilities;
   /** Builds queues for a resolved config (the port is stopped). */
@@ -51,6 +59,7 @@ export abstract class PortBase implements Port {
   }
 
   configure(config: PortConfig): void {
+    this.assertOwner("configure");
     this.assertOpen();
     if (this.started) throw new BdkError(`${this.name}: cannot configure a started port`, "call stop() first");
     const resolved = resolveConfig(this.name, this.capabilities(), config);
@@ -70,6 +79,7 @@ export abstract class PortBase implements Port {
   }
 
   start(): void {
+    this.assertOwner("start");
     this.assertOpen();
     if (!this.config) throw new BdkError(`${this.name}: cannot start an unconfigured port`, "call configure({ pool, … }) first");
     if (this.started) return;
@@ -78,6 +88,7 @@ export abstract class PortBase implements Port {
   }
 
   stop(): void {
+    this.assertOwner("stop");
     if (!this.started) return;
     this.started = false;
     this.onStop();
@@ -126,6 +137,14 @@ export abstract class PortBase implements Port {
     this.txPackets.fill(0);
     this.txBytes.fill(0);
     this.extra = emptyStats();
+  }
+
+  /** Refuses control-plane calls on a worker's view. */
+  protected assertOwner(what: string): void {
+    if (this.isView) {
+      throw new BdkError(`${this.name}: ${what}() on a worker's view of the port`,
+        "configure, start, stop, close and change the port (MTU, MAC, promiscuous mode) in the thread that opened the port");
+    }
   }
 
   protected assertOpen(): void {
