@@ -12,6 +12,7 @@ import { Mempool } from "../../src/mem/mempool.ts";
 import { BdkError } from "../../src/sys/errors.ts";
 import { Capture, leftovers, linkStat, run, sendRawFrames, withVethPair, type VethPair } from "../helpers/netns.ts";
 import type { AfPacketWorkerInit, AfPacketWorkerResult } from "./workers/af_packet-worker.ts";
+import { errorOf } from "../helpers/errors.ts";
 
 const ROOT = process.getuid?.() === 0;
 const HAVE_TOOLS = run(["sh", "-c", "command -v tcpdump"], { allowFail: true }).code === 0;
@@ -75,15 +76,6 @@ function udpFrame(dst: string, src: string, sport: number, id: number): Uint8Arr
   f.set([sport >> 8, sport & 0xff, 0, 9, 0, ipLen - 20, 0, 0], 34);
   new DataView(f.buffer).setUint32(42, id);
   return f;
-}
-
-function errorOf(f: () => unknown): Error {
-  try {
-    f();
-  } catch (e) {
-    return e as Error;
-  }
-  throw new Error("expected an error, got none");
 }
 
 describe("af_packet port views", () => {

@@ -17,6 +17,7 @@ import { BdkError } from "../../src/sys/errors.ts";
 import {
   Capture, leftovers, linkStat, run, sendRawFrames, uniqueName, withVethPair, type VethPair,
 } from "../helpers/netns.ts";
+import { errorOf } from "../helpers/errors.ts";
 
 const ROOT = process.getuid?.() === 0;
 const HAVE_TOOLS = run(["sh", "-c", "command -v tcpdump && command -v ping && command -v setpriv"], { allowFail: true }).code === 0;
@@ -100,15 +101,6 @@ async function receive(port: AfPacketPort, queue: number, want: number, ms = 300
     if (n === 0) await Bun.sleep(5);
   }
   return out;
-}
-
-function errorOf(f: () => unknown): Error {
-  try {
-    f();
-  } catch (e) {
-    return e as Error;
-  }
-  throw new Error("expected an error, got none");
 }
 
 function expectOneLine(e: Error, ...parts: (string | RegExp)[]): void {

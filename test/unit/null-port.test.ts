@@ -2,17 +2,12 @@
 import { afterEach, describe, expect, test } from "bun:test";
 import type { OpenOptions } from "../../src/ethdev/driver.ts";
 import { Burst, type Port } from "../../src/ethdev/port.ts";
-import { checkParams, splitSpec } from "../../src/ethdev/spec.ts";
+import { openPort } from "../../src/ethdev/open.ts";
 import { Mempool } from "../../src/mem/mempool.ts";
 import { driver, nullFrame, NullPort } from "../../drivers/null/index.ts";
 
-// What openPort does for a null spec (kept local so that this file does not depend on every driver).
 function open(spec: string, options: OpenOptions = {}): NullPort {
-  const parsed = splitSpec(spec);
-  if (parsed.kind !== "null") throw new Error(`not a null spec: ${spec}`);
-  const port = driver.open(checkParams(spec, parsed, driver.params, driver.positional), spec, options) as NullPort;
-  if (options.pool) port.configure({ ...options, pool: options.pool });
-  return port;
+  return openPort(spec, options) as NullPort;
 }
 
 const cleanup: (Port | Mempool)[] = [];
