@@ -6,7 +6,7 @@
 // Read this file to learn the API: open ports on one shared mempool, start them, then loop over
 // rxBurst → (touch the bytes in place) → txBurst, freeing whatever the TX ring did not take.
 import { isAttachable } from "../src/ethdev/attach.ts";
-import { openPort } from "../src/ethdev/open.ts";
+import { openPort } from "../src/index.ts";
 import type { Port, PortStats } from "../src/ethdev/port.ts";
 import { Mempool } from "../src/mem/mempool.ts";
 import { startWorkers } from "../src/lcore/worker.ts";

@@ -5,7 +5,7 @@
 //   bun bench/af_packet-tx.ts [seconds=5] [runs=3] [extra spec args, e.g. frames=1024]
 import { Burst } from "../src/ethdev/port.ts";
 import { Mempool } from "../src/mem/mempool.ts";
-import { openPort } from "../src/ethdev/open.ts";
+import { openPort } from "../src/index.ts";
 import { linkStat, withVethPair } from "../test/helpers/netns.ts";
 import type { AfPacketPort } from "../drivers/af_packet/index.ts";
 

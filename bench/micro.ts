@@ -12,7 +12,7 @@ import type { Port } from "../src/ethdev/port.ts";
 import { Burst } from "../src/ethdev/port.ts";
 import { checkParams, splitSpec } from "../src/ethdev/spec.ts";
 import type { DriverDef } from "../src/ethdev/driver.ts";
-import { IndexRing } from "../src/lcore/ring.ts";
+import { IndexRing } from "../src/mem/ring.ts";
 import { Mempool } from "../src/mem/mempool.ts";
 
 const BURST = 32;

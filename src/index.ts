@@ -1,7 +1,9 @@
 // bdk's public API: what an embedding packet processor imports. Nothing else lives here.
 
 // Ports
-export { openPort, registerDriver, driverUsage } from "./ethdev/open.ts";
+export { openPort, registerDriver, driverUsage, driverKinds } from "./ethdev/open.ts";
+// The built-in drivers register themselves with openPort when imported.
+import "../drivers/index.ts";
 export { Burst, emptyStats } from "./ethdev/port.ts";
 export type {
   Port, PortConfig, PortStats, QueueStats, LinkStatus, PortInfo, PortCapabilities, ResolvedPortConfig,
@@ -20,8 +22,8 @@ export type { ArenaOptions, ArenaHandle, DmaMapper, HugepagePolicy } from "./mem
 export { hugepagePools, reserveHugepages } from "./mem/hugepages.ts";
 
 // Cores and rings
-export { IndexRing } from "./lcore/ring.ts";
-export type { RingSync } from "./lcore/ring.ts";
+export { IndexRing } from "./mem/ring.ts";
+export type { RingSync } from "./mem/ring.ts";
 export { startWorkers, WorkerGroup } from "./lcore/worker.ts";
 export { runWorker } from "./lcore/worker-runtime.ts";
 export type { WorkerContext } from "./lcore/worker-runtime.ts";

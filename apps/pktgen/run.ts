@@ -1,7 +1,7 @@
 // runPktgen: opens the ports, then one loop in the main thread polls both: build a burst (when the token
 // bucket allows) → txBurst → rxBurst → count → free. The loop runs in slices of ~10 ms and returns to the
 // event loop between them, so that signals, timers and the caller's stop requests are seen.
-import { openPort } from "../../src/ethdev/open.ts";
+import { openPort } from "../../src/index.ts";
 import { Burst, type LinkStatus, type Port, type PortStats } from "../../src/ethdev/port.ts";
 import { Mempool } from "../../src/mem/mempool.ts";
 import { LINKTYPE_ETHERNET, PcapError, readPcap } from "../../src/net/pcap.ts";

@@ -1,5 +1,6 @@
 // `af_packet:IFACE[,queues=N,frames=N,frame_size=N,block_size=N,qdisc_bypass=0|1,fanout=ID,vnet_hdr=0|1]`: a kernel
 // network interface as a port, through AF_PACKET sockets with mmap'd TPACKET_V2 rings (see port.ts).
+import { registerDriver } from "../../src/ethdev/open.ts";
 import type { DriverDef } from "../../src/ethdev/driver.ts";
 import { isPowerOfTwo } from "../../src/ethdev/port.ts";
 import { BdkError } from "../../src/sys/errors.ts";
@@ -72,3 +73,5 @@ export const driver: DriverDef = {
     });
   },
 };
+
+registerDriver(driver);

@@ -1,4 +1,5 @@
 // `null[:size=N,mode=source|sink|both]`: a port that makes and swallows frames, for benchmarks.
+import { registerDriver } from "../../src/ethdev/open.ts";
 import type { DriverDef } from "../../src/ethdev/driver.ts";
 import { BdkError } from "../../src/sys/errors.ts";
 import { MAX_FRAME, MIN_FRAME, NULL_MODES, NullPort, type NullMode } from "./port.ts";
@@ -24,3 +25,5 @@ export const driver: DriverDef = {
     return new NullPort(spec, size, mode as NullMode);
   },
 };
+
+registerDriver(driver);

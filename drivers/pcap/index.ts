@@ -1,3 +1,4 @@
+import { registerDriver } from "../../src/ethdev/open.ts";
 import type { DriverDef } from "../../src/ethdev/driver.ts";
 import { PcapPort } from "./port.ts";
 
@@ -19,3 +20,5 @@ export const driver: DriverDef = {
     });
   },
 };
+
+registerDriver(driver);

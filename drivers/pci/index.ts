@@ -1,6 +1,7 @@
 // `0000:00:02.0` (or `00:02.0`): a PCI NIC through VFIO. Opening runs the safe-assignment verdict and
 // refuses an unsafe device with every reason and its fix; then opens the VFIO device and hands it to the
 // chip driver registered for its ids (drivers/pci/registry.ts).
+import { registerDriver } from "../../src/ethdev/open.ts";
 import type { DriverDef, OpenOptions } from "../../src/ethdev/driver.ts";
 import type { Port } from "../../src/ethdev/port.ts";
 import { pciAddress } from "../../src/pci/device.ts";
@@ -74,3 +75,5 @@ export const driver: DriverDef = {
     return openPciPort(String(params.addr), spec, options);
   },
 };
+
+registerDriver(driver);

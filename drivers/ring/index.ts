@@ -1,5 +1,6 @@
 // `ring:NAME`: an in-memory link between two ports of one process (or, through attachPort, of its workers).
 // The semantics are described in port.ts.
+import { registerDriver } from "../../src/ethdev/open.ts";
 import type { DriverDef } from "../../src/ethdev/driver.ts";
 import { RingPort } from "./port.ts";
 
@@ -16,3 +17,5 @@ export const driver: DriverDef = {
     return RingPort.openEnd(spec, String(params.name));
   },
 };
+
+registerDriver(driver);

@@ -17,7 +17,7 @@
 // shared memory too, so the owner's stats() include what workers did. A view follows its peer's stop and
 // start, not a reconfiguration (its link stays down: hand out new handles). Stop the workers before closing
 // or reconfiguring an end: that drains its RX rings back to the pool.
-import { IndexRing } from "../../src/lcore/ring.ts";
+import { IndexRing } from "../../src/mem/ring.ts";
 import type { Mempool } from "../../src/mem/mempool.ts";
 import type { PortHandle } from "../../src/ethdev/attach.ts";
 import { SoftPortBase } from "../../src/ethdev/soft.ts";

@@ -1,7 +1,7 @@
 // `bdk capture PORT -w FILE [-c N]`: what a port receives, written to a pcap file (tcpdump -r reads it).
 import { helpText, parseArgs, UsageError } from "../../apps/common/args.ts";
 import { onStopSignal } from "../lcore/signals.ts";
-import { openPort } from "../ethdev/open.ts";
+import { openPort } from "../index.ts";
 import { Burst } from "../ethdev/port.ts";
 import { Mempool } from "../mem/mempool.ts";
 import { PcapWriter } from "../net/pcap.ts";

@@ -5,7 +5,7 @@
 import { helpText, parseArgs } from "../../apps/common/args.ts";
 import { NetLab } from "../../apps/common/netlab.ts";
 import { formatRate, onStopSignal } from "../../apps/common/runtime.ts";
-import { openPort } from "../ethdev/open.ts";
+import { openPort } from "../index.ts";
 import { Mempool } from "../mem/mempool.ts";
 import { BdkError } from "../sys/errors.ts";
 import { getAffinity, isRoot } from "../sys/libc.ts";

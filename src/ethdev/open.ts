@@ -1,18 +1,25 @@
 // openPort(spec, options): finds the driver for a spec, checks its arguments and the options, opens the
 // port, and configures it when a pool is given. Every refusal lists what is accepted.
-import { ALL_DRIVERS } from "../../drivers/index.ts";
+//
+// The registry starts empty: drivers register themselves when their module is imported (drivers/*/index.ts
+// call registerDriver), and the package entry (src/index.ts) imports the built-in ones. ethdev never
+// imports a driver: the arrows of the layer map point down.
 import { BdkError } from "../sys/errors.ts";
 import { OPEN_OPTION_KEYS, type DriverDef, type OpenOptions } from "./driver.ts";
 import type { Port } from "./port.ts";
 import { checkParams, splitSpec } from "./spec.ts";
 
 const registry = new Map<string, DriverDef>();
-for (const d of ALL_DRIVERS) registry.set(d.kind, d);
 
 /** Adds a driver (an embedding app's own software port, say). */
 export function registerDriver(d: DriverDef): void {
   if (registry.has(d.kind)) throw new BdkError(`a driver for "${d.kind}" is already registered`, "pick another kind name");
   registry.set(d.kind, d);
+}
+
+/** The registered drivers' kinds ("af_packet", "ring", …, "pci"). */
+export function driverKinds(): string[] {
+  return [...registry.keys()];
 }
 
 export function driverUsage(): string[] {
@@ -49,6 +56,9 @@ export function openPort(spec: string, options: OpenOptions = {}): Port {
   const parsed = splitSpec(spec);
   const driver = registry.get(parsed.kind);
   if (!driver) {
+    if (registry.size === 0) {
+      throw new BdkError(`openPort("${spec}"): no port driver is registered`, 'import openPort from the package entry ("bdk" or src/index.ts), which registers the built-in drivers');
+    }
     throw new BdkError(`unknown port spec "${spec}"`, `accepted: ${driverUsage().join("; ")}`);
   }
   const params = checkParams(spec, parsed, driver.params, driver.positional);

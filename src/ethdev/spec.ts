@@ -1,7 +1,10 @@
 // Port specs: "0000:00:02.0" (a PCI function), or "KIND[:ARGS]" for software ports, where ARGS is a bare
 // value ("af_packet:veth0") or key=value pairs ("pcap:in=a.pcap,out=b.pcap"). Parsing and checking of the
 // arguments against what a driver declares, with errors that list what is accepted.
+import { normalizePciAddress } from "../pci/address.ts";
 import { BdkError } from "../sys/errors.ts";
+
+export { normalizePciAddress };
 
 export type ParamType = "string" | "int" | "bool";
 export type ParamValue = string | number | boolean;
@@ -11,15 +14,6 @@ export interface ParamSpec {
   type: ParamType;
   help: string;
   required?: boolean;
-}
-
-const PCI_RE = /^(?:([0-9a-fA-F]{4}):)?([0-9a-fA-F]{2}):([0-9a-fA-F]{2})\.([0-7])$/;
-
-/** "00:02.0" → "0000:00:02.0"; undefined when the text is not a PCI address. */
-export function normalizePciAddress(text: string): string | undefined {
-  const m = PCI_RE.exec(text.trim());
-  if (!m) return undefined;
-  return `${(m[1] ?? "0000").toLowerCase()}:${m[2]!.toLowerCase()}:${m[3]!.toLowerCase()}.${m[4]}`;
 }
 
 export interface ParsedSpec {

@@ -4,7 +4,7 @@
 // memory, so a buffer allocated in one worker can be freed in another. Each handle keeps a small private
 // cache in front of the shared ring (as DPDK's per-lcore cache does) so that most alloc/free calls touch
 // no shared cache line.
-import { IndexRing } from "../lcore/ring.ts";
+import { IndexRing } from "./ring.ts";
 import { BdkError } from "../sys/errors.ts";
 import { createArena, DmaArena, type ArenaHandle, type HugepagePolicy } from "./arena.ts";
 

@@ -1,6 +1,6 @@
 // One PCI function as sysfs shows it: ids and names, class, driver, driver_override, IOMMU group and
 // its members, NUMA node, and the kernel interfaces it carries. Read-only; bind.ts changes things.
-import { normalizePciAddress } from "../ethdev/spec.ts";
+import { normalizePciAddress } from "./address.ts";
 import { BdkError } from "../sys/errors.ts";
 import { className, idPair, isBridgeClass, isNetworkClass, knownNic, vendorName } from "./ids.ts";
 import { pciInterfaces, routeCounts, type NetInterface } from "./net.ts";

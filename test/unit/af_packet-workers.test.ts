@@ -5,7 +5,7 @@ import { afterAll, beforeAll, describe, expect, test } from "bun:test";
 import { readdirSync, readFileSync, readlinkSync } from "node:fs";
 import type { AfPacketPort } from "../../drivers/af_packet/index.ts";
 import { attachPort } from "../../src/ethdev/attach.ts";
-import { openPort } from "../../src/ethdev/open.ts";
+import { openPort } from "../../src/index.ts";
 import { Burst } from "../../src/ethdev/port.ts";
 import { startWorkers } from "../../src/lcore/worker.ts";
 import { Mempool } from "../../src/mem/mempool.ts";

@@ -10,7 +10,7 @@ import { join } from "node:path";
 import type { AfPacketPort } from "../../drivers/af_packet/index.ts";
 import type { OpenOptions } from "../../src/ethdev/driver.ts";
 import { Burst } from "../../src/ethdev/port.ts";
-import { openPort } from "../../src/ethdev/open.ts";
+import { openPort } from "../../src/index.ts";
 import { Mempool } from "../../src/mem/mempool.ts";
 import { IFF_PROMISC, netdevSysfsFlags } from "../../src/net/netdev.ts";
 import { BdkError } from "../../src/sys/errors.ts";

@@ -3,7 +3,7 @@ import { describe, expect, test } from "bun:test";
 import { mkdtempSync, readFileSync, statSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
-import { openPort } from "../../src/ethdev/open.ts";
+import { openPort } from "../../src/index.ts";
 import { Burst } from "../../src/ethdev/port.ts";
 import { normalizePciAddress, splitSpec } from "../../src/ethdev/spec.ts";
 import { Mempool } from "../../src/mem/mempool.ts";

@@ -4,7 +4,7 @@
 // after a collection, so per-packet allocation itself stays a review item (the before-stop hook greps for it).
 import { expect, test } from "bun:test";
 import { heapStats } from "bun:jsc";
-import { openPort } from "../../src/ethdev/open.ts";
+import { openPort } from "../../src/index.ts";
 import { Burst, type Port } from "../../src/ethdev/port.ts";
 import { Mempool } from "../../src/mem/mempool.ts";
 

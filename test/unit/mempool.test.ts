@@ -1,7 +1,7 @@
 // The mempool: exhaustion, double and bad frees, bulk semantics, caches, metadata, address arithmetic,
 // and two pinned workers freeing each other's buffers.
 import { afterEach, describe, expect, test } from "bun:test";
-import { IndexRing } from "../../src/lcore/ring.ts";
+import { IndexRing } from "../../src/mem/ring.ts";
 import { startWorkers } from "../../src/lcore/worker.ts";
 import { BUF_RSS_HASH, Mempool, type MempoolOptions } from "../../src/mem/mempool.ts";
 import type { MempoolInit, MempoolResult } from "./workers/mempool-worker.ts";

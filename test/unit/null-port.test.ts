@@ -2,7 +2,7 @@
 import { afterEach, describe, expect, test } from "bun:test";
 import type { OpenOptions } from "../../src/ethdev/driver.ts";
 import { Burst, type Port } from "../../src/ethdev/port.ts";
-import { openPort } from "../../src/ethdev/open.ts";
+import { openPort } from "../../src/index.ts";
 import { Mempool } from "../../src/mem/mempool.ts";
 import { driver, nullFrame, NullPort } from "../../drivers/null/index.ts";
 

@@ -10,7 +10,7 @@ import { parsePktgenArgs, runPktgen, PAYLOAD_OFF_V4, PAYLOAD_OFF_V6, PKTGEN_MAGI
 import { bucketBounds, bucketOf, LatencyHistogram } from "../../apps/pktgen/histogram.ts";
 import { StreamState, SEQ_WINDOW } from "../../apps/pktgen/receiver.ts";
 import { PortBase } from "../../src/ethdev/base.ts";
-import { openPort } from "../../src/ethdev/open.ts";
+import { openPort } from "../../src/index.ts";
 import { Burst, type LinkStatus, type PortCapabilities } from "../../src/ethdev/port.ts";
 import { Mempool } from "../../src/mem/mempool.ts";
 import { PcapWriter, readPcap } from "../../src/net/pcap.ts";

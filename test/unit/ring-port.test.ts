@@ -4,7 +4,7 @@ import { afterEach, describe, expect, test } from "bun:test";
 import { type PortHandle } from "../../src/ethdev/attach.ts";
 import type { OpenOptions } from "../../src/ethdev/driver.ts";
 import { Burst, type Port } from "../../src/ethdev/port.ts";
-import { openPort } from "../../src/ethdev/open.ts";
+import { openPort } from "../../src/index.ts";
 import { startWorkers } from "../../src/lcore/worker.ts";
 import { Mempool } from "../../src/mem/mempool.ts";
 import { driver, RingPort, ringLinks } from "../../drivers/ring/index.ts";

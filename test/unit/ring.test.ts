@@ -1,6 +1,6 @@
 // IndexRing: single-thread semantics, then real concurrency between two workers pinned to cores 0 and 1.
 import { describe, expect, test } from "bun:test";
-import { IndexRing } from "../../src/lcore/ring.ts";
+import { IndexRing } from "../../src/mem/ring.ts";
 import { startWorkers } from "../../src/lcore/worker.ts";
 import { gettid } from "../../src/sys/libc.ts";
 import type { RingInit, RingResult } from "./workers/ring-worker.ts";

@@ -6,7 +6,7 @@ import { mkdirSync, mkdtempSync, renameSync, rmSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { findPciDriver, registerPciDriver, setPciHostPaths, unregisterPciDriver, NOIOMMU_WARNING } from "../../drivers/pci/index.ts";
-import { openPort } from "../../src/ethdev/open.ts";
+import { openPort } from "../../src/index.ts";
 import { pagemapPfn } from "../../src/mem/pagemap.ts";
 import { treePaths } from "../../src/pci/paths.ts";
 import { SysError } from "../../src/sys/errno.ts";

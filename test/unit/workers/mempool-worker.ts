@@ -1,6 +1,6 @@
 // Worker for mempool.test.ts: allocates buffers, stamps them, hands them to the other worker through a
 // ring, and frees what the other worker hands over (checking the stamp). Flushes its cache at the end.
-import { IndexRing } from "../../../src/lcore/ring.ts";
+import { IndexRing } from "../../../src/mem/ring.ts";
 import { runWorker } from "../../../src/lcore/worker-runtime.ts";
 import { Mempool, type MempoolHandle } from "../../../src/mem/mempool.ts";
 

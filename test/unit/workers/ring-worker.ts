@@ -1,7 +1,7 @@
 // Worker for ring.test.ts: moves indices through a shared IndexRing.
 //   spsc-producer: enqueues 0..n-1 in bursts.   spsc-consumer: dequeues n, checks order, counts each value.
 //   mpmc: produces its share [from, to) and consumes until the group has consumed `total`.
-import { IndexRing } from "../../../src/lcore/ring.ts";
+import { IndexRing } from "../../../src/mem/ring.ts";
 import { runWorker } from "../../../src/lcore/worker-runtime.ts";
 import { raw } from "../../../src/sys/libc.ts";
 

@@ -1,6 +1,6 @@
 // openPort(SPEC) in a fresh process: reports the error (or success) and whether anything was left open.
 //   bun test/vm/guest/port-open.ts SPEC [--allow-unsafe-noiommu]
-import { openPort } from "../../../src/ethdev/open.ts";
+import { openPort } from "../../../src/index.ts";
 import { VfioContainer } from "../../../src/vfio/container.ts";
 import { openVfioDevices } from "../../../src/vfio/device.ts";
 import { VfioGroup } from "../../../src/vfio/group.ts";
