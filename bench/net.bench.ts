@@ -21,7 +21,7 @@ import {
   ipv4Write,
   parseIpv4,
 } from "../src/net/ipv4.ts";
-import { PcapWriter } from "../src/net/pcap.ts";
+import { PcapWriter } from "../drivers/pcap/file.ts";
 import { udpDstPort, udpLength, udpSrcPort, udpUpdateChecksumIpv4, udpWrite } from "../src/net/udp.ts";
 
 const SLOTS = 4096;

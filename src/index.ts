@@ -4,13 +4,31 @@
 export { openPort, registerDriver, driverUsage, driverKinds } from "./ethdev/open.ts";
 // The built-in drivers register themselves with openPort when imported.
 import "../drivers/index.ts";
-export { Burst, emptyStats } from "./ethdev/port.ts";
+export { Burst } from "./ethdev/burst.ts";
+export { emptyStats } from "./ethdev/port.ts";
 export type {
-  Port, PortConfig, PortStats, QueueStats, LinkStatus, PortInfo, PortCapabilities, ResolvedPortConfig,
+  Port, PortConfig, PortStats, LinkStatus, PortInfo, PortCapabilities, ResolvedPortConfig, RssConfig, RxQueueConfig, XStat,
 } from "./ethdev/port.ts";
-export { PortBase } from "./ethdev/base.ts";
 export type { DriverDef, OpenOptions } from "./ethdev/driver.ts";
+export type { ParamSpec, Params } from "./ethdev/spec.ts";
 export { normalizePciAddress } from "./ethdev/spec.ts";
+
+// Queues: bursts, handles for workers, interrupts
+export { attachRxQueue, attachTxQueue } from "./ethdev/queue.ts";
+export type { RxQueue, TxQueue, QueueHandle, QueueStats, AttachOptions } from "./ethdev/queue.ts";
+export { RxWaiter } from "./ethdev/wait.ts";
+export type { PortEvent, LinkEvent, PortEventListener } from "./ethdev/events.ts";
+export * from "./ethdev/offloads.ts";
+
+// Writing a driver: the base classes and the registries
+export { PortBase } from "./ethdev/base.ts";
+export { SoftPortBase, checkUnicastMac } from "./ethdev/soft.ts";
+export { RxQueueBase, TxQueueBase, identityFrom } from "./ethdev/queue-base.ts";
+export type { QueueIdentity } from "./ethdev/queue-base.ts";
+export { checkHandleDriver } from "./ethdev/queue.ts";
+export { QueueCounters, C_PACKETS, C_BYTES, C_ERRORS, C_MISSED, C_NOMBUF, C_DRIVER0 } from "./ethdev/counters.ts";
+export { registerPciDriver, pciDrivers } from "../drivers/pci/index.ts";
+export type { PciDriver } from "../drivers/pci/index.ts";
 
 // Memory
 export {
@@ -31,7 +49,7 @@ export { onStopSignal } from "./lcore/signals.ts";
 
 // Packets
 export * as net from "./net/index.ts";
-export { PcapReader, PcapWriter, readPcap, PcapError } from "./net/pcap.ts";
+export { PcapReader, PcapWriter, readPcap, PcapError } from "../drivers/pcap/file.ts";
 
 // Errors
 export { BdkError } from "./sys/errors.ts";

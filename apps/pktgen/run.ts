@@ -4,7 +4,7 @@
 import { openPort } from "../../src/index.ts";
 import { Burst, type LinkStatus, type Port, type PortStats } from "../../src/ethdev/port.ts";
 import { Mempool } from "../../src/mem/mempool.ts";
-import { LINKTYPE_ETHERNET, PcapError, readPcap } from "../../src/net/pcap.ts";
+import { LINKTYPE_ETHERNET, PcapError, readPcap } from "../../drivers/pcap/file.ts";
 import { monotonicNs } from "../../src/sys/libc.ts";
 import { BdkError } from "../../src/sys/errors.ts";
 import { FrameGenerator, ReplaySource, type FrameSource } from "./generator.ts";

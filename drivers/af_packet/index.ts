@@ -4,7 +4,7 @@ import { registerDriver } from "../../src/ethdev/open.ts";
 import type { DriverDef } from "../../src/ethdev/driver.ts";
 import { isPowerOfTwo } from "../../src/ethdev/port.ts";
 import { BdkError } from "../../src/sys/errors.ts";
-import { checkIfName } from "../../src/net/netdev.ts";
+import { checkIfName } from "../../src/sys/netdev.ts";
 import {
   AfPacketPort, DEFAULT_FRAME_SIZE, DEFAULT_FRAMES, defaultBlockSize, MAX_QUEUES, MAX_RING, MIN_RING, type AfPacketOptions,
 } from "./port.ts";

@@ -39,7 +39,7 @@ import type { Mempool } from "../../src/mem/mempool.ts";
 import { BUF_L4_CSUM_GOOD } from "../../src/mem/mempool.ts";
 import {
   netdevIndex, netdevInfo, netdevLinkUp, netdevMac, netdevMtu, netdevPromiscuous, requireUp, setNetdevMac, setNetdevMtu,
-} from "../../src/net/netdev.ts";
+} from "../../src/sys/netdev.ts";
 import { BdkError, warnOnce } from "../../src/sys/errors.ts";
 import { close, raw } from "../../src/sys/libc.ts";
 import { packetSocket, PacketSocket, S_RX_HEAD, S_TX_HEAD, type RingGeometry, type SocketHandle } from "./socket.ts";

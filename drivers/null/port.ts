@@ -1,12 +1,17 @@
 // The `null` software port, for benchmarks: RX makes frames out of nothing, TX frees what it is given.
 //
-// mode=source: rxBurst allocates buffers from the pool and fills each with a fixed `size`-byte
-//   Ethernet/IPv4/UDP frame (one template copy per buffer); txBurst takes nothing.
-// mode=sink:   rxBurst returns nothing; txBurst frees every buffer it is offered and counts it.
+// mode=source: an RX burst allocates buffers from the pool and fills each with a fixed `size`-byte
+//   Ethernet/IPv4/UDP frame (one template copy per buffer); TX takes nothing.
+// mode=sink:   RX returns nothing; TX frees every buffer it is offered and counts it.
 // mode=both:   both (the default).
-// The link is up while the port is started; RX that finds the pool empty counts rxNoMbuf.
+// The link is up while the port is started; RX that finds the pool empty counts rxNoMbuf. Queues can be
+// handed to workers (attachQueue); a worker's source keeps the MAC it had when the handle was made.
 import { SoftPortBase } from "../../src/ethdev/soft.ts";
-import { checkQueue, type Burst, type LinkStatus, type PortCapabilities, type ResolvedPortConfig } from "../../src/ethdev/port.ts";
+import type { Burst } from "../../src/ethdev/burst.ts";
+import { C_BYTES, C_NOMBUF, C_PACKETS } from "../../src/ethdev/counters.ts";
+import type { LinkStatus, PortCapabilities, ResolvedPortConfig } from "../../src/ethdev/port.ts";
+import { checkHandleDriver, type QueueHandle } from "../../src/ethdev/queue.ts";
+import { identityFrom, RxQueueBase, TxQueueBase, type QueueIdentity } from "../../src/ethdev/queue-base.ts";
 import type { Mempool } from "../../src/mem/mempool.ts";
 import { BdkError } from "../../src/sys/errors.ts";
 
@@ -49,71 +54,44 @@ export function nullFrame(size: number, mac: string): Uint8Array {
   return f;
 }
 
-export class NullPort extends SoftPortBase {
-  readonly frameSize: number;
-  readonly mode: NullMode;
-  private readonly source: boolean;
-  private readonly sink: boolean;
-  private template!: Uint8Array;
+/** The null port's shared state: its live word (1 while started), seen by queues in any thread. */
+interface NullState {
+  ctl: SharedArrayBuffer;
+  size: number;
+  mac: string;
+  source: boolean;
+  sink: boolean;
+}
+
+/** RX: a source makes `size`-byte copies of one template frame into fresh buffers. */
+export class NullRxQueue extends RxQueueBase {
+  private readonly live: Int32Array;
+  private template: Uint8Array;
   /** The template's whole 32-bit words (frames up to 256 bytes; larger ones use one set() per packet). */
   private words: Uint32Array | undefined;
-  private poolWords: Uint32Array | undefined;
-  private pool: Mempool | undefined;
-  private queuesRx = 0;
-  private queuesTx = 0;
-  private rxNoMbuf = 0;
+  private readonly poolWords: Uint32Array;
 
-  constructor(spec: string, size: number, mode: NullMode) {
-    super(spec, "null", `null${mode === "both" ? "" : `:${mode}`}`, "02:00:00:00:00:01");
-    this.frameSize = size;
-    this.mode = mode;
-    this.source = mode !== "sink";
-    this.sink = mode !== "source";
-    this.mac = `02:00:00:00:${((this.id >> 8) & 0xff).toString(16).padStart(2, "0")}:${(this.id & 0xff).toString(16).padStart(2, "0")}`;
-    this.setTemplate();
-  }
-
-  protected override onMacChange(): void {
-    this.setTemplate();
-  }
-
-  private setTemplate(): void {
-    this.template = nullFrame(this.frameSize, this.mac);
-    const nw = this.frameSize >>> 2;
-    this.words = this.frameSize <= 256 ? new Uint32Array(this.template.buffer.slice(0, nw * 4)) : undefined;
-  }
-
-  capabilities(): PortCapabilities {
-    return { ...CAPS };
-  }
-
-  protected setup(config: ResolvedPortConfig): void {
-    if (this.source && this.frameSize > config.pool.dataRoom) {
-      throw new BdkError(`${this.name}: frames of ${this.frameSize} bytes do not fit the pool's ${config.pool.dataRoom}-byte buffers`, `create the pool with dataRoom ≥ ${this.frameSize}, or give a smaller size=`);
-    }
-    this.pool = config.pool;
-    const bytes = config.pool.bytes;
+  constructor(ident: QueueIdentity, private readonly state: NullState) {
+    super(ident);
+    this.live = new Int32Array(state.ctl);
+    const bytes = this.pool.bytes;
     this.poolWords = new Uint32Array(bytes.buffer, bytes.byteOffset, bytes.byteLength >>> 2);
-    this.queuesRx = config.rxQueues;
-    this.queuesTx = config.txQueues;
+    this.template = nullFrame(state.size, state.mac);
+    this.setMac(state.mac);
   }
 
-  protected teardown(): void {
-    this.pool = undefined;
-    this.poolWords = undefined;
-    this.queuesRx = 0;
-    this.queuesTx = 0;
+  /** The owner rebuilds its queues' template when the MAC changes. */
+  setMac(mac: string): void {
+    this.state.mac = mac;
+    this.template = nullFrame(this.state.size, mac);
+    const nw = this.state.size >>> 2;
+    this.words = this.state.size <= 256 ? new Uint32Array(this.template.buffer.slice(0, nw * 4)) : undefined;
   }
 
-  protected onStart(): void {}
-  protected onStop(): void {}
-  protected release(): void {}
-
-  rxBurst(queue: number, burst: Burst): number {
-    if (!(queue >= 0 && queue < this.queuesRx)) return this.badQueue(queue, "rx");
+  burst(burst: Burst): number {
     burst.count = 0;
-    if (!this.source || !this.started) return 0;
-    const pool = this.pool!;
+    if (!this.state.source || this.live[0] === 0) return 0;
+    const pool = this.pool;
     const bufs = burst.bufs;
     let n = burst.capacity;
     if (pool.allocBulk(bufs, 0, n) === 0) {
@@ -124,22 +102,22 @@ export class NullPort extends SoftPortBase {
         if (b < 0) break;
         bufs[k] = b;
       }
-      this.rxNoMbuf += n - k;
+      this.cnt[C_NOMBUF]! += n - k;
       n = k;
       if (n === 0) return 0;
     }
     const len = pool.len;
     const portOf = pool.port;
-    const size = this.frameSize;
+    const size = this.state.size;
     const base = pool.bufBase + pool.headroom; // allocation set dataOff = headroom
     const stride = pool.stride;
-    const id = this.id;
+    const id = this.portId;
     const words = this.words;
+    const bytes = pool.bytes;
+    const tpl = this.template;
     if (words !== undefined && (base & 3) === 0) {
       // Word copies beat a TypedArray.set call per packet for small frames; the tail (size % 4) byte by byte.
-      const u32 = this.poolWords!;
-      const bytes = pool.bytes;
-      const tpl = this.template;
+      const u32 = this.poolWords;
       const nw = words.length;
       for (let i = 0; i < n; i++) {
         const b = bufs[i]!;
@@ -151,8 +129,6 @@ export class NullPort extends SoftPortBase {
         portOf[b] = id;
       }
     } else {
-      const bytes = pool.bytes;
-      const tpl = this.template;
       for (let i = 0; i < n; i++) {
         const b = bufs[i]!;
         bytes.set(tpl, base + b * stride);
@@ -161,16 +137,34 @@ export class NullPort extends SoftPortBase {
       }
     }
     burst.count = n;
-    this.rxPackets[queue]! += n;
-    this.rxBytes[queue]! += n * size;
+    this.cnt[C_PACKETS]! += n;
+    this.cnt[C_BYTES]! += n * size;
     return n;
   }
 
-  txBurst(queue: number, burst: Burst, start = 0): number {
-    if (!(queue >= 0 && queue < this.queuesTx)) return this.badQueue(queue, "tx");
+  /** A source always has a frame for a started port. */
+  ready(): boolean {
+    return this.state.source && this.live[0] !== 0;
+  }
+
+  protected handleState(): NullState {
+    return { ...this.state };
+  }
+}
+
+/** TX: a sink frees what it is offered and counts it. */
+export class NullTxQueue extends TxQueueBase {
+  private readonly live: Int32Array;
+
+  constructor(ident: QueueIdentity, private readonly state: NullState) {
+    super(ident);
+    this.live = new Int32Array(state.ctl);
+  }
+
+  burst(burst: Burst, start = 0): number {
     const end = burst.count;
-    if (!this.sink || !this.started || end <= start) return 0;
-    const pool = this.pool!;
+    if (!this.state.sink || this.live[0] === 0 || end <= start) return 0;
+    const pool = this.pool;
     const len = pool.len;
     const bufs = burst.bufs;
     let bytes = 0;
@@ -179,29 +173,72 @@ export class NullPort extends SoftPortBase {
       bytes += len[b]!;
       pool.free(b);
     }
-    this.txPackets[queue]! += end - start;
-    this.txBytes[queue]! += bytes;
+    this.cnt[C_PACKETS]! += end - start;
+    this.cnt[C_BYTES]! += bytes;
     return end - start;
   }
 
-  override stats() {
-    const s = super.stats();
-    s.rxNoMbuf += this.rxNoMbuf;
-    return s;
+  protected handleState(): NullState {
+    return { ...this.state };
+  }
+}
+
+export class NullPort extends SoftPortBase {
+  readonly frameSize: number;
+  readonly mode: NullMode;
+  private readonly source: boolean;
+  private readonly sink: boolean;
+  private readonly ctl = new SharedArrayBuffer(4);
+
+  constructor(spec: string, size: number, mode: NullMode) {
+    super(spec, "null", `null${mode === "both" ? "" : `:${mode}`}`, "02:00:00:00:00:01");
+    this.frameSize = size;
+    this.mode = mode;
+    this.source = mode !== "sink";
+    this.sink = mode !== "source";
+    this.mac = `02:00:00:00:${((this.id >> 8) & 0xff).toString(16).padStart(2, "0")}:${(this.id & 0xff).toString(16).padStart(2, "0")}`;
   }
 
-  override resetStats(): void {
-    super.resetStats();
-    this.rxNoMbuf = 0;
+  protected override onMacChange(): void {
+    for (const q of this.rxqs) (q as NullRxQueue).setMac(this.mac);
   }
+
+  capabilities(): PortCapabilities {
+    return { ...CAPS };
+  }
+
+  protected setup(config: ResolvedPortConfig): void {
+    for (const pool of config.rxPools) {
+      if (this.source && this.frameSize > pool.dataRoom) {
+        throw new BdkError(`${this.name}: frames of ${this.frameSize} bytes do not fit the pool's ${pool.dataRoom}-byte buffers`, `create the pool with dataRoom ≥ ${this.frameSize}, or give a smaller size=`);
+      }
+    }
+    const state = (): NullState => ({ ctl: this.ctl, size: this.frameSize, mac: this.mac, source: this.source, sink: this.sink });
+    for (let q = 0; q < config.rxQueues; q++) this.rxqs.push(new NullRxQueue(this.queueIdentity(import.meta.url, "rx", q), state()));
+    for (let q = 0; q < config.txQueues; q++) this.txqs.push(new NullTxQueue(this.queueIdentity(import.meta.url, "tx", q), state()));
+  }
+
+  protected teardown(): void {}
+
+  protected onStart(): void {
+    Atomics.store(new Int32Array(this.ctl), 0, 1);
+  }
+
+  protected onStop(): void {
+    Atomics.store(new Int32Array(this.ctl), 0, 0);
+  }
+
+  protected release(): void {}
 
   link(): LinkStatus {
     return { up: this.started, speedMbps: 0, fullDuplex: true };
   }
+}
 
-  private badQueue(queue: number, dir: "rx" | "tx"): never {
-    if (!this.config) throw new BdkError(`${this.name}: port is not configured`, "call configure({ pool, … }) first");
-    checkQueue(this.name, queue, dir === "rx" ? this.queuesRx : this.queuesTx, dir);
-    throw new BdkError(`${this.name}: ${dir} queue ${queue} is not set up`, "configure the port again");
-  }
+/** The attach entry point (QueueHandle.module points here): a worker's object for a null port's queue. */
+export function attachQueue(h: QueueHandle, pool: Mempool): NullRxQueue | NullTxQueue {
+  checkHandleDriver(h, "null");
+  const ident = identityFrom(h, pool);
+  const state = h.state as NullState;
+  return h.dir === "rx" ? new NullRxQueue(ident, state) : new NullTxQueue(ident, state);
 }

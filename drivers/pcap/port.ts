@@ -1,9 +1,12 @@
 // The pcap port: RX replays a capture file's frames (in order, `loop` times), TX appends frames to a file.
-// Replay loads the file once; each frame is then one copy from a view made at load time.
+// Replay loads the file once; each frame is then one copy from a view made at load time. The file and its
+// writer belong to the thread that opened the port: its queues cannot be handed to a worker.
 import { SoftPortBase } from "../../src/ethdev/soft.ts";
-import type { Burst, LinkStatus, PortCapabilities } from "../../src/ethdev/port.ts";
-import { checkQueue } from "../../src/ethdev/port.ts";
-import { LINKTYPE_ETHERNET, PcapWriter, readPcap } from "../../src/net/pcap.ts";
+import type { Burst } from "../../src/ethdev/burst.ts";
+import { C_BYTES, C_NOMBUF, C_PACKETS } from "../../src/ethdev/counters.ts";
+import type { LinkStatus, PortCapabilities, ResolvedPortConfig } from "../../src/ethdev/port.ts";
+import { RxQueueBase, TxQueueBase, type QueueIdentity } from "../../src/ethdev/queue-base.ts";
+import { LINKTYPE_ETHERNET, PcapWriter, readPcap } from "./file.ts";
 import { BdkError } from "../../src/sys/errors.ts";
 
 export interface PcapPortOptions {
@@ -16,11 +19,90 @@ export interface PcapPortOptions {
 
 const MAX_FRAME = 9018;
 
+function notAttachable(spec: string): never {
+  throw new BdkError(`${spec}: a pcap port's queues cannot be handed to a worker (the file belongs to the thread that opened it)`,
+    "burst on it in that thread, or put a ring: port between it and the worker");
+}
+
+/** RX: the next frames of the file, each copied into a fresh buffer. */
+class PcapRxQueue extends RxQueueBase {
+  constructor(ident: QueueIdentity, private readonly port: PcapPort) {
+    super(ident);
+  }
+
+  burst(burst: Burst): number {
+    burst.count = 0;
+    const port = this.port;
+    if (!port.started) return 0;
+    const pool = this.pool;
+    const id = this.portId;
+    let n = 0;
+    let bytes = 0;
+    while (n < burst.capacity) {
+      const frame = port.nextFrame();
+      if (frame === undefined) break;
+      const buf = pool.alloc();
+      if (buf < 0) {
+        port.unread();
+        this.cnt[C_NOMBUF]!++;
+        break;
+      }
+      pool.bytes.set(frame, pool.offset(buf));
+      pool.len[buf] = frame.length;
+      pool.port[buf] = id;
+      burst.bufs[n++] = buf;
+      bytes += frame.length;
+    }
+    burst.count = n;
+    this.cnt[C_PACKETS]! += n;
+    this.cnt[C_BYTES]! += bytes;
+    return n;
+  }
+
+  ready(): boolean {
+    return this.port.started && this.port.remaining() > 0;
+  }
+
+  protected handleState(): never {
+    return notAttachable(this.ident.spec);
+  }
+}
+
+/** TX: appends each frame to the out= file (when there is one) and frees the buffer. */
+class PcapTxQueue extends TxQueueBase {
+  constructor(ident: QueueIdentity, private readonly port: PcapPort) {
+    super(ident);
+  }
+
+  burst(burst: Burst, start = 0): number {
+    const pool = this.pool;
+    const n = burst.count - start;
+    if (n <= 0 || !this.port.started) return 0;
+    const writer = this.port.writer;
+    let bytes = 0;
+    for (let i = start; i < burst.count; i++) {
+      const buf = burst.bufs[i]!;
+      const len = pool.len[buf]!;
+      if (writer) writer.frame(pool.bytes, pool.offset(buf), len);
+      bytes += len;
+      pool.free(buf);
+    }
+    this.cnt[C_PACKETS]! += n;
+    this.cnt[C_BYTES]! += bytes;
+    return n;
+  }
+
+  protected handleState(): never {
+    return notAttachable(this.ident.spec);
+  }
+}
+
 export class PcapPort extends SoftPortBase {
   private readonly frames: Uint8Array[] = [];
   private next = 0;
   private loopsDone = 0;
-  private writer: PcapWriter | undefined;
+  /** The out= file while started (the TX queue writes through it). */
+  writer: PcapWriter | undefined;
 
   constructor(spec: string, private readonly opts: PcapPortOptions) {
     super(spec, "pcap", opts.in ?? opts.out ?? "pcap", "02:00:00:00:ca:9e");
@@ -38,11 +120,14 @@ export class PcapPort extends SoftPortBase {
     return { maxRxQueues: 1, maxTxQueues: 1, minRingSize: 1, maxRingSize: 65536, rss: false, maxFrameSize: MAX_FRAME };
   }
 
-  protected setup(): void {
+  protected setup(config: ResolvedPortConfig): void {
     const big = this.frames.reduce((m, f) => Math.max(m, f.length), 0);
-    if (big > this.cfg.pool.dataRoom) {
-      throw new BdkError(`${this.opts.in}: holds a ${big}-byte frame, larger than the pool's ${this.cfg.pool.dataRoom}-byte buffers`, `create the pool with dataRoom ≥ ${big}`);
+    const room = config.rxPools[0]!.dataRoom;
+    if (big > room) {
+      throw new BdkError(`${this.opts.in}: holds a ${big}-byte frame, larger than the pool's ${room}-byte buffers`, `create the pool with dataRoom ≥ ${big}`);
     }
+    this.rxqs.push(new PcapRxQueue(this.queueIdentity(import.meta.url, "rx", 0), this));
+    this.txqs.push(new PcapTxQueue(this.queueIdentity(import.meta.url, "tx", 0), this));
   }
 
   protected teardown(): void {}
@@ -67,55 +152,28 @@ export class PcapPort extends SoftPortBase {
     return (this.opts.loop - this.loopsDone) * this.frames.length - this.next;
   }
 
-  rxBurst(queue: number, burst: Burst): number {
-    checkQueue(this.name, queue, 1, "rx");
-    burst.count = 0;
-    if (!this.started || this.frames.length === 0) return 0;
-    const pool = this.cfg.pool;
-    let n = 0;
-    let bytes = 0;
-    while (n < burst.capacity && (this.opts.loop === 0 || this.loopsDone < this.opts.loop)) {
-      const buf = pool.alloc();
-      if (buf < 0) {
-        this.extra.rxNoMbuf++;
-        break;
-      }
-      const frame = this.frames[this.next]!;
-      pool.bytes.set(frame, pool.offset(buf));
-      pool.len[buf] = frame.length;
-      burst.bufs[n++] = buf;
-      bytes += frame.length;
-      if (++this.next === this.frames.length) {
-        this.next = 0;
-        this.loopsDone++;
-      }
+  /** The next frame to replay, or undefined when every loop is done. */
+  nextFrame(): Uint8Array | undefined {
+    if (this.frames.length === 0 || (this.opts.loop !== 0 && this.loopsDone >= this.opts.loop)) return undefined;
+    const frame = this.frames[this.next]!;
+    if (++this.next === this.frames.length) {
+      this.next = 0;
+      this.loopsDone++;
     }
-    burst.count = n;
-    this.rxPackets[0]! += n;
-    this.rxBytes[0]! += bytes;
-    return n;
+    return frame;
   }
 
-  txBurst(queue: number, burst: Burst, start = 0): number {
-    checkQueue(this.name, queue, 1, "tx");
-    const pool = this.cfg.pool;
-    const n = burst.count - start;
-    if (n <= 0) return 0;
-    let bytes = 0;
-    for (let i = start; i < burst.count; i++) {
-      const buf = burst.bufs[i]!;
-      const len = pool.len[buf]!;
-      if (this.writer) this.writer.frame(pool.bytes, pool.offset(buf), len);
-      bytes += len;
-      pool.free(buf);
+  /** Puts the last frame back (no buffer was free for it). */
+  unread(): void {
+    if (this.next === 0) {
+      this.next = this.frames.length - 1;
+      this.loopsDone--;
+    } else {
+      this.next--;
     }
-    this.txPackets[0]! += n;
-    this.txBytes[0]! += bytes;
-    return n;
   }
 
   link(): LinkStatus {
     return { up: this.started, speedMbps: 0, fullDuplex: true };
   }
-
 }

@@ -1,10 +1,10 @@
-// `ring:NAME`: an in-memory link between two ports of one process (or, through attachPort, of its workers).
+// `ring:NAME`: an in-memory link between two ports of one process (or, through queue handles, of its workers).
 // The semantics are described in port.ts.
 import { registerDriver } from "../../src/ethdev/open.ts";
 import type { DriverDef } from "../../src/ethdev/driver.ts";
 import { RingPort } from "./port.ts";
 
-export { attachHandle, RingPort, ringLinks, type RingHandleState } from "./port.ts";
+export { attachQueue, RingPort, RingRxQueue, RingTxQueue, ringLinks } from "./port.ts";
 
 export const driver: DriverDef = {
   kind: "ring",

@@ -2,27 +2,35 @@
 //
 // `ring:NAME` names a link. The first open of NAME gets end A, the second end B; a third open while both
 // are open is refused. Closing an end frees its place (the next open of NAME takes it). What one end
-// transmits on queue q, the other receives on RX queue q: txBurst enqueues the buffer indices straight onto
+// transmits on queue q, the other receives on RX queue q: a TX burst enqueues the buffer indices straight onto
 // the peer's RX ring (an IndexRing in a SharedArrayBuffer), without a copy, so both ends must use one
-// mempool (refused otherwise). Each end owns its RX rings (rxQueues rings of rxRingSize); txRingSize is
+// mempool (refused otherwise). Each end owns its RX rings (one per RX queue, of its ring size); txRingSize is
 // checked but unused (a ring port has no TX ring of its own). Each end needs at least as many RX queues as
 // its peer has TX queues (checked when the second end starts).
 //
-// Link up: both ends started. While the peer is stopped (or not yet configured) txBurst takes nothing.
-// When the peer's RX ring is full, txBurst takes fewer and the peer counts the rest as imissed (frames it
-// had no room for), as a NIC counts drops on the receive side.
+// Link up: both ends started. While the peer is stopped (or not yet configured) a TX burst takes nothing.
+// When the peer's RX ring is full, a TX burst takes fewer and the caller keeps the rest (back-pressure, as
+// a full TX ring on a NIC): nothing is lost inside the link, so imissed stays 0; refusals are counted in
+// the tx_qN_full xstat (a frame offered again is counted again: it says how often the ring was full).
 //
-// Link names are per thread. To use an end in a worker, configure both ends in the owner thread, pass
-// `port.handle()` to the worker and `attachPort(handle)` there (src/ethdev/attach.ts). Counters live in the
-// shared memory too, so the owner's stats() include what workers did. A view follows its peer's stop and
-// start, not a reconfiguration (its link stays down: hand out new handles). Stop the workers before closing
-// or reconfiguring an end: that drains its RX rings back to the pool.
+// RX interrupts: each RX queue has an eventfd and an "armed" word. While the queue's owner has armed it
+// (enableInterrupt, as RxWaiter does before it sleeps), a TX burst that put frames on it writes the
+// eventfd once: one system call per burst, and none while the receiver is busy polling.
+//
+// Link names are per thread. To use a queue in a worker, configure both ends in the owner thread, pass
+// `port.rxQueue(q).handle()` (or txQueue) to the worker and attachRxQueue / attachTxQueue there. A worker's
+// TX queue follows its peer's stop and start, not a reconfiguration (it stays down: hand out new handles).
+// Stop the workers before closing or reconfiguring an end: that drains its RX rings back to the pool.
 import { IndexRing } from "../../src/mem/ring.ts";
 import type { Mempool } from "../../src/mem/mempool.ts";
-import type { PortHandle } from "../../src/ethdev/attach.ts";
 import { SoftPortBase } from "../../src/ethdev/soft.ts";
-import { checkQueue, type Burst, type LinkStatus, type PortCapabilities, type PortConfig, type PortStats, type ResolvedPortConfig } from "../../src/ethdev/port.ts";
+import type { Burst } from "../../src/ethdev/burst.ts";
+import { C_BYTES, C_DRIVER0, C_PACKETS } from "../../src/ethdev/counters.ts";
+import type { LinkStatus, PortCapabilities, ResolvedPortConfig, XStat } from "../../src/ethdev/port.ts";
+import { checkHandleDriver, type QueueHandle } from "../../src/ethdev/queue.ts";
+import { identityFrom, RxQueueBase, TxQueueBase, type QueueIdentity } from "../../src/ethdev/queue-base.ts";
 import { BdkError } from "../../src/sys/errors.ts";
+import { close, eventfd, eventfdRead, eventfdSignal } from "../../src/sys/libc.ts";
 
 export const MAX_QUEUES = 16;
 export const MIN_RING = 64;
@@ -41,15 +49,47 @@ const CAPS: PortCapabilities = {
 // The link's control words (one SharedArrayBuffer per link): per end, on its own cache line,
 // LIVE = the end's configuration generation while it is started, else 0.
 const CTL_END_STRIDE = 16;
-const CTL_LIVE = 0;
 const CTL_WORDS = 2 * CTL_END_STRIDE;
+/** The TX counter slot for refusals (the peer's RX ring was full). */
+const C_TX_FULL = C_DRIVER0;
 
-// An end's memory (one SharedArrayBuffer per configuration): counters, then its RX rings.
-const CNT_OFF = 64;
-const CNT_RX_PKTS = 0, CNT_RX_BYTES = 1, CNT_TX_PKTS = 2, CNT_TX_BYTES = 3, CNT_MISSED = 4, CNT_ARRAYS = 5;
-const RINGS_OFF = CNT_OFF + CNT_ARRAYS * MAX_QUEUES * 8; // 704, a multiple of 64
+// An end's memory (one SharedArrayBuffer per configuration): per RX queue an "armed" word on its own cache
+// line, then the RX rings.
+const ARM_STRIDE = 16; // Int32 words: 64 bytes
+const RINGS_OFF = MAX_QUEUES * ARM_STRIDE * 4;
 
 const END_NAMES = ["A", "B"] as const;
+
+/** One end's queues as plain data: what the owner builds at configure and a handle carries to a worker. */
+interface EndShared {
+  sab: SharedArrayBuffer;
+  rxQueues: number;
+  /** Byte offset of RX queue q's ring in sab. */
+  ringOffsets: number[];
+  /** RX queue q's interrupt eventfd (fds are process-wide: a worker uses the same number). */
+  eventFds: number[];
+  /** The configuration's generation: the end's LIVE word holds it while started. */
+  generation: number;
+}
+
+function createEnd(ringSizes: readonly number[], generation: number): EndShared {
+  const ringOffsets: number[] = [];
+  let at = RINGS_OFF;
+  for (const size of ringSizes) {
+    ringOffsets.push(at);
+    at += IndexRing.bytesFor(size);
+  }
+  const sab = new SharedArrayBuffer(at);
+  ringSizes.forEach((size, q) => IndexRing.init(sab, ringOffsets[q]!, size, "spsc"));
+  const eventFds: number[] = [];
+  try {
+    for (let q = 0; q < ringSizes.length; q++) eventFds.push(eventfd());
+  } catch (e) {
+    for (const fd of eventFds) close(fd);
+    throw e;
+  }
+  return { sab, rxQueues: ringSizes.length, ringOffsets, eventFds, generation };
+}
 
 /** The per-thread registry of links by name. */
 interface Link {
@@ -61,42 +101,16 @@ interface Link {
 
 const links = new Map<string, Link>();
 
-/** One end's queues over shared memory: what both the owner and a worker's view build. */
-class EndMemory {
-  readonly rings: IndexRing[] = [];
-  readonly rxPackets: Float64Array;
-  readonly rxBytes: Float64Array;
-  readonly txPackets: Float64Array;
-  readonly txBytes: Float64Array;
-  readonly missed: Float64Array;
-
-  static create(rxQueues: number, txQueues: number, ringSize: number): EndMemory {
-    const ringBytes = IndexRing.bytesFor(ringSize);
-    const sab = new SharedArrayBuffer(RINGS_OFF + rxQueues * ringBytes);
-    for (let q = 0; q < rxQueues; q++) IndexRing.init(sab, RINGS_OFF + q * ringBytes, ringSize, "spsc");
-    return new EndMemory(sab, rxQueues, txQueues, ringSize);
-  }
-
-  constructor(readonly sab: SharedArrayBuffer, readonly rxQueues: number, readonly txQueues: number, readonly ringSize: number) {
-    const ringBytes = IndexRing.bytesFor(ringSize);
-    for (let q = 0; q < rxQueues; q++) this.rings.push(IndexRing.attach(sab, RINGS_OFF + q * ringBytes));
-    const arr = (k: number, n: number): Float64Array => new Float64Array(sab, CNT_OFF + k * MAX_QUEUES * 8, n);
-    this.rxPackets = arr(CNT_RX_PKTS, rxQueues);
-    this.rxBytes = arr(CNT_RX_BYTES, rxQueues);
-    this.txPackets = arr(CNT_TX_PKTS, txQueues);
-    this.txBytes = arr(CNT_TX_BYTES, txQueues);
-    this.missed = arr(CNT_MISSED, rxQueues);
-  }
+interface RingRxState {
+  end: EndShared;
 }
 
-/** What a ring port's handle carries (PortHandle.state). */
-export interface RingHandleState {
-  link: string;
-  end: 0 | 1;
+interface RingTxState {
   control: SharedArrayBuffer;
-  mac: string;
-  own: { sab: SharedArrayBuffer; rxQueues: number; txQueues: number; ringSize: number; generation: number };
-  peer: { sab: SharedArrayBuffer; rxQueues: number; txQueues: number; ringSize: number; generation: number };
+  /** Index of the peer's LIVE word in control. */
+  peerLive: number;
+  /** The peer's queues when the handle was made (a worker cannot follow a reconfigured peer). */
+  peer: EndShared | undefined;
 }
 
 function macFor(name: string, end: number): string {
@@ -107,34 +121,147 @@ function macFor(name: string, end: number): string {
   return b.map((x) => x.toString(16).padStart(2, "0")).join(":");
 }
 
+/** RX queue q of an end: takes what the peer's TX queue q put on this end's ring. */
+export class RingRxQueue extends RxQueueBase {
+  private readonly ring: IndexRing;
+  private readonly armed: Int32Array;
+  private readonly armAt: number;
+  private readonly fd: number;
+  private readonly scratch = new BigUint64Array(1);
+
+  constructor(ident: QueueIdentity, private readonly state: RingRxState) {
+    super(ident);
+    const end = state.end;
+    this.ring = IndexRing.attach(end.sab, end.ringOffsets[ident.queueId]!);
+    this.armed = new Int32Array(end.sab, 0, MAX_QUEUES * ARM_STRIDE);
+    this.armAt = ident.queueId * ARM_STRIDE;
+    this.fd = end.eventFds[ident.queueId]!;
+  }
+
+  burst(burst: Burst): number {
+    const n = this.ring.dequeueBurst(burst.bufs, 0, burst.capacity);
+    burst.count = n;
+    if (n === 0) return 0;
+    const bufs = burst.bufs;
+    const len = this.pool.len;
+    const portOf = this.pool.port;
+    const id = this.portId;
+    let bytes = 0;
+    for (let i = 0; i < n; i++) {
+      const b = bufs[i]!;
+      bytes += len[b]!;
+      portOf[b] = id;
+    }
+    this.cnt[C_PACKETS]! += n;
+    this.cnt[C_BYTES]! += bytes;
+    return n;
+  }
+
+  ready(): boolean {
+    return this.ring.count() !== 0;
+  }
+
+  override eventFd(): number {
+    return this.fd;
+  }
+
+  override enableInterrupt(): void {
+    Atomics.store(this.armed, this.armAt, 1);
+  }
+
+  override disableInterrupt(): void {
+    Atomics.store(this.armed, this.armAt, 0);
+    eventfdRead(this.fd, this.scratch);
+  }
+
+  /** Frees whatever is still queued (teardown). */
+  drain(): void {
+    const pool = this.pool;
+    const tmp = new Uint32Array(256);
+    for (let n = this.ring.dequeueBurst(tmp, 0, tmp.length); n > 0; n = this.ring.dequeueBurst(tmp, 0, tmp.length)) {
+      for (let i = 0; i < n; i++) if (pool.isAllocated(tmp[i]!)) pool.free(tmp[i]!);
+    }
+  }
+
+  protected handleState(): RingRxState {
+    return this.state;
+  }
+}
+
+/** TX queue q of an end: puts buffer indices on the peer's RX ring q, without a copy. */
+export class RingTxQueue extends TxQueueBase {
+  private readonly control: Int32Array;
+  private peerRing: IndexRing | undefined;
+  private peerArmed: Int32Array = new Int32Array(1);
+  private peerFd = -1;
+  private peerGen = -1;
+  private readonly armAt: number;
+
+  /** `resolvePeer` (owner thread only) finds the peer's current queues after it was (re)configured. */
+  constructor(ident: QueueIdentity, private readonly state: RingTxState, private readonly resolvePeer?: () => EndShared | undefined) {
+    super(ident);
+    this.control = new Int32Array(state.control);
+    this.armAt = ident.queueId * ARM_STRIDE;
+    if (state.peer) this.bindPeer(state.peer);
+  }
+
+  burst(burst: Burst, start = 0): number {
+    if (Atomics.load(this.control, this.state.peerLive) !== this.peerGen && !this.refreshPeer()) return 0;
+    const n = burst.count - start;
+    if (n <= 0) return 0;
+    const k = this.peerRing!.enqueueBurst(burst.bufs, start, n);
+    const bufs = burst.bufs;
+    const len = this.pool.len;
+    let bytes = 0;
+    for (let i = start; i < start + k; i++) bytes += len[bufs[i]!]!;
+    this.cnt[C_PACKETS]! += k;
+    this.cnt[C_BYTES]! += bytes;
+    if (k < n) this.cnt[C_TX_FULL]! += n - k;
+    // The receiver armed its interrupt before sleeping: wake it, once per burst.
+    if (k !== 0 && Atomics.load(this.peerArmed, this.armAt) !== 0) eventfdSignal(this.peerFd);
+    return k;
+  }
+
+  /** Re-reads the peer after its LIVE word changed; false while the link is down. Per burst at most, and only then. */
+  private refreshPeer(): boolean {
+    const live = Atomics.load(this.control, this.state.peerLive);
+    if (live === 0) return false;
+    if (!this.resolvePeer) return live === this.peerGen; // a worker cannot follow a reconfigured peer
+    const peer = this.resolvePeer();
+    if (!peer || peer.generation !== live || peer.rxQueues <= this.queueId) return false;
+    this.bindPeer(peer);
+    return true;
+  }
+
+  private bindPeer(peer: EndShared): void {
+    if (peer.rxQueues <= this.queueId) return;
+    this.peerRing = IndexRing.attach(peer.sab, peer.ringOffsets[this.queueId]!);
+    this.peerArmed = new Int32Array(peer.sab, 0, MAX_QUEUES * ARM_STRIDE);
+    this.peerFd = peer.eventFds[this.queueId]!;
+    this.peerGen = peer.generation;
+  }
+
+  protected handleState(): RingTxState {
+    return { ...this.state, peer: this.resolvePeer?.() ?? this.state.peer };
+  }
+}
+
 export class RingPort extends SoftPortBase {
   readonly linkName: string;
   readonly end: 0 | 1;
-  private readonly ownerLink: Link | undefined; // undefined for a worker's view
-  private readonly control: Int32Array;
+  private readonly link_: Link;
   private readonly ownLive: number;
   private readonly peerLive: number;
-  private mem: EndMemory | undefined;
-  private generation = 0;
-  // The data path's view of the peer: its RX rings and imissed counters, valid while control[peerLive] === peerGen.
-  private peerRings: IndexRing[] = [];
-  private peerMissed: Float64Array = new Float64Array(MAX_QUEUES);
-  private peerGen = -1;
-  private rxRings: IndexRing[] = [];
-  private txQueueCount = 0;
-  private missed: Float64Array = new Float64Array(1);
-  private len: Uint16Array = new Uint16Array(0);
-  private portOf: Uint16Array = new Uint16Array(0);
+  private shared: EndShared | undefined;
 
-  /** Use openPort("ring:NAME") (or the driver's open); workers use attachPort(handle). */
-  constructor(spec: string, linkName: string, end: 0 | 1, link: Link | undefined, control: Int32Array) {
-    super(spec, "ring", `ring:${linkName} end ${END_NAMES[end]}`, macFor(linkName, end), link === undefined);
+  /** Use openPort("ring:NAME") (or the driver's open). */
+  constructor(spec: string, linkName: string, end: 0 | 1, link: Link) {
+    super(spec, "ring", `ring:${linkName} end ${END_NAMES[end]}`, macFor(linkName, end));
     this.linkName = linkName;
     this.end = end;
-    this.ownerLink = link;
-    this.control = control;
-    this.ownLive = end * CTL_END_STRIDE + CTL_LIVE;
-    this.peerLive = (1 - end) * CTL_END_STRIDE + CTL_LIVE;
+    this.link_ = link;
+    this.ownLive = end * CTL_END_STRIDE;
+    this.peerLive = (1 - end) * CTL_END_STRIDE;
   }
 
   /** Opens an end of the link NAME in this thread. */
@@ -148,27 +275,8 @@ export class RingPort extends SoftPortBase {
     if (end === undefined) {
       throw new BdkError(`ring link "${linkName}" already has two ends`, "close one of them first, or use another name (ring:NAME: the two opens of one NAME are its two ends)");
     }
-    const port = new RingPort(spec, linkName, end, link, link.control);
+    const port = new RingPort(spec, linkName, end, link);
     link.ends[end] = port;
-    return port;
-  }
-
-  /** A worker's view of an end (see attachHandle). */
-  static fromHandle(h: PortHandle<RingHandleState>, pool: Mempool): RingPort {
-    const s = h.state;
-    const port = new RingPort(h.spec, s.link, s.end, undefined, new Int32Array(s.control));
-    port.mac = s.mac;
-    port.promisc = h.config.promiscuous;
-    if (h.config.mtu !== undefined) port.mtuValue = h.config.mtu;
-    port.config = { ...h.config, pool };
-    port.mem = new EndMemory(s.own.sab, s.own.rxQueues, s.own.txQueues, s.own.ringSize);
-    port.generation = s.own.generation;
-    port.bindData(pool);
-    const peer = new EndMemory(s.peer.sab, s.peer.rxQueues, s.peer.txQueues, s.peer.ringSize);
-    port.peerRings = peer.rings;
-    port.peerMissed = peer.missed;
-    port.peerGen = s.peer.generation;
-    port.started = h.started;
     return port;
   }
 
@@ -176,50 +284,26 @@ export class RingPort extends SoftPortBase {
     return { ...CAPS };
   }
 
-  // ---- control plane (owner thread) ----
-
-  override configure(config: PortConfig): void {
-    super.configure(config);
-    this.bindData(this.cfg.pool);
-  }
-
-  override close(): void {
-    if (this.isView) {
-      // A view only drops its references; the owner keeps the link.
-      this.started = false;
-      this.config = undefined;
-      this.closed = true;
-      this.rxRings = [];
-      this.peerRings = [];
-      this.peerGen = -1;
-      return;
-    }
-    super.close();
-  }
-
   protected setup(config: ResolvedPortConfig): void {
     const peer = this.peer();
     if (peer?.config) this.checkPool(config.pool, peer);
-    this.mem = EndMemory.create(config.rxQueues, config.txQueues, config.rxRingSize);
-    this.generation = ++this.ownerLink!.generation;
+    const other = config.rxPools.find((p) => p.arena.va !== config.pool.arena.va);
+    if (other) {
+      throw new BdkError(`${this.name}: RX queue pool "${other.name}" differs from the port's pool "${config.pool.name}"`,
+        "a ring link hands buffer indices over without copying: give every queue the one pool of both ends");
+    }
+    this.shared = createEnd(config.rxRingSizes, ++this.link_.generation);
+    const txState: RingTxState = { control: this.link_.control.buffer as SharedArrayBuffer, peerLive: this.peerLive, peer: undefined };
+    const resolvePeer = (): EndShared | undefined => this.peer()?.shared;
+    for (let q = 0; q < config.rxQueues; q++) this.rxqs.push(new RingRxQueue(this.queueIdentity(import.meta.url, "rx", q), { end: this.shared }));
+    for (let q = 0; q < config.txQueues; q++) this.txqs.push(new RingTxQueue(this.queueIdentity(import.meta.url, "tx", q), txState, resolvePeer));
   }
 
   protected teardown(): void {
     // Frames still queued for this end go back to the pool.
-    const pool = this.config?.pool;
-    const mem = this.mem;
-    if (pool && mem) {
-      const tmp = new Uint32Array(256);
-      for (const r of mem.rings) {
-        for (let n = r.dequeueBurst(tmp, 0, tmp.length); n > 0; n = r.dequeueBurst(tmp, 0, tmp.length)) {
-          for (let i = 0; i < n; i++) if (pool.isAllocated(tmp[i]!)) pool.free(tmp[i]!);
-        }
-      }
-    }
-    this.mem = undefined;
-    this.rxRings = [];
-    this.peerRings = [];
-    this.peerGen = -1;
+    for (const q of this.rxqs) (q as RingRxQueue).drain();
+    for (const fd of this.shared?.eventFds ?? []) close(fd);
+    this.shared = undefined;
   }
 
   protected onStart(): void {
@@ -235,145 +319,32 @@ export class RingPort extends SoftPortBase {
         );
       }
     }
-    Atomics.store(this.control, this.ownLive, this.generation);
+    Atomics.store(this.link_.control, this.ownLive, this.shared!.generation);
   }
 
   protected onStop(): void {
-    Atomics.store(this.control, this.ownLive, 0);
+    Atomics.store(this.link_.control, this.ownLive, 0);
   }
 
   protected release(): void {
-    const link = this.ownerLink;
-    if (!link) return;
+    const link = this.link_;
     if (link.ends[this.end] === this) link.ends[this.end] = undefined;
     if (!link.ends[0] && !link.ends[1] && links.get(link.name) === link) links.delete(link.name);
   }
 
-  /** The structured-cloneable handle a worker passes to attachPort (both ends must be configured). */
-  handle(): PortHandle<RingHandleState> {
-    this.assertOwner("handle");
-    const cfg = this.cfg;
-    const peer = this.peer();
-    if (!peer?.config || !peer.mem) {
-      throw new BdkError(`${this.name}: the other end of ring link "${this.linkName}" is not configured`, "open and configure both ends before handing either to a worker");
-    }
-    this.checkPool(cfg.pool, peer);
-    const { pool, ...config } = cfg;
-    const mem = this.mem!;
-    return {
-      module: import.meta.url,
-      driver: "ring",
-      spec: this.spec,
-      name: this.name,
-      config,
-      pool: pool.handle(),
-      started: this.started,
-      state: {
-        link: this.linkName,
-        end: this.end,
-        control: this.control.buffer as SharedArrayBuffer,
-        mac: this.mac,
-        own: { sab: mem.sab, rxQueues: mem.rxQueues, txQueues: mem.txQueues, ringSize: mem.ringSize, generation: this.generation },
-        peer: { sab: peer.mem.sab, rxQueues: peer.mem.rxQueues, txQueues: peer.mem.txQueues, ringSize: peer.mem.ringSize, generation: peer.generation },
-      },
-    };
-  }
-
-  // ---- data path ----
-
-  rxBurst(queue: number, burst: Burst): number {
-    const ring = this.rxRings[queue];
-    if (ring === undefined) return this.badQueue(queue, "rx");
-    const n = ring.dequeueBurst(burst.bufs, 0, burst.capacity);
-    burst.count = n;
-    if (n === 0) return 0;
-    const bufs = burst.bufs;
-    const len = this.len;
-    const portOf = this.portOf;
-    const id = this.id;
-    let bytes = 0;
-    for (let i = 0; i < n; i++) {
-      const b = bufs[i]!;
-      bytes += len[b]!;
-      portOf[b] = id;
-    }
-    this.rxPackets[queue]! += n;
-    this.rxBytes[queue]! += bytes;
-    return n;
-  }
-
-  txBurst(queue: number, burst: Burst, start = 0): number {
-    if (!(queue >= 0 && queue < this.txQueueCount)) return this.badQueue(queue, "tx");
-    if (Atomics.load(this.control, this.peerLive) !== this.peerGen && !this.refreshPeer()) return 0;
-    const n = burst.count - start;
-    if (n <= 0) return 0;
-    const k = this.peerRings[queue]!.enqueueBurst(burst.bufs, start, n);
-    const bufs = burst.bufs;
-    const len = this.len;
-    let bytes = 0;
-    for (let i = start; i < start + k; i++) bytes += len[bufs[i]!]!;
-    this.txPackets[queue]! += k;
-    this.txBytes[queue]! += bytes;
-    if (k < n) this.peerMissed[queue]! += n - k;
-    return k;
-  }
-
-  // ---- stats, link, addresses ----
-
-  override stats(): PortStats {
-    const s = super.stats();
-    const m = this.missed;
-    for (let q = 0; q < m.length; q++) s.imissed += m[q]!;
-    return s;
-  }
-
-  override resetStats(): void {
-    super.resetStats();
-    this.missed.fill(0);
-  }
-
   link(): LinkStatus {
-    const up = Atomics.load(this.control, this.ownLive) !== 0 && Atomics.load(this.control, this.peerLive) !== 0;
+    const up = Atomics.load(this.link_.control, this.ownLive) !== 0 && Atomics.load(this.link_.control, this.peerLive) !== 0;
     return { up, speedMbps: 0, fullDuplex: true };
   }
 
-  override setMtu(mtu: number): void {
-    this.assertOwner("setMtu");
-    super.setMtu(mtu);
+  protected override driverXstats(): XStat[] {
+    const out: XStat[] = [];
+    for (let q = 0; q < this.txCounters.queues; q++) out.push({ name: `tx_q${q}_full`, value: this.txCounters.get(q, C_TX_FULL) });
+    return out;
   }
-
-  // ---- internals ----
 
   private peer(): RingPort | undefined {
-    return this.ownerLink?.ends[1 - this.end];
-  }
-
-  /** Re-reads the peer's state after its live word changed; false while the link is down. Not per packet: per burst at most, and only while down. */
-  private refreshPeer(): boolean {
-    const live = Atomics.load(this.control, this.peerLive);
-    if (live === 0 || this.mem === undefined) return false;
-    if (this.isView) return live === this.peerGen; // a view cannot follow a reconfigured peer
-    const peer = this.peer();
-    if (!peer || !peer.mem || peer.generation !== live || peer.mem.rxQueues < this.txQueueCount) return false;
-    this.peerRings = peer.mem.rings;
-    this.peerMissed = peer.mem.missed;
-    this.peerGen = live;
-    return true;
-  }
-
-  private bindData(pool: Mempool): void {
-    const mem = this.mem!;
-    this.rxRings = mem.rings;
-    this.txQueueCount = mem.txQueues;
-    this.rxPackets = mem.rxPackets;
-    this.rxBytes = mem.rxBytes;
-    this.txPackets = mem.txPackets;
-    this.txBytes = mem.txBytes;
-    this.missed = mem.missed;
-    this.len = pool.len;
-    this.portOf = pool.port;
-    this.peerRings = [];
-    this.peerGen = -1;
+    return this.link_.ends[1 - this.end];
   }
 
   private checkPool(pool: Mempool, peer: RingPort): void {
@@ -385,18 +356,19 @@ export class RingPort extends SoftPortBase {
       );
     }
   }
-
-  private badQueue(queue: number, dir: "rx" | "tx"): never {
-    if (!this.config) throw new BdkError(`${this.name}: port is not configured`, "call configure({ pool, … }) first");
-    checkQueue(this.name, queue, dir === "rx" ? this.rxRings.length : this.txQueueCount, dir);
-    throw new BdkError(`${this.name}: ${dir} queue ${queue} is not set up`, "configure the port again");
-  }
 }
 
-/** The attach entry point (PortHandle.module points here): a worker's view of an end. */
-export function attachHandle(h: PortHandle, pool: Mempool): RingPort {
-  if (h.driver !== "ring") throw new BdkError(`attachHandle: a ${h.driver} handle given to the ring driver`, "use attachPort(handle) from src/ethdev/attach.ts");
-  return RingPort.fromHandle(h as PortHandle<RingHandleState>, pool);
+/** The attach entry point (QueueHandle.module points here): a worker's object for a queue of a ring end. */
+export function attachQueue(h: QueueHandle, pool: Mempool): RingRxQueue | RingTxQueue {
+  checkHandleDriver(h, "ring");
+  const ident = identityFrom(h, pool);
+  if (h.dir === "rx") return new RingRxQueue(ident, h.state as RingRxState);
+  const state = h.state as RingTxState;
+  if (!state.peer) {
+    throw new BdkError(`attachTxQueue(${h.spec}): the other end of the ring link was not configured when the handle was made`,
+      "open and configure both ends before handing a TX queue to a worker");
+  }
+  return new RingTxQueue(ident, state);
 }
 
 /** Open links in this thread, for diagnostics: name → which ends are open. */

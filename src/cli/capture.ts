@@ -4,7 +4,7 @@ import { onStopSignal } from "../lcore/signals.ts";
 import { openPort } from "../index.ts";
 import { Burst } from "../ethdev/port.ts";
 import { Mempool } from "../mem/mempool.ts";
-import { PcapWriter } from "../net/pcap.ts";
+import { PcapWriter } from "../../drivers/pcap/file.ts";
 import { monotonicNs } from "../sys/libc.ts";
 
 const OPTIONS = {

@@ -1,11 +1,17 @@
 // What every Port implementation shares: ids, the lifecycle state machine and its errors, the resolved
-// configuration, and per-queue counters kept in typed arrays (a burst adds to them once, not per packet).
+// configuration, the queue objects and their counters (shared memory, one cache line per queue), stats and
+// xstats summed from them, and link events.
 import { BdkError } from "../sys/errors.ts";
+import type { Burst } from "./burst.ts";
+import { C_BYTES, C_ERRORS, C_MISSED, C_NOMBUF, C_PACKETS, QueueCounters } from "./counters.ts";
+import type { PortEvent, PortEventListener } from "./events.ts";
 import {
   checkQueue, emptyStats, resolveConfig,
-  type Burst, type LinkStatus, type Port, type PortCapabilities, type PortConfig, type PortInfo,
-  type PortStats, type QueueStats, type ResolvedPortConfig,
+  type LinkStatus, type Port, type PortCapabilities, type PortConfig, type PortInfo, type PortStats,
+  type ResolvedPortConfig, type XStat,
 } from "./port.ts";
+import type { QueueStats, RxQueue, TxQueue } from "./queue.ts";
+import type { QueueIdentity } from "./queue-base.ts";
 
 let nextPortId = 0;
 
@@ -15,27 +21,22 @@ export abstract class PortBase implements Port {
   started = false;
   protected closed = false;
 
-  // Per-queue counters; drivers add a burst's totals.
-  // Typed over ArrayBufferLike so that a driver may place them in shared memory (workers' bursts then count too).
-  protected rxPackets: Float64Array<ArrayBufferLike> = new Float64Array(1);
-  protected rxBytes: Float64Array<ArrayBufferLike> = new Float64Array(1);
-  protected txPackets: Float64Array<ArrayBufferLike> = new Float64Array(1);
-  protected txBytes: Float64Array<ArrayBufferLike> = new Float64Array(1);
-  /** Driver-kept totals that are not per queue (drops, errors); added into stats(). */
+  /** Per-queue counters (shared memory): the queues' bursts add to them; stats() sums them. */
+  protected rxCounters = QueueCounters.create(0);
+  protected txCounters = QueueCounters.create(0);
+  /** The queues setup() built, indexed by queue number. */
+  protected rxqs: RxQueue[] = [];
+  protected txqs: TxQueue[] = [];
+  /** Driver-kept totals that are not per queue (e.g. drops a device counts for the whole port); added into stats(). */
   protected extra: PortStats = emptyStats();
 
-  /**
-   * True for a worker's view of a port another thread owns (src/ethdev/attach.ts): it bursts on the same
-   * queues but has no control plane; configure, start, stop and the setters refuse.
-   */
-  protected readonly isView: boolean;
+  private readonly listeners: PortEventListener[] = [];
+  private lastLink: LinkStatus | undefined;
 
-  constructor(readonly spec: string, readonly driver: string, readonly name: string, isView = false) {
-    this.isView = isView;
-  }
+  constructor(readonly spec: string, readonly driver: string, readonly name: string) {}
 
   abstract capabilities(): PortCapabilities;
-  /** Builds queues for a resolved config (the port is stopped). */
+  /** Builds the queues (this.rxqs, this.txqs) for a resolved config; the port is stopped. */
   protected abstract setup(config: ResolvedPortConfig): void;
   /** Releases what setup built. */
   protected abstract teardown(): void;
@@ -44,8 +45,6 @@ export abstract class PortBase implements Port {
   /** Releases what the port holds beyond its queues (sockets, devices). */
   protected abstract release(): void;
 
-  abstract rxBurst(queue: number, burst: Burst): number;
-  abstract txBurst(queue: number, burst: Burst, start?: number): number;
   abstract link(): LinkStatus;
   abstract macAddress(): string;
   abstract setMacAddress(mac: string): void;
@@ -59,27 +58,28 @@ export abstract class PortBase implements Port {
   }
 
   configure(config: PortConfig): void {
-    this.assertOwner("configure");
     this.assertOpen();
     if (this.started) throw new BdkError(`${this.name}: cannot configure a started port`, "call stop() first");
     const resolved = resolveConfig(this.name, this.capabilities(), config);
-    if (this.config) this.teardown();
-    // setup() may read this.cfg; a failed setup leaves the port unconfigured.
+    if (this.config) this.dropQueues();
+    // setup() reads this.cfg and the counters; a failed setup leaves the port unconfigured.
     this.config = resolved;
+    this.rxCounters = QueueCounters.create(resolved.rxQueues);
+    this.txCounters = QueueCounters.create(resolved.txQueues);
     try {
       this.setup(resolved);
+      if (this.rxqs.length !== resolved.rxQueues || this.txqs.length !== resolved.txQueues) {
+        throw new BdkError(`${this.name}: driver ${this.driver} built ${this.rxqs.length} RX / ${this.txqs.length} TX queues for ${resolved.rxQueues} / ${resolved.txQueues}`, "this is a bug in the driver");
+      }
     } catch (e) {
+      this.rxqs = [];
+      this.txqs = [];
       this.config = undefined;
       throw e;
     }
-    this.rxPackets = new Float64Array(resolved.rxQueues);
-    this.rxBytes = new Float64Array(resolved.rxQueues);
-    this.txPackets = new Float64Array(resolved.txQueues);
-    this.txBytes = new Float64Array(resolved.txQueues);
   }
 
   start(): void {
-    this.assertOwner("start");
     this.assertOpen();
     if (!this.config) throw new BdkError(`${this.name}: cannot start an unconfigured port`, "call configure({ pool, … }) first");
     if (this.started) return;
@@ -88,7 +88,6 @@ export abstract class PortBase implements Port {
   }
 
   stop(): void {
-    this.assertOwner("stop");
     if (!this.started) return;
     this.started = false;
     this.onStop();
@@ -98,7 +97,7 @@ export abstract class PortBase implements Port {
     if (this.closed) return;
     try {
       this.stop();
-      if (this.config) this.teardown();
+      if (this.config) this.dropQueues();
     } finally {
       this.config = undefined;
       this.closed = true;
@@ -110,50 +109,162 @@ export abstract class PortBase implements Port {
     return this.closed;
   }
 
+  // ---- queues ----
+
+  rxQueue(queue: number): RxQueue {
+    this.requireConfigured();
+    checkQueue(this.name, queue, this.rxqs.length, "rx");
+    return this.rxqs[queue]!;
+  }
+
+  txQueue(queue: number): TxQueue {
+    this.requireConfigured();
+    checkQueue(this.name, queue, this.txqs.length, "tx");
+    return this.txqs[queue]!;
+  }
+
+  rxBurst(queue: number, burst: Burst): number {
+    const q = this.rxqs[queue];
+    return q !== undefined ? q.burst(burst) : this.rxQueue(queue).burst(burst);
+  }
+
+  txBurst(queue: number, burst: Burst, start = 0): number {
+    const q = this.txqs[queue];
+    return q !== undefined ? q.burst(burst, start) : this.txQueue(queue).burst(burst, start);
+  }
+
+  /** What a driver's queue needs to know about itself (its counters, its pool, the port's id). */
+  protected queueIdentity(module: string, dir: "rx" | "tx", queue: number): QueueIdentity {
+    const cfg = this.cfg;
+    return {
+      module, driver: this.driver, spec: this.spec, portId: this.id, queueId: queue,
+      pool: dir === "rx" ? cfg.rxPools[queue]! : cfg.pool,
+      counters: dir === "rx" ? this.rxCounters : this.txCounters,
+    };
+  }
+
+  // ---- stats ----
+
   stats(): PortStats {
     const s = { ...this.extra };
-    for (let q = 0; q < this.rxPackets.length; q++) {
-      s.ipackets += this.rxPackets[q]!;
-      s.ibytes += this.rxBytes[q]!;
-    }
-    for (let q = 0; q < this.txPackets.length; q++) {
-      s.opackets += this.txPackets[q]!;
-      s.obytes += this.txBytes[q]!;
-    }
+    const rx = this.rxCounters;
+    const tx = this.txCounters;
+    s.ipackets += rx.sum(C_PACKETS);
+    s.ibytes += rx.sum(C_BYTES);
+    s.ierrors += rx.sum(C_ERRORS);
+    s.imissed += rx.sum(C_MISSED);
+    s.rxNoMbuf += rx.sum(C_NOMBUF);
+    s.opackets += tx.sum(C_PACKETS);
+    s.obytes += tx.sum(C_BYTES);
+    s.oerrors += tx.sum(C_ERRORS);
     return s;
   }
 
   queueStats(queue: number, dir: "rx" | "tx"): QueueStats {
-    const n = dir === "rx" ? this.rxPackets.length : this.txPackets.length;
-    checkQueue(this.name, queue, n, dir);
-    return dir === "rx"
-      ? { ipackets: this.rxPackets[queue]!, ibytes: this.rxBytes[queue]!, opackets: 0, obytes: 0 }
-      : { ipackets: 0, ibytes: 0, opackets: this.txPackets[queue]!, obytes: this.txBytes[queue]! };
+    const c = dir === "rx" ? this.rxCounters : this.txCounters;
+    checkQueue(this.name, queue, c.queues, dir);
+    return { packets: c.get(queue, C_PACKETS), bytes: c.get(queue, C_BYTES), errors: c.get(queue, C_ERRORS), missed: c.get(queue, C_MISSED), noMbuf: c.get(queue, C_NOMBUF) };
+  }
+
+  /** DPDK's names for the basic stats and the per-queue counters, then driverXstats(). */
+  xstats(): XStat[] {
+    const s = this.stats();
+    const out: XStat[] = [
+      { name: "rx_good_packets", value: s.ipackets },
+      { name: "tx_good_packets", value: s.opackets },
+      { name: "rx_good_bytes", value: s.ibytes },
+      { name: "tx_good_bytes", value: s.obytes },
+      { name: "rx_missed_errors", value: s.imissed },
+      { name: "rx_errors", value: s.ierrors },
+      { name: "tx_errors", value: s.oerrors },
+      { name: "rx_mbuf_allocation_errors", value: s.rxNoMbuf },
+    ];
+    for (let q = 0; q < this.rxCounters.queues; q++) {
+      const c = this.rxCounters;
+      out.push({ name: `rx_q${q}_packets`, value: c.get(q, C_PACKETS) }, { name: `rx_q${q}_bytes`, value: c.get(q, C_BYTES) },
+        { name: `rx_q${q}_errors`, value: c.get(q, C_ERRORS) }, { name: `rx_q${q}_missed`, value: c.get(q, C_MISSED) });
+    }
+    for (let q = 0; q < this.txCounters.queues; q++) {
+      const c = this.txCounters;
+      out.push({ name: `tx_q${q}_packets`, value: c.get(q, C_PACKETS) }, { name: `tx_q${q}_bytes`, value: c.get(q, C_BYTES) },
+        { name: `tx_q${q}_errors`, value: c.get(q, C_ERRORS) });
+    }
+    out.push(...this.driverXstats());
+    return out;
+  }
+
+  /** A driver's own counters by name (hardware registers, kicks …). */
+  protected driverXstats(): XStat[] {
+    return [];
   }
 
   resetStats(): void {
-    this.rxPackets.fill(0);
-    this.rxBytes.fill(0);
-    this.txPackets.fill(0);
-    this.txBytes.fill(0);
+    this.rxCounters.reset();
+    this.txCounters.reset();
     this.extra = emptyStats();
   }
 
-  /** Refuses control-plane calls on a worker's view. */
-  protected assertOwner(what: string): void {
-    if (this.isView) {
-      throw new BdkError(`${this.name}: ${what}() on a worker's view of the port`,
-        "configure, start, stop, close and change the port (MTU, MAC, promiscuous mode) in the thread that opened the port");
+  // ---- events ----
+
+  on(type: "link", listener: PortEventListener): () => void {
+    if (type !== "link") throw new BdkError(`${this.name}: no "${String(type)}" events`, 'ports report "link" events');
+    if (typeof listener !== "function") throw new BdkError(`${this.name}: on("link", …) needs a function`, "pass (event) => { … }");
+    if (this.lastLink === undefined) this.lastLink = this.safeLink().link;
+    this.listeners.push(listener);
+    return () => {
+      const i = this.listeners.indexOf(listener);
+      if (i >= 0) this.listeners.splice(i, 1);
+    };
+  }
+
+  pollEvents(): PortEvent[] {
+    if (this.closed) return [];
+    this.drainEventFd();
+    const { link, reason } = this.safeLink();
+    const last = this.lastLink;
+    this.lastLink = link;
+    if (last === undefined || (last.up === link.up && last.speedMbps === link.speedMbps && last.fullDuplex === link.fullDuplex)) return [];
+    const e: PortEvent = { type: "link", portId: this.id, at: Date.now(), link, ...(reason ? { reason } : {}) };
+    for (const l of [...this.listeners]) l(e);
+    return [e];
+  }
+
+  eventFd(): number {
+    return -1;
+  }
+
+  /** Clears whatever made eventFd() readable (a driver with an fd overrides it). */
+  protected drainEventFd(): void {}
+
+  /** The link, or down with the reason when the driver cannot read it (the interface is gone, the device fell off the bus). */
+  private safeLink(): { link: LinkStatus; reason?: string } {
+    try {
+      return { link: this.link() };
+    } catch (e) {
+      return { link: { up: false, speedMbps: 0, fullDuplex: false }, reason: (e as Error).message };
     }
   }
 
+  // ---- helpers ----
+
   protected assertOpen(): void {
     if (this.closed) throw new BdkError(`${this.name}: port is closed`, "open it again with openPort()");
+  }
+
+  protected requireConfigured(): void {
+    this.assertOpen();
+    if (!this.config) throw new BdkError(`${this.name}: port is not configured`, "call configure({ pool, … }) first");
   }
 
   /** The resolved config of a configured port (drivers call it in setup-time paths). */
   protected get cfg(): ResolvedPortConfig {
     if (!this.config) throw new BdkError(`${this.name}: port is not configured`, "call configure({ pool, … }) first");
     return this.config;
+  }
+
+  private dropQueues(): void {
+    this.teardown();
+    this.rxqs = [];
+    this.txqs = [];
   }
 }

@@ -3,33 +3,14 @@
 // Packets are mempool buffer indices; lengths and metadata live in the pool's typed arrays.
 import type { Mempool } from "../mem/mempool.ts";
 import { BdkError } from "../sys/errors.ts";
+import type { Burst } from "./burst.ts";
+import type { PortEvent, PortEventListener } from "./events.ts";
+import { flagNames, RSS_NAMES, RX_OFFLOAD_NAMES, RX_OFFLOAD_SCATTER, TX_OFFLOAD_NAMES } from "./offloads.ts";
+import type { QueueStats, RxQueue, TxQueue } from "./queue.ts";
 
-/** A reusable batch of buffer indices: rxBurst fills it, txBurst drains it. Allocate once, reuse forever. */
-export class Burst {
-  readonly bufs: Uint32Array;
-  /** How many of `bufs` hold packets. */
-  count = 0;
+export type { QueueStats };
 
-  constructor(readonly capacity = 32) {
-    if (!Number.isInteger(capacity) || capacity < 1 || capacity > 4096) {
-      throw new BdkError(`burst size ${capacity} is out of range`, "give 1..4096 (32 is DPDK's default)");
-    }
-    this.bufs = new Uint32Array(capacity);
-  }
-
-  /** Appends a buffer; false when full. */
-  push(buf: number): boolean {
-    if (this.count >= this.capacity) return false;
-    this.bufs[this.count++] = buf;
-    return true;
-  }
-
-  /** Frees bufs[from..count) back to the pool and empties the burst (e.g. what txBurst did not take). */
-  freeFrom(pool: Mempool, from: number): void {
-    for (let i = from; i < this.count; i++) pool.free(this.bufs[i]!);
-    this.count = 0;
-  }
-}
+export { Burst } from "./burst.ts";
 
 export interface PortConfig {
   /** The pool RX buffers come from. Ports of one container may share it: a frame received on one is sent on another without a copy. */
@@ -42,6 +23,31 @@ export interface PortConfig {
   /** Receive frames for any MAC (default true, as l2fwd wants). */
   promiscuous?: boolean;
   mtu?: number;
+  /** RX_OFFLOAD_* bits asked for (a subset of capabilities().rxOffloads). */
+  rxOffloads?: number;
+  /** TX_OFFLOAD_* bits asked for. */
+  txOffloads?: number;
+  /** Receive-side scaling over the RX queues (ports with capabilities().rss). */
+  rss?: RssConfig;
+  /** Per RX queue: ring size and pool, overriding rxRingSize and pool for that queue. */
+  rxQueueConfig?: readonly (RxQueueConfig | undefined)[];
+  /** Per TX queue: ring size. */
+  txQueueConfig?: readonly ({ ringSize?: number } | undefined)[];
+}
+
+export interface RxQueueConfig {
+  ringSize?: number;
+  /** Where this queue's RX buffers come from (a NUMA-local pool, a pool of larger buffers …). */
+  pool?: Mempool;
+}
+
+export interface RssConfig {
+  /** The Toeplitz key (capabilities().rssKeySize bytes); default: the port's own. */
+  key?: Uint8Array;
+  /** Redirection table: entry i names the RX queue for hash values whose low bits are i; default: round-robin. */
+  reta?: readonly number[];
+  /** RSS_* bits: which headers are hashed (a subset of capabilities().rssHashTypes); default: all it has. */
+  hashTypes?: number;
 }
 
 export interface ResolvedPortConfig {
@@ -52,6 +58,14 @@ export interface ResolvedPortConfig {
   txRingSize: number;
   promiscuous: boolean;
   mtu: number | undefined;
+  rxOffloads: number;
+  txOffloads: number;
+  /** Undefined when RSS is off (one RX queue, or not asked for and not possible). */
+  rss: { key: Uint8Array | undefined; reta: number[]; hashTypes: number } | undefined;
+  /** Per RX queue, resolved: ring size and pool. */
+  rxRingSizes: number[];
+  rxPools: Mempool[];
+  txRingSizes: number[];
 }
 
 export interface PortStats {
@@ -68,11 +82,10 @@ export interface PortStats {
   rxNoMbuf: number;
 }
 
-export interface QueueStats {
-  ipackets: number;
-  opackets: number;
-  ibytes: number;
-  obytes: number;
+/** A named counter (DPDK's xstats): the basic stats, per-queue counters and whatever the driver adds. */
+export interface XStat {
+  name: string;
+  value: number;
 }
 
 export interface LinkStatus {
@@ -90,6 +103,13 @@ export interface PortCapabilities {
   rss: boolean;
   /** Frames up to this many bytes (without CRC) can be received. */
   maxFrameSize: number;
+  /** RX_OFFLOAD_* / TX_OFFLOAD_* bits the port can do (0: none). */
+  rxOffloads?: number;
+  txOffloads?: number;
+  /** RSS_* bits the port can hash on, its key size in bytes and its redirection table size. */
+  rssHashTypes?: number;
+  rssKeySize?: number;
+  retaSize?: number;
 }
 
 export interface PortInfo extends PortCapabilities {
@@ -100,13 +120,18 @@ export interface PortInfo extends PortCapabilities {
   name: string;
 }
 
+/**
+ * A port: the control plane (configure, start, stop, stats, link, MAC, MTU, promiscuous, events) lives
+ * here; the bursts live on its queues (rxQueue(q), txQueue(q)), which a pinned worker can take over.
+ */
 export interface Port {
+  /** A number unique in the process: what RX writes into pool.port[b] (a queue in a worker writes the same). */
   readonly id: number;
   readonly spec: string;
   readonly driver: string;
 
   info(): PortInfo;
-  /** Queues, ring sizes, pool. Only while stopped. */
+  /** Queues, ring sizes, pools, offloads, RSS. Only while stopped. */
   configure(config: PortConfig): void;
   readonly config: ResolvedPortConfig | undefined;
   start(): void;
@@ -115,20 +140,18 @@ export interface Port {
   close(): void;
   readonly started: boolean;
 
-  /** Fills `burst` (up to its capacity) with received buffers; returns how many. The app now owns them. */
+  /** RX queue q of the configured port (the same object every call while the configuration lasts). */
+  rxQueue(queue: number): RxQueue;
+  txQueue(queue: number): TxQueue;
+
+  /** Convenience for rxQueue(queue).burst(burst); hot loops hold the queue instead. */
   rxBurst(queue: number, burst: Burst): number;
-  /**
-   * Offers burst.bufs[start..count) for transmission; returns how many it took, from the front.
-   * The port owns (and later frees) what it took; the rest still belongs to the caller.
-   */
+  /** Convenience for txQueue(queue).burst(burst, start). */
   txBurst(queue: number, burst: Burst, start?: number): number;
-  /**
-   * Optional: sleeps until the RX queue has frames or `timeoutMs` passes (poll on a socket, an interrupt
-   * eventfd on a NIC); true when frames are ready. Apps call it when idle instead of spinning.
-   */
-  rxWait?(queue: number, timeoutMs: number): boolean;
 
   stats(): PortStats;
+  /** Every counter by name, as DPDK's xstats: rx_good_packets …, rx_q0_packets …, then the driver's own. */
+  xstats(): XStat[];
   queueStats(queue: number, dir: "rx" | "tx"): QueueStats;
   resetStats(): void;
   link(): LinkStatus;
@@ -138,6 +161,13 @@ export interface Port {
   setPromiscuous(on: boolean): void;
   mtu(): number;
   setMtu(mtu: number): void;
+
+  /** Subscribes to the port's events; returns the function that unsubscribes. */
+  on(type: "link", listener: PortEventListener): () => void;
+  /** Looks for events (link changes) and delivers them to the subscribers; returns them too. */
+  pollEvents(): PortEvent[];
+  /** A file descriptor that becomes readable when pollEvents() has news (a link interrupt, a netlink socket); -1 if none. */
+  eventFd(): number;
 }
 
 export function emptyStats(): PortStats {
@@ -170,10 +200,76 @@ export function resolveConfig(name: string, caps: PortCapabilities, c: PortConfi
   if (c.mtu !== undefined && (!Number.isInteger(c.mtu) || c.mtu < 68 || c.mtu + 18 > caps.maxFrameSize)) {
     throw new BdkError(`${name}: MTU ${c.mtu} is out of range`, `this port supports 68..${caps.maxFrameSize - 18}`);
   }
-  if (c.mtu !== undefined && c.mtu + 18 > c.pool.dataRoom) {
-    throw new BdkError(`${name}: MTU ${c.mtu} does not fit the pool's ${c.pool.dataRoom}-byte buffers`, `create the pool with dataRoom ≥ ${c.mtu + 18}`);
+  const rxOffloads = offloads(name, "rxOffloads", c.rxOffloads, caps.rxOffloads ?? 0, RX_OFFLOAD_NAMES);
+  const txOffloads = offloads(name, "txOffloads", c.txOffloads, caps.txOffloads ?? 0, TX_OFFLOAD_NAMES);
+  const rxRingSizes: number[] = [];
+  const rxPools: Mempool[] = [];
+  if (c.rxQueueConfig !== undefined && (!Array.isArray(c.rxQueueConfig) || c.rxQueueConfig.length > rxQueues)) {
+    throw new BdkError(`${name}: rxQueueConfig must be an array of at most ${rxQueues} entries (one per RX queue)`, "give [{ ringSize, pool }, …] indexed by queue");
   }
-  return { pool: c.pool, rxQueues, txQueues, rxRingSize, txRingSize, promiscuous: c.promiscuous ?? true, mtu: c.mtu };
+  if (c.txQueueConfig !== undefined && (!Array.isArray(c.txQueueConfig) || c.txQueueConfig.length > txQueues)) {
+    throw new BdkError(`${name}: txQueueConfig must be an array of at most ${txQueues} entries (one per TX queue)`, "give [{ ringSize }, …] indexed by queue");
+  }
+  for (let q = 0; q < rxQueues; q++) {
+    const qc = c.rxQueueConfig?.[q];
+    const size = qc?.ringSize ?? rxRingSize;
+    ring(`RX queue ${q} ring size`, size);
+    rxRingSizes.push(size);
+    const pool = qc?.pool ?? c.pool;
+    if (c.mtu !== undefined && c.mtu + 18 > pool.dataRoom && (rxOffloads & RX_OFFLOAD_SCATTER) === 0) {
+      throw new BdkError(`${name}: MTU ${c.mtu} does not fit RX queue ${q}'s pool "${pool.name}" (${pool.dataRoom}-byte buffers)`, `create the pool with dataRoom ≥ ${c.mtu + 18}`);
+    }
+    rxPools.push(pool);
+  }
+  const txRingSizes: number[] = [];
+  for (let q = 0; q < txQueues; q++) {
+    const size = c.txQueueConfig?.[q]?.ringSize ?? txRingSize;
+    ring(`TX queue ${q} ring size`, size);
+    txRingSizes.push(size);
+  }
+  return {
+    pool: c.pool, rxQueues, txQueues, rxRingSize, txRingSize, promiscuous: c.promiscuous ?? true, mtu: c.mtu,
+    rxOffloads, txOffloads, rss: resolveRss(name, caps, c.rss, rxQueues), rxRingSizes, rxPools, txRingSizes,
+  };
+}
+
+function offloads(name: string, what: string, asked: number | undefined, can: number, names: Readonly<Record<number, string>>): number {
+  if (asked === undefined) return 0;
+  if (!Number.isInteger(asked) || asked < 0 || asked > 0xffffffff) throw new BdkError(`${name}: ${what} ${asked} is not a bit mask`, `combine the ${what === "rxOffloads" ? "RX" : "TX"}_OFFLOAD_* constants with |`);
+  const missing = asked & ~can;
+  if (missing !== 0) {
+    throw new BdkError(`${name}: ${what} asks for ${flagNames(missing, names)}, which this port cannot do`, `it offers: ${flagNames(can, names)}`);
+  }
+  return asked;
+}
+
+function resolveRss(name: string, caps: PortCapabilities, rss: RssConfig | undefined, rxQueues: number): ResolvedPortConfig["rss"] {
+  if (rss === undefined) return undefined;
+  if (!caps.rss) throw new BdkError(`${name}: RSS asked of a port that has none`, "drop the rss option, or use one RX queue");
+  const types = caps.rssHashTypes ?? 0;
+  const hashTypes = rss.hashTypes ?? types;
+  if ((hashTypes & ~types) !== 0) {
+    throw new BdkError(`${name}: RSS on ${flagNames(hashTypes & ~types, RSS_NAMES)} is not offered`, `this port hashes ${flagNames(types, RSS_NAMES)}`);
+  }
+  if (rss.key !== undefined) {
+    const size = caps.rssKeySize ?? 0;
+    if (!(rss.key instanceof Uint8Array) || rss.key.length !== size) {
+      throw new BdkError(`${name}: the RSS key must be a Uint8Array of ${size} bytes`, size ? `give ${size} bytes, or omit it for the port's own` : "this port takes no key: omit it");
+    }
+  }
+  const size = caps.retaSize ?? 0;
+  let reta: number[];
+  if (rss.reta === undefined) {
+    reta = Array.from({ length: size }, (_, i) => i % rxQueues);
+  } else {
+    if (!Array.isArray(rss.reta) || rss.reta.length !== size) {
+      throw new BdkError(`${name}: the RSS redirection table must have ${size} entries`, `give ${size} queue numbers, or omit it for round-robin`);
+    }
+    const bad = rss.reta.find((q) => !Number.isInteger(q) || q < 0 || q >= rxQueues);
+    if (bad !== undefined) throw new BdkError(`${name}: the RSS redirection table names RX queue ${bad}`, `the port has RX queues 0..${rxQueues - 1}`);
+    reta = [...rss.reta];
+  }
+  return { key: rss.key, reta, hashTypes };
 }
 
 export function checkQueue(name: string, queue: number, count: number, dir: "rx" | "tx"): void {

@@ -17,8 +17,8 @@ export abstract class SoftPortBase extends PortBase {
   protected promisc = true;
   protected mtuValue = 1500;
 
-  constructor(spec: string, driver: string, name: string, mac: string, isView = false) {
-    super(spec, driver, name, isView);
+  constructor(spec: string, driver: string, name: string, mac: string) {
+    super(spec, driver, name);
     this.mac = mac;
   }
 

@@ -1,4 +1,4 @@
-/** Packet headers, checksums and pcap files: the public pieces of src/net. */
+/** Packet headers and checksums: the public pieces of src/net. */
 export * from "./bytes.ts";
 export * from "./checksum.ts";
 export * from "./ether.ts";
@@ -8,4 +8,3 @@ export * from "./ipv6.ts";
 export * from "./udp.ts";
 export * from "./tcp.ts";
 export * from "./icmp.ts";
-export * from "./pcap.ts";

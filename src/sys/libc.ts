@@ -41,6 +41,9 @@ const symbols = {
   strerror: { args: [i32], returns: cstring },
   sync: { args: [], returns: voidT },
   clock_gettime: { args: [i32, ptr], returns: i32 },
+  epoll_create1: { args: [i32], returns: i32 },
+  epoll_ctl: { args: [i32, i32, i32, ptr], returns: i32 },
+  epoll_wait: { args: [i32, ptr, i32, i32], returns: i32 },
 } as const;
 
 const lib = dlopen("libc.so.6", symbols);
@@ -57,6 +60,8 @@ export const raw = lib.symbols;
 // number (a BigInt only beyond 2^53, which no byte count reaches). AF_PACKET's TX kick uses it once per burst.
 const libFast = dlopen("libc.so.6", {
   sendto: { args: [i32, ptr, u64, i32, ptr, u32], returns: FFIType.i64_fast },
+  // An eventfd wake-up from a TX burst (a software port's RX interrupt): at most once per burst.
+  write: { args: [i32, ptr, u64], returns: FFIType.i64_fast },
 });
 
 /** Like `raw`, for the calls above: results are numbers, never BigInts. */
@@ -149,6 +154,37 @@ export function eventfdRead(fd: number, scratch: BigUint64Array = new BigUint64A
   if (n === 8) return Number(scratch[0]);
   if (errno() === 11 /* EAGAIN */) return 0;
   return fail("read", `eventfd ${fd}`);
+}
+
+// epoll: one wait over many file descriptors (a worker sleeps until any of its queues has frames).
+export const EPOLL_CLOEXEC = 0o2000000, EPOLL_CTL_ADD = 1, EPOLL_CTL_DEL = 2, EPOLLIN = 0x1;
+/** struct epoll_event is packed on x86-64: u32 events, then u64 data (we keep a u32 tag in its low half). */
+export const EPOLL_EVENT_BYTES = 12;
+
+export function epollCreate(): number {
+  return check(lib.symbols.epoll_create1(EPOLL_CLOEXEC), "epoll_create1");
+}
+
+/** Watches `fd` for input; `tag` comes back in the event. */
+export function epollAdd(epfd: number, fd: number, tag: number): void {
+  const ev = new Uint32Array(3); // packed: events, data lo, data hi
+  ev[0] = EPOLLIN;
+  ev[1] = tag >>> 0;
+  check(lib.symbols.epoll_ctl(epfd, EPOLL_CTL_ADD, fd, ev), "epoll_ctl", `add fd ${fd}`, "the file descriptor must be open (a queue's fd exists only while its port is started)");
+}
+
+/** Waits for input on the set; returns how many events were written into `events` (0 on timeout or a signal). */
+export function epollWait(epfd: number, events: Uint32Array, maxEvents: number, timeoutMs: number): number {
+  const n = lib.symbols.epoll_wait(epfd, events, maxEvents, timeoutMs);
+  if (n >= 0) return n;
+  if (errno() === 4 /* EINTR */) return 0;
+  return fail("epoll_wait", `epoll fd ${epfd}`);
+}
+
+const ONE = new BigUint64Array([1n]);
+/** Adds 1 to an eventfd: wakes whoever waits on it. No allocation: safe once per burst. */
+export function eventfdSignal(fd: number): void {
+  libFast.symbols.write(fd, ONE, 8);
 }
 
 /** Pins the calling thread (tid 0) to the given CPUs. */

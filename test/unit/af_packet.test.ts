@@ -12,7 +12,7 @@ import type { OpenOptions } from "../../src/ethdev/driver.ts";
 import { Burst } from "../../src/ethdev/port.ts";
 import { openPort } from "../../src/index.ts";
 import { Mempool } from "../../src/mem/mempool.ts";
-import { IFF_PROMISC, netdevSysfsFlags } from "../../src/net/netdev.ts";
+import { IFF_PROMISC, netdevSysfsFlags } from "../../src/sys/netdev.ts";
 import { BdkError } from "../../src/sys/errors.ts";
 import {
   Capture, leftovers, linkStat, run, sendRawFrames, uniqueName, withVethPair, type VethPair,

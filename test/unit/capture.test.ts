@@ -4,7 +4,7 @@ import { mkdtempSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { NetLab } from "../../apps/common/netlab.ts";
-import { PcapWriter, readPcap } from "../../src/net/pcap.ts";
+import { PcapWriter, readPcap } from "../../drivers/pcap/file.ts";
 
 const ROOT = new URL("../..", import.meta.url).pathname;
 const dir = mkdtempSync(join(tmpdir(), "bdk-capture-"));

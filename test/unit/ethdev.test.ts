@@ -7,7 +7,7 @@ import { openPort } from "../../src/index.ts";
 import { Burst } from "../../src/ethdev/port.ts";
 import { normalizePciAddress, splitSpec } from "../../src/ethdev/spec.ts";
 import { Mempool } from "../../src/mem/mempool.ts";
-import { PcapWriter } from "../../src/net/pcap.ts";
+import { PcapWriter } from "../../drivers/pcap/file.ts";
 
 const dir = mkdtempSync(join(tmpdir(), "bdk-ethdev-"));
 

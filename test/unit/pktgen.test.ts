@@ -13,7 +13,7 @@ import { PortBase } from "../../src/ethdev/base.ts";
 import { openPort } from "../../src/index.ts";
 import { Burst, type LinkStatus, type PortCapabilities } from "../../src/ethdev/port.ts";
 import { Mempool } from "../../src/mem/mempool.ts";
-import { PcapWriter, readPcap } from "../../src/net/pcap.ts";
+import { PcapWriter, readPcap } from "../../drivers/pcap/file.ts";
 
 const ROOT = new URL("../..", import.meta.url).pathname;
 const BUN = process.execPath;

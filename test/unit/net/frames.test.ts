@@ -9,7 +9,7 @@ import { ETHERTYPE_ARP, ETHERTYPE_IPV4, ETHERTYPE_IPV6, etherWrite, macBroadcast
 import { ICMP_ECHO_REQUEST, ICMPV6_ECHO_REQUEST, icmp6UpdateChecksum, icmpUpdateChecksum, icmpWriteEcho } from "../../../src/net/icmp.ts";
 import { IPPROTO_ICMP, IPPROTO_ICMPV6, IPPROTO_TCP, IPPROTO_UDP, IPV4_FLAG_DF, ipv4Write, parseIpv4 } from "../../../src/net/ipv4.ts";
 import { ipv6Write, parseIpv6 } from "../../../src/net/ipv6.ts";
-import { PcapWriter } from "../../../src/net/pcap.ts";
+import { PcapWriter } from "../../../drivers/pcap/file.ts";
 import { TCP_SYN, tcpUpdateChecksumIpv4, tcpWrite } from "../../../src/net/tcp.ts";
 import { udpUpdateChecksumIpv4, udpUpdateChecksumIpv6, udpWrite } from "../../../src/net/udp.ts";
 import { requireTool, run, tempDir, toHex } from "./tools.ts";

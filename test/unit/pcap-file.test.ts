@@ -1,8 +1,8 @@
 import { afterAll, describe, expect, test } from "bun:test";
 import { readFileSync, statSync, truncateSync, writeFileSync, appendFileSync } from "node:fs";
-import { ETHERTYPE_IPV4, etherType } from "../../../src/net/ether.ts";
-import { IPPROTO_UDP, ipv4Proto } from "../../../src/net/ipv4.ts";
-import { udpDstPort } from "../../../src/net/udp.ts";
+import { ETHERTYPE_IPV4, etherType } from "../../src/net/ether.ts";
+import { IPPROTO_UDP, ipv4Proto } from "../../src/net/ipv4.ts";
+import { udpDstPort } from "../../src/net/udp.ts";
 import {
   LINKTYPE_ETHERNET,
   LINKTYPE_LINUX_SLL,
@@ -13,9 +13,9 @@ import {
   PcapWriter,
   parsePcap,
   readPcap,
-} from "../../../src/net/pcap.ts";
-import { hex, prng, requireTool, run, tcpdumpRead, tempDir, toHex } from "./tools.ts";
-import { ARP_REQUEST, ICMP4, ICMP6, TCP4, UDP4, UDP6 } from "./vectors.ts";
+} from "../../drivers/pcap/file.ts";
+import { hex, prng, requireTool, run, tcpdumpRead, tempDir, toHex } from "./net/tools.ts";
+import { ARP_REQUEST, ICMP4, ICMP6, TCP4, UDP4, UDP6 } from "./net/vectors.ts";
 
 const tmp = tempDir();
 afterAll(() => tmp.remove());

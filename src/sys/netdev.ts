@@ -5,9 +5,9 @@
 // namespace the process is in. Carrier, operstate, speed and duplex come from /sys/class/net/IFACE, which
 // shows the namespace sysfs was mounted in (`ip netns exec` remounts it; a bare setns does not).
 import { readFileSync } from "node:fs";
-import { BdkError } from "../sys/errors.ts";
-import { SysError } from "../sys/errno.ts";
-import { close, ifNameToIndex, ioctlPtr, socket } from "../sys/libc.ts";
+import { BdkError } from "./errors.ts";
+import { SysError } from "./errno.ts";
+import { close, ifNameToIndex, ioctlPtr, socket } from "./libc.ts";
 
 export const IFF_UP = 0x1;
 export const IFF_BROADCAST = 0x2;

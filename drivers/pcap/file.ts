@@ -11,9 +11,11 @@
  * `PcapWriter` is a buffered streaming writer for capture loops: `frame()` copies the bytes into its
  * file buffer and allocates nothing. `PcapReader` streams records through a cursor (its fields
  * describe the current record); `readPcap` loads a whole file (setup time, e.g. for replay).
- * Every problem with a file is a `PcapError` with one line: the file, what is wrong, the fix.
+ * Every problem with a file is a `PcapError` (a `BdkError`: a user error) with one line: the file,
+ * what is wrong, the fix.
  */
 import { closeSync, fstatSync, openSync, readFileSync, readSync, writeSync } from "node:fs";
+import { BdkError } from "../../src/sys/errors.ts";
 
 export const PCAP_MAGIC_USEC = 0xa1b2c3d4;
 export const PCAP_MAGIC_NSEC = 0xa1b23c4d;
@@ -46,14 +48,19 @@ export function linkTypeName(linkType: number): string {
   return LINKTYPE_NAMES[linkType] ?? "unknown";
 }
 
-/** A problem with a pcap file: `message` is one line naming the file, the problem and the fix. */
-export class PcapError extends Error {
+/**
+ * A problem with a pcap file: `message` is one line naming the file, the problem and the fix,
+ * "what — fix" (`fix` holds the fix alone, as in every BdkError).
+ */
+export class PcapError extends BdkError {
   override name = "PcapError";
   constructor(
     readonly file: string,
-    message: string,
+    what: string,
+    fix: string,
   ) {
-    super(message);
+    super(what, fix);
+    this.message = `${what} — ${fix}`;
   }
 }
 
@@ -131,8 +138,8 @@ function parseFileHeader(path: string, bytes: Uint8Array, avail: number, opts: P
   if (avail < PCAP_FILE_HDR_LEN) {
     throw new PcapError(
       path,
-      `pcap file "${path}" is truncated: ${avail} bytes, shorter than the 24-byte pcap file header — ` +
-        `the file is empty or was cut short; capture it again`,
+      `pcap file "${path}" is truncated: ${avail} bytes, shorter than the 24-byte pcap file header`,
+      `the file is empty or was cut short; capture it again`,
     );
   }
   const le = rd32(bytes, 0, false);
@@ -151,14 +158,15 @@ function parseFileHeader(path: string, bytes: Uint8Array, avail: number, opts: P
       if (be === 0x0a0d0d0a) {
         throw new PcapError(
           path,
-          `"${path}" is not a pcap file: magic ${shown} is a pcapng section header, and pcapng is not supported — ` +
-            `convert it with \`tcpdump -r in.pcapng -w out.pcap\` or \`editcap -F pcap in.pcapng out.pcap\``,
+          `"${path}" is not a pcap file: magic ${shown} is a pcapng section header, and pcapng is not supported`,
+          `convert it with \`tcpdump -r in.pcapng -w out.pcap\` or \`editcap -F pcap in.pcapng out.pcap\``,
         );
       }
       throw new PcapError(
         path,
         `"${path}" is not a pcap file: bad magic ${shown}, expected a1b2c3d4 (microsecond) or a1b23c4d (nanosecond) ` +
-          `in either byte order — ${CONVERT_HINT}`,
+          `in either byte order`,
+        CONVERT_HINT,
       );
     }
   }
@@ -178,8 +186,8 @@ function parseFileHeader(path: string, bytes: Uint8Array, avail: number, opts: P
     throw new PcapError(
       path,
       `pcap file "${path}" has link type ${header.linkType} (${header.linkTypeName}), expected ` +
-        `${opts.expectLinkType} (${linkTypeName(opts.expectLinkType)}) — capture on an Ethernet interface ` +
-        `(not \`-i any\`, which writes Linux cooked headers)`,
+        `${opts.expectLinkType} (${linkTypeName(opts.expectLinkType)})`,
+      `capture on an Ethernet interface (not \`-i any\`, which writes Linux cooked headers)`,
     );
   }
   return header;
@@ -309,7 +317,8 @@ export class PcapReader {
       throw new PcapError(
         this.path,
         `pcap file "${this.path}" is truncated at record #${recNo} (byte offset ${at}): only ${left} of the ` +
-          `16-byte record header — the capture was cut short (killed before it flushed?); capture it again`,
+          `16-byte record header`,
+        `the capture was cut short (killed before it flushed?); capture it again`,
       );
     }
     const d = this.data;
@@ -323,7 +332,8 @@ export class PcapReader {
       throw new PcapError(
         this.path,
         `pcap file "${this.path}" is corrupt at record #${recNo} (byte offset ${at}): captured length ${caplen} ` +
-          `exceeds the 256 KiB (${PCAP_MAX_RECORD_LEN}) limit — the file is damaged; re-capture it (\`tcpdump -s 262144\`)`,
+          `exceeds the 256 KiB (${PCAP_MAX_RECORD_LEN}) limit`,
+        `the file is damaged; re-capture it (\`tcpdump -s 262144\`)`,
       );
     }
     if (snaplen !== 0 && caplen > snaplen) {
@@ -331,7 +341,8 @@ export class PcapReader {
       throw new PcapError(
         this.path,
         `pcap file "${this.path}" is corrupt at record #${recNo} (byte offset ${at}): captured length ${caplen} ` +
-          `exceeds the file's snaplen ${snaplen} — the file is damaged or the writer is broken; re-capture it`,
+          `exceeds the file's snaplen ${snaplen}`,
+        `the file is damaged or the writer is broken; re-capture it`,
       );
     }
     if (!this.fill(PCAP_RECORD_HDR_LEN + caplen)) {
@@ -340,7 +351,8 @@ export class PcapReader {
       throw new PcapError(
         this.path,
         `pcap file "${this.path}" is truncated at record #${recNo} (byte offset ${at}): the record header says ` +
-          `${caplen} bytes but only ${left} remain — the capture was cut short (killed before it flushed?); capture it again`,
+          `${caplen} bytes but only ${left} remain`,
+        `the capture was cut short (killed before it flushed?); capture it again`,
       );
     }
     // fill() may have moved the window: re-read the header from the current start.
@@ -374,7 +386,7 @@ export class PcapReader {
 function unreadable(path: string, e: unknown): PcapError {
   const err = e as { code?: string; message?: string };
   const why = err.code === "ENOENT" ? "no such file" : err.code === "EISDIR" ? "it is a directory" : err.code === "EACCES" ? "permission denied" : (err.message ?? String(e));
-  return new PcapError(path, `cannot read pcap file "${path}": ${why} — check the path and that you may read it`);
+  return new PcapError(path, `cannot read pcap file "${path}": ${why}`, "check the path and that you may read it");
 }
 
 /**
@@ -450,7 +462,7 @@ export class PcapWriter {
     this.snaplen = opts?.snaplen ?? PCAP_DEFAULT_SNAPLEN;
     this.linkType = opts?.linkType ?? LINKTYPE_ETHERNET;
     if (!Number.isInteger(this.snaplen) || this.snaplen < 1 || this.snaplen > PCAP_MAX_RECORD_LEN) {
-      throw new PcapError(path, `pcap writer for "${path}": snaplen ${this.snaplen} is out of range — use 1..${PCAP_MAX_RECORD_LEN}`);
+      throw new PcapError(path, `pcap writer for "${path}": snaplen ${this.snaplen} is out of range`, `use 1..${PCAP_MAX_RECORD_LEN}`);
     }
     this.buf = new Uint8Array(Math.max(opts?.bufferSize ?? 1 << 20, 4096));
     const ms = Date.now();
@@ -463,7 +475,8 @@ export class PcapWriter {
       const err = e as { code?: string; message?: string };
       throw new PcapError(
         path,
-        `cannot write pcap file "${path}": ${err.code ?? err.message ?? String(e)} — check that the directory exists and is writable`,
+        `cannot write pcap file "${path}": ${err.code ?? err.message ?? String(e)}`,
+        "check that the directory exists and is writable",
       );
     }
     if (opts?.append && fstatSync(this.fd).size > 0) {
@@ -500,7 +513,7 @@ export class PcapWriter {
     if (want !== have) {
       closeSync(this.fd);
       this.fd = -1;
-      throw new PcapError(path, `cannot append to pcap file "${path}": it is ${have}, this writer makes ${want} — write a new file`);
+      throw new PcapError(path, `cannot append to pcap file "${path}": it is ${have}, this writer makes ${want}`, "write a new file");
     }
   }
 
@@ -536,7 +549,7 @@ export class PcapWriter {
    * microseconds in a microsecond file). `origLen` is the wire length when `len` was already cut.
    */
   frameAt(bytes: Uint8Array, off: number, len: number, sec: number, nsec: number, origLen: number = len): void {
-    if (this.fd < 0) throw new PcapError(this.path, `pcap writer for "${this.path}" is closed — open a new PcapWriter`);
+    if (this.fd < 0) throw new PcapError(this.path, `pcap writer for "${this.path}" is closed`, "open a new PcapWriter");
     const cap = len > this.snaplen ? this.snaplen : len;
     if (this.pos + PCAP_RECORD_HDR_LEN + cap > this.buf.length) this.flush();
     const b = this.buf;
@@ -582,7 +595,7 @@ export class PcapWriter {
       while (done < len) done += writeSync(this.fd, b, off + done, len - done);
     } catch (e) {
       const err = e as { code?: string; message?: string };
-      throw new PcapError(this.path, `cannot write pcap file "${this.path}": ${err.code ?? err.message} — check free space and permissions`);
+      throw new PcapError(this.path, `cannot write pcap file "${this.path}": ${err.code ?? err.message}`, "check free space and permissions");
     }
   }
 
