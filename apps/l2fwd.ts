@@ -3,16 +3,14 @@
 // received on one port of a pair is sent on the other. With MAC updating (the default, as in DPDK) the
 // source MAC becomes the TX port's MAC and the destination 02:00:00:00:00:<TX port>.
 //
-// Read this file to learn the API: open ports on one shared mempool, start them, then loop over
-// rxBurst → (touch the bytes in place) → txBurst, freeing whatever the TX ring did not take.
-import { isAttachable } from "../src/ethdev/attach.ts";
-import { openPort } from "../src/index.ts";
-import type { Port, PortStats } from "../src/ethdev/port.ts";
-import { Mempool } from "../src/mem/mempool.ts";
-import { startWorkers } from "../src/lcore/worker.ts";
+// Read this file to learn the API: open ports on one shared mempool, start them, hand each RX queue and the
+// TX queue it feeds to a lane, then loop over rxq.burst → (touch the bytes in place) → txq.burst, freeing
+// whatever the TX ring did not take (apps/l2fwd/forward.ts). With --cores, each pinned worker gets queue
+// handles and attaches them: the main thread keeps the ports (the control plane), the workers the bursts.
+import { Mempool, openPort, startWorkers, type Port, type PortEvent, type PortStats } from "../src/index.ts";
 import { helpText, parseArgs, parseCoreList, UsageError, type ParsedOptions } from "./common/args.ts";
 import { formatRate, onStopSignal, runAsProgram } from "./common/runtime.ts";
-import { forwardLanes, type LaneOptions, type LaneSpec, type WorkerInit } from "./l2fwd/forward.ts";
+import { ForwardCounters, forwardInMainThread, type LaneOptions, type LaneSpec, type WorkerInit } from "./l2fwd/forward.ts";
 
 const OPTIONS = {
   portmap: { type: "string", value: "(A,B),…", help: "pairs of port indices, e.g. (0,1),(2,3) (default: consecutive ports)" },
@@ -88,6 +86,8 @@ export interface L2fwdResult {
   workers: { core: number; tid: number; lanes: LaneSpec[] }[];
   ports: PortSummary[];
   totals: { rx: number; tx: number; dropped: number };
+  /** Link changes seen while forwarding. */
+  events: { port: number; at: number; up: boolean; reason?: string }[];
 }
 
 export interface L2fwdControl {
@@ -143,8 +143,8 @@ export async function runL2fwd(o: L2fwdOptions, control: L2fwdControl = {}): Pro
   const cores = o.cores ? parseCoreList("l2fwd", o.cores) : [];
   const share = shareLanes(lanesFor(o.pairs, o["port-queues"]), cores, o["queues-per-worker"]);
   const txQueues = share.length > 0 ? share.length : o["port-queues"];
-  const counters = new SharedArrayBuffer(8 * 3 * o.specs.length);
-  const laneOptions: LaneOptions = { burst: o.burst, macUpdating: o["mac-updating"], counters };
+  const counters = ForwardCounters.create(o.specs.length, Math.max(1, share.length));
+  const laneOptions: LaneOptions = { burst: o.burst, macUpdating: o["mac-updating"] };
 
   const given = control.ports;
   const pool = given ? given[0]!.config!.pool : Mempool.create({ count: o.pool, name: "l2fwd" });
@@ -153,9 +153,11 @@ export async function runL2fwd(o: L2fwdOptions, control: L2fwdControl = {}): Pro
   const removeSignal = onStopSignal(() => {
     stop = true;
   });
-  const stats = new Stats(new Float64Array(counters), o.specs.length, log);
+  const stats = new Stats(counters, log);
   let ticker: ReturnType<typeof setInterval> | undefined;
+  let eventTicker: ReturnType<typeof setInterval> | undefined;
   const workers: L2fwdResult["workers"] = [];
+  const events: L2fwdResult["events"] = [];
   try {
     if (!given) {
       for (const spec of o.specs) {
@@ -167,20 +169,34 @@ export async function runL2fwd(o: L2fwdOptions, control: L2fwdControl = {}): Pro
     }
     await waitForLinks(ports, o["link-wait"], log);
     for (const [a, b] of o.pairs) log(`l2fwd: port ${a} (${o.specs[a]}) <-> port ${b} (${o.specs[b]})`);
+    // Link changes are events: report each with its time; forwarding goes on on the other pairs.
+    ports.forEach((p, i) => p.on("link", (e: PortEvent) => {
+      events.push({ port: i, at: e.at, up: e.link.up, reason: e.reason });
+      log(`l2fwd: ${new Date(e.at).toISOString()} port ${i} (${o.specs[i]}) link ${e.link.up ? "up" : "DOWN"}${e.reason ? ` (${e.reason})` : ""}`);
+    }));
+    eventTicker = setInterval(() => {
+      for (const p of ports) p.pollEvents();
+    }, 100);
 
     const started = performance.now();
     const deadline = o.duration > 0 ? started + o.duration * 1000 : Infinity;
     const shouldStop = (): boolean => stop || (control.shouldStop?.() ?? false) || performance.now() >= deadline;
     if (o.period > 0) ticker = setInterval(() => stats.report(), o.period * 1000);
     if (share.length === 0) {
-      await forwardLanes(ports, pool, lanesFor(o.pairs, o["port-queues"]), laneOptions, shouldStop, true);
+      const lanes = lanesFor(o.pairs, o["port-queues"]).map((l) => ({
+        spec: l, rxq: ports[l.rx]!.rxQueue(l.rxQueue), txq: ports[l.tx]!.txQueue(l.txQueue), txMac: ports[l.tx]!.macAddress(),
+      }));
+      await forwardInMainThread(pool, lanes, laneOptions, counters.block(0), shouldStop);
     } else {
-      const handles = ports.map((p) => {
-        if (!isAttachable(p)) throw new UsageError(`l2fwd: port ${p.spec} (${p.driver}) cannot be used from a worker`, "run without --cores");
-        return p.handle();
-      });
+      // Each worker gets handles of the queues its lanes use: RX queues shared out, TX queue w of every port its own.
+      const inits: WorkerInit[] = share.map((mine, w) => ({
+        ...laneOptions, counters: counters.sab, ports: o.specs.length, block: w,
+        lanes: mine.map((l) => ({
+          spec: l, rx: ports[l.rx]!.rxQueue(l.rxQueue).handle(), tx: ports[l.tx]!.txQueue(l.txQueue).handle(), txMac: ports[l.tx]!.macAddress(),
+        })),
+      }));
       const group = await startWorkers<WorkerInit, void>(new URL("./l2fwd/worker.ts", import.meta.url), {
-        cores: cores.slice(0, share.length), name: "l2fwd", init: (_core, i) => ({ ...laneOptions, handles, lanes: share[i]! }),
+        cores: cores.slice(0, share.length), name: "l2fwd", init: (_core, i) => inits[i]!,
       });
       for (const w of group.workers) {
         workers.push({ core: w.core, tid: w.tid, lanes: share[w.index]! });
@@ -193,9 +209,9 @@ export async function runL2fwd(o: L2fwdOptions, control: L2fwdControl = {}): Pro
       }
     }
     const durationSec = (performance.now() - started) / 1000;
-    const c = new Float64Array(counters);
+    for (const p of ports) p.pollEvents();
     const summary: PortSummary[] = ports.map((p, i) => ({
-      index: i, spec: o.specs[i]!, mac: p.macAddress(), rx: c[3 * i]!, tx: c[3 * i + 1]!, dropped: c[3 * i + 2]!, stats: p.stats(),
+      index: i, spec: o.specs[i]!, mac: safeMac(p), ...counters.port(i), stats: p.stats(),
     }));
     const totals = { rx: 0, tx: 0, dropped: 0 };
     for (const p of summary) {
@@ -203,9 +219,10 @@ export async function runL2fwd(o: L2fwdOptions, control: L2fwdControl = {}): Pro
       totals.tx += p.tx;
       totals.dropped += p.dropped;
     }
-    return { durationSec, workers, ports: summary, totals };
+    return { durationSec, workers, ports: summary, totals, events };
   } finally {
     if (ticker) clearInterval(ticker);
+    if (eventTicker) clearInterval(eventTicker);
     removeSignal();
     if (!given) {
       for (const p of ports) {
@@ -231,26 +248,37 @@ async function waitForLinks(ports: Port[], seconds: number, log: (line: string) 
 
 /** Periodic stats lines from the shared counters: per port RX/TX/dropped and rates, then totals. */
 class Stats {
-  private readonly last: Float64Array;
+  private last: { rx: number; tx: number; dropped: number }[] = [];
   private lastTime = performance.now();
 
-  constructor(private readonly counters: Float64Array, private readonly ports: number, private readonly log: (line: string) => void) {
-    this.last = new Float64Array(counters.length);
-  }
+  constructor(private readonly counters: ForwardCounters, private readonly log: (line: string) => void) {}
 
   report(): void {
     const now = performance.now();
     const seconds = (now - this.lastTime) / 1000;
-    const c = this.counters;
-    const total = [0, 0, 0];
-    for (let i = 0; i < this.ports; i++) {
-      const rate = (k: number): string => formatRate((c[3 * i + k]! - this.last[3 * i + k]!) / seconds);
-      this.log(`port ${i}: rx ${c[3 * i]} (${rate(0)}) tx ${c[3 * i + 1]} (${rate(1)}) dropped ${c[3 * i + 2]}`);
-      for (let k = 0; k < 3; k++) total[k]! += c[3 * i + k]!;
+    const total = { rx: 0, tx: 0, dropped: 0 };
+    const current: { rx: number; tx: number; dropped: number }[] = [];
+    for (let i = 0; i < this.counters.ports; i++) {
+      const c = this.counters.port(i);
+      const before = this.last[i] ?? { rx: 0, tx: 0, dropped: 0 };
+      this.log(`port ${i}: rx ${c.rx} (${formatRate((c.rx - before.rx) / seconds)}) tx ${c.tx} (${formatRate((c.tx - before.tx) / seconds)}) dropped ${c.dropped}`);
+      total.rx += c.rx;
+      total.tx += c.tx;
+      total.dropped += c.dropped;
+      current.push(c);
     }
-    this.log(`total: rx ${total[0]} tx ${total[1]} dropped ${total[2]}`);
-    this.last.set(c);
+    this.log(`total: rx ${total.rx} tx ${total.tx} dropped ${total.dropped}`);
+    this.last = current;
     this.lastTime = now;
+  }
+}
+
+/** The MAC for the summary; a port whose interface vanished says so instead of failing the summary. */
+function safeMac(p: Port): string {
+  try {
+    return p.macAddress();
+  } catch {
+    return "(gone)";
   }
 }
 
@@ -261,7 +289,7 @@ function printSummary(r: L2fwdResult, json: boolean): void {
   }
   console.log(`l2fwd: ran ${r.durationSec.toFixed(1)} s`);
   for (const p of r.ports) {
-    console.log(`  port ${p.index} ${p.spec}: rx ${p.rx} (${formatRate(p.rx / r.durationSec)}) tx ${p.tx} (${formatRate(p.tx / r.durationSec)}) dropped ${p.dropped}`);
+    console.log(`  port ${p.index} ${p.spec}: rx ${p.rx} (${formatRate(p.rx / r.durationSec)}) tx ${p.tx} (${formatRate(p.tx / r.durationSec)}) dropped ${p.dropped} imissed ${p.stats.imissed}`);
   }
   console.log(`  total: rx ${r.totals.rx} tx ${r.totals.tx} dropped ${r.totals.dropped}`);
 }

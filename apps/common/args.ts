@@ -1,7 +1,7 @@
 // A small declarative command-line parser shared by the apps and the bdk commands: long options with
 // `--key value` or `--key=value`, short aliases, `--no-key` for booleans, positionals, generated help,
 // and one-line errors that name the option and what it accepts.
-import { BdkError } from "../../src/sys/errors.ts";
+import { BdkError } from "../../src/index.ts";
 
 export type OptionType = "bool" | "int" | "number" | "string" | "list";
 

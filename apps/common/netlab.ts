@@ -1,7 +1,7 @@
 // A throw-away network lab: private network namespaces joined by veth pairs, built with iproute2 and
 // always torn down (deleting a namespace deletes the veth ends inside it). The demo and the benches use
 // it to get a wire without a NIC; nothing is created in the caller's own namespace.
-import { BdkError } from "../../src/sys/errors.ts";
+import { BdkError } from "../../src/index.ts";
 
 export interface VethLink {
   /** [namespace, interface] of each end. */

@@ -1,9 +1,8 @@
 // What the apps share around their main loops: stop signals, rate formatting, and the top-level error
 // policy (our own errors are one line; anything else is a bug and keeps its stack).
-import { SysError } from "../../src/sys/errno.ts";
-import { BdkError } from "../../src/sys/errors.ts";
+import { BdkError, onStopSignal, SysError } from "../../src/index.ts";
 
-export { onStopSignal } from "../../src/lcore/signals.ts";
+export { onStopSignal };
 
 /** 812345.6 → "0.81 Mpps"; 4321 → "4.32 kpps". */
 export function formatRate(pps: number): string {

@@ -1,10 +1,12 @@
-// l2fwd's data plane: lanes of rxBurst → rewrite MACs in place → txBurst, until told to stop. A lane is one
-// RX queue of one port and the TX queue it sends on, on the paired port. The main thread runs every lane
-// itself (no --cores), or pinned workers each run theirs (apps/l2fwd/worker.ts) on views of the ports the
-// main thread opened. Counters go to shared memory either way, so that the control plane can print rates.
-import { attachPort, type PortHandle } from "../../src/ethdev/attach.ts";
-import { Burst, type Port } from "../../src/ethdev/port.ts";
-import { Mempool } from "../../src/mem/mempool.ts";
+// l2fwd's data plane: lanes of RX burst → rewrite MACs in place → TX burst, until told to stop. A lane is
+// one RX queue of one port and the TX queue it sends on, on the paired port. The main thread runs every
+// lane itself (no --cores), or pinned workers each run theirs (apps/l2fwd/worker.ts) on queues they
+// attached from handles. Each thread counts into its own padded block of shared memory (no two threads
+// write one cache line, nothing is lost to races); the control plane sums the blocks.
+import {
+  attachRxQueue, attachTxQueue, Burst, Mempool, RxWaiter,
+  type QueueHandle, type RxQueue, type TxQueue,
+} from "../../src/index.ts";
 
 export interface LaneSpec {
   rx: number;
@@ -13,25 +15,56 @@ export interface LaneSpec {
   txQueue: number;
 }
 
+/** Counters per thread: rx, tx, dropped per port index at [3*i], [3*i+1], [3*i+2] of the thread's block. */
+export class ForwardCounters {
+  /** Doubles per block, rounded up to whole cache lines. */
+  readonly stride: number;
+
+  constructor(readonly sab: SharedArrayBuffer, readonly ports: number) {
+    this.stride = Math.ceil((3 * ports) / 8) * 8;
+  }
+
+  static create(ports: number, threads: number): ForwardCounters {
+    const stride = Math.ceil((3 * ports) / 8) * 8;
+    return new ForwardCounters(new SharedArrayBuffer(8 * stride * Math.max(1, threads)), ports);
+  }
+
+  /** Thread t's block. */
+  block(t: number): Float64Array {
+    return new Float64Array(this.sab, 8 * this.stride * t, this.stride);
+  }
+
+  /** rx, tx, dropped of port i summed over every thread. */
+  port(i: number): { rx: number; tx: number; dropped: number } {
+    const all = new Float64Array(this.sab);
+    const out = { rx: 0, tx: 0, dropped: 0 };
+    for (let at = 0; at < all.length; at += this.stride) {
+      out.rx += all[at + 3 * i]!;
+      out.tx += all[at + 3 * i + 1]!;
+      out.dropped += all[at + 3 * i + 2]!;
+    }
+    return out;
+  }
+}
+
 export interface LaneOptions {
   burst: number;
   macUpdating: boolean;
-  /** rx, tx, dropped per port index, at [3*i], [3*i+1], [3*i+2]. */
-  counters: SharedArrayBuffer;
 }
 
-/** What a worker gets: the ports as handles (by port index; only those its lanes touch are attached). */
+/** What a worker gets: its lanes with the queue handles they use, and its counter block. */
 export interface WorkerInit extends LaneOptions {
-  handles: (PortHandle | undefined)[];
-  lanes: LaneSpec[];
+  lanes: { spec: LaneSpec; rx: QueueHandle; tx: QueueHandle; txMac: string }[];
+  counters: SharedArrayBuffer;
+  ports: number;
+  block: number;
 }
 
 /** One lane, ready to run. */
 interface Lane {
-  rxPort: Port;
-  txPort: Port;
-  rxQueue: number;
-  txQueue: number;
+  rxq: RxQueue;
+  txq: TxQueue;
+  /** The TX port's index (the last byte of the rewritten destination MAC). */
   txIndex: number;
   rxCounter: number;
   txCounter: number;
@@ -42,35 +75,44 @@ interface Lane {
 
 /**
  * Empty polls of every lane before the forwarder sleeps. Roughly 100 µs of silence: short gaps inside a
- * stream never reach it (a sleeping forwarder lets the kernel's rings overflow), an idle link soon does.
+ * stream never reach it (a sleeping forwarder lets the rings overflow), an idle link soon does.
  */
 const IDLE_ROUNDS = 1024;
+/** How long an idle worker sleeps on its queues at most before it looks at the stop flag again (ms). */
+const IDLE_SLEEP_MS = 10;
 
-/** Runs `specs` over `ports` (by index) until `shouldStop`; the main thread yields to its event loop between slices. */
-export async function forwardLanes(ports: Port[], pool: Mempool, specs: LaneSpec[], o: LaneOptions, shouldStop: () => boolean, yieldToEventLoop: boolean): Promise<void> {
-  const lanes: Lane[] = specs.map((l) => ({
-    rxPort: ports[l.rx]!, txPort: ports[l.tx]!, rxQueue: l.rxQueue, txQueue: l.txQueue, txIndex: l.tx,
-    rxCounter: 3 * l.rx, txCounter: 3 * l.tx, burst: new Burst(o.burst), txMac: macBytes(ports[l.tx]!.macAddress()),
-  }));
-  await loop(lanes, pool, new Float64Array(o.counters), o.macUpdating, shouldStop, yieldToEventLoop);
+function lane(spec: LaneSpec, rxq: RxQueue, txq: TxQueue, txMac: string, burst: number): Lane {
+  return { rxq, txq, txIndex: spec.tx, rxCounter: 3 * spec.rx, txCounter: 3 * spec.tx, burst: new Burst(burst), txMac: macBytes(txMac) };
 }
 
-/** A worker's share: attach to the ports its lanes use (one pool attachment for all), forward, drop the views. */
+/** Runs lanes on queues this thread already holds (the main thread, no --cores), yielding to the event loop when idle. */
+export async function forwardInMainThread(pool: Mempool, lanes: { spec: LaneSpec; rxq: RxQueue; txq: TxQueue; txMac: string }[],
+  o: LaneOptions, counters: Float64Array, shouldStop: () => boolean): Promise<void> {
+  const ready = lanes.map((l) => lane(l.spec, l.rxq, l.txq, l.txMac, o.burst));
+  await loop(ready, pool, counters, o.macUpdating, shouldStop, undefined);
+}
+
+/** A worker's share: attach the queues of its lanes (one pool attachment for all), forward, sleep on its RX queues when idle. */
 export async function forwardInWorker(init: WorkerInit, shouldStop: () => boolean): Promise<void> {
-  const first = init.handles.find((h) => h !== undefined)!;
-  const pool = Mempool.attach(first.pool);
-  const ports: Port[] = [];
-  const used = new Set(init.lanes.flatMap((l) => [l.rx, l.tx]));
+  const pool = Mempool.attach(init.lanes[0]!.rx.pool);
+  const lanes: Lane[] = [];
+  for (const l of init.lanes) {
+    const rxq = await attachRxQueue(l.rx, { pool });
+    const txq = await attachTxQueue(l.tx, { pool });
+    lanes.push(lane(l.spec, rxq, txq, l.txMac, init.burst));
+  }
+  const waiter = new RxWaiter(lanes.map((l) => l.rxq));
+  const counters = new ForwardCounters(init.counters, init.ports).block(init.block);
   try {
-    for (const i of used) ports[i] = await attachPort(init.handles[i]!, { pool });
-    await forwardLanes(ports, pool, init.lanes, init, shouldStop, false);
+    await loop(lanes, pool, counters, init.macUpdating, shouldStop, waiter);
   } finally {
-    for (const p of ports) p?.close(); // a view's close only drops the view
+    waiter.close();
     pool.flushCache(); // buffers cached by this worker go back to the shared ring before it exits
   }
 }
 
-async function loop(lanes: Lane[], pool: Mempool, counters: Float64Array, macUpdating: boolean, shouldStop: () => boolean, yieldToEventLoop: boolean): Promise<void> {
+/** Forwards until stopped. With a waiter (a worker) it sleeps on its queues when idle; without (the main thread) it yields. */
+async function loop(lanes: Lane[], pool: Mempool, counters: Float64Array, macUpdating: boolean, shouldStop: () => boolean, waiter: RxWaiter | undefined): Promise<void> {
   let idleRounds = 0;
   for (;;) {
     // A slice of forwarding; then, in the main thread, back to the event loop so that signals, timers and
@@ -83,23 +125,24 @@ async function loop(lanes: Lane[], pool: Mempool, counters: Float64Array, macUpd
       for (let l = 0; l < lanes.length; l++) moved += forwardLane(lanes[l]!, pool, counters, macUpdating);
       if (moved !== 0) idleRounds = 0;
       else if (++idleRounds >= IDLE_ROUNDS) {
-        // Nothing to forward for a while: a worker sleeps on a port that can wait; the main thread yields.
-        if (yieldToEventLoop) {
+        if (waiter === undefined) {
           idle = true;
           break;
         }
-        idleWait(lanes[idleRounds % lanes.length]!);
+        // Nothing to forward for a while: sleep until any of this worker's queues has frames.
+        if (waiter.wait(IDLE_SLEEP_MS)) idleRounds = 0;
+        break;
       }
     } while ((++rounds & 255) !== 0 || performance.now() < sliceEnd);
     if (shouldStop()) return;
-    if (yieldToEventLoop) await Bun.sleep(idle ? 1 : 0);
+    if (waiter === undefined) await Bun.sleep(idle ? 1 : 0);
   }
 }
 
 /** The per-burst work: no allocation, no closures; frames are changed in place in the pool. */
 function forwardLane(lane: Lane, pool: Mempool, counters: Float64Array, macUpdating: boolean): number {
   const burst = lane.burst;
-  const n = lane.rxPort.rxBurst(lane.rxQueue, burst);
+  const n = lane.rxq.burst(burst);
   if (n === 0) return 0;
   counters[lane.rxCounter]! += n;
   if (macUpdating) {
@@ -123,7 +166,7 @@ function forwardLane(lane: Lane, pool: Mempool, counters: Float64Array, macUpdat
       bytes[off + 11] = src[5]!;
     }
   }
-  const sent = lane.txPort.txBurst(lane.txQueue, burst, 0);
+  const sent = lane.txq.burst(burst, 0);
   counters[lane.txCounter + 1]! += sent;
   if (sent < n) {
     counters[lane.txCounter + 2]! += n - sent;
@@ -131,12 +174,6 @@ function forwardLane(lane: Lane, pool: Mempool, counters: Float64Array, macUpdat
   }
   burst.count = 0;
   return n;
-}
-
-/** Sleeps on a port that can wait (a socket's poll, a NIC's interrupt), rather than burn the core. */
-function idleWait(lane: Lane): void {
-  if (lane.rxPort.rxWait) lane.rxPort.rxWait(lane.rxQueue, 1);
-  else Bun.sleepSync(0.05);
 }
 
 function macBytes(mac: string): Uint8Array {

@@ -1,5 +1,5 @@
-// A pinned l2fwd worker: forwards its lanes on views of the main thread's ports until the group stops.
-import { runWorker } from "../../src/lcore/worker-runtime.ts";
+// A pinned l2fwd worker: attaches the queues of its lanes and forwards until the group stops.
+import { runWorker } from "../../src/index.ts";
 import { forwardInWorker, type WorkerInit } from "./forward.ts";
 
 runWorker((init: WorkerInit, ctx) => forwardInWorker(init, () => ctx.shouldStop()));

@@ -12,7 +12,7 @@ import { E } from "../../src/sys/errno.ts";
 import { SysError } from "../../src/sys/errno.ts";
 import {
   arrayBufferAt, bind, check, close, errno, getsockopt, MAP_SHARED, mmap, munmap, PROT_READ, PROT_WRITE, raw,
-  setsockopt, setsockoptInt, socket, strerror, usleep,
+  setsockopt, setsockoptInt, socket, strerror,
 } from "../../src/sys/libc.ts";
 import {
   AF_PACKET, ETH_P_ALL_BE, MSG_DONTWAIT, PACKET_FANOUT, PACKET_FANOUT_FLAG_IGNORE_OUTGOING, PACKET_FANOUT_FLAG_UNIQUEID,
@@ -69,9 +69,10 @@ export function ringBytes(frames: number, g: RingGeometry): number {
   return (frames / perBlock) * g.blockSize;
 }
 
-// The words a queue's data path reads and writes, in a SharedArrayBuffer of the socket, so that the owner and a
-// worker's view of the queue (PacketSocket.attach) use the same ones. RX queue q and TX queue q are one socket
-// but may be used by two threads: the RX words and the TX words sit on cache lines of their own.
+// The words a queue's data path reads and writes, in a SharedArrayBuffer of the socket, so that the owner's
+// queue and a worker's queue attached from its handle (PacketSocket.attach) use the same ones. RX queue q and
+// TX queue q are one socket but may be used by two threads: the RX words and the TX words sit on cache lines
+// of their own. (Kicks are counted in the TX queue's counter block: see rxtx.ts.)
 const STATE_BYTES = 256;
 /** Int32 index: the next RX frame to look at. */
 export const S_RX_HEAD = 0;
@@ -79,9 +80,6 @@ export const S_RX_HEAD = 0;
 export const S_TX_HEAD = 32;
 const S_NEED_KICK = 33;
 const S_LAST_ERRNO = 34;
-/** Float64 indexes (byte 144 on): TX kicks, and kicks the kernel refused. */
-const S_KICKS = 18;
-const S_KICK_ERRORS = 19;
 
 /** What a worker needs to use a socket another thread of this process made: fds and addresses are process-wide. */
 export interface SocketHandle {
@@ -92,7 +90,7 @@ export interface SocketHandle {
   vnet: boolean;
   txDataOff: number;
   txVnetHalf: number;
-  /** The heads and TX counters (see S_RX_HEAD), shared. */
+  /** The ring heads and the kick state (see S_RX_HEAD), shared. */
   state: SharedArrayBuffer;
 }
 
@@ -115,7 +113,6 @@ export class PacketSocket {
    * them (one thread per queue at a time; a hand-over goes through a message or an Atomics store).
    */
   readonly state: Int32Array;
-  private readonly counts: Float64Array;
 
   /**
    * TX frames carry a virtio_net_hdr whose hdr_len asks the kernel to copy the whole frame into the skb.
@@ -129,15 +126,6 @@ export class PacketSocket {
   readonly txDataOff: number;
   readonly txVnetHalf: number;
 
-  /** Counters the port adds to its stats: TX kicks (sendto calls) and kicks the kernel refused (in shared memory). */
-  get kicks(): number {
-    return this.counts[S_KICKS]!;
-  }
-
-  get kickErrors(): number {
-    return this.counts[S_KICK_ERRORS]!;
-  }
-
   get lastKickErrno(): number {
     return this.state[S_LAST_ERRNO]!;
   }
@@ -147,9 +135,8 @@ export class PacketSocket {
     return this.state[S_NEED_KICK] !== 0;
   }
 
-  /** True for a worker's view (attach): close() then drops the view and leaves the fd and the mapping alone. */
+  /** True for a worker's object (attach): close() then forgets the socket and leaves the fd and the mapping alone. */
   readonly attached: boolean;
-  private readonly pollfd = new Int32Array(2);
   private readonly statsBuf = new Uint32Array(TPACKET_STATS_WORDS);
   private closed = false;
 
@@ -158,7 +145,7 @@ export class PacketSocket {
     return new PacketSocket(h.opts, h);
   }
 
-  /** Makes the socket and its rings; with `from`, builds a view of an existing one instead (use attach()). */
+  /** Makes the socket and its rings; with `from`, builds this thread's object over an existing one instead (use attach()). */
   constructor(readonly opts: SocketOptions, from?: SocketHandle) {
     const { geometry: g, rxFrames, txFrames } = opts;
     this.attached = from !== undefined;
@@ -170,7 +157,6 @@ export class PacketSocket {
     this.txDataOff = m.txDataOff;
     this.txVnetHalf = m.txVnetHalf;
     this.state = new Int32Array(m.state);
-    this.counts = new Float64Array(m.state);
     const buf = arrayBufferAt(m.va, m.mapLen);
     this.u8 = new Uint8Array(buf);
     this.u16 = new Uint16Array(buf);
@@ -183,7 +169,6 @@ export class PacketSocket {
     // writes that field, so once is enough. (The ring comes zeroed: the header's other fields stay 0.)
     const tpMac = from ? 0 : m.tpMac ?? 0;
     if (tpMac !== 0) for (let i = 0; i < txFrames; i++) this.u16[(this.txOff[i]! >> 1) + H16_MAC] = tpMac;
-    this.pollfd[0] = this.fd;
   }
 
   /** Opens the socket, sets it up, maps its rings and binds it; tpMac: where TX data starts when PACKET_TX_HAS_OFF is on, else 0. */
@@ -300,30 +285,21 @@ export class PacketSocket {
     return this.statsBuf[1]!;
   }
 
-  /** True when the next RX frame is ready. */
+  /** True when the next RX frame is ready: one load of its status word, no system call. */
   rxReady(): boolean {
     return this.rxOff.length > 0 && (Atomics.load(this.u32, this.rxOff[this.state[S_RX_HEAD]!]! >> 2) & TP_STATUS_USER) !== 0;
   }
 
-  /** Sleeps in poll(2) until a frame arrives or `timeoutMs` passes (-1: forever); true when one is ready. */
-  wait(timeoutMs: number): boolean {
-    if (this.rxReady()) return true;
-    this.pollfd[1] = 0x0001; // events = POLLIN, revents = 0
-    const r = raw.poll(this.pollfd, 1, timeoutMs);
-    if (r < 0 && errno() !== E.EINTR) check(r, "poll", `af_packet ${this.opts.name} fd ${this.fd}`);
-    return this.rxReady();
-  }
-
-  /** Tells the kernel to send every frame marked SEND_REQUEST. Returns false when it refused (errno kept). */
+  /**
+   * Tells the kernel to send every frame marked SEND_REQUEST. Returns false when it refused (errno kept, and
+   * needKick set until a kick succeeds). The TX queue counts the kicks (rxtx.ts).
+   */
   kick(): boolean {
-    const counts = this.counts;
-    counts[S_KICKS]!++;
     if (fast.sendto(this.fd, null, 0, MSG_DONTWAIT, null, 0) >= 0) {
       this.state[S_NEED_KICK] = 0;
       return true;
     }
     this.state[S_NEED_KICK] = 1;
-    counts[S_KICK_ERRORS]!++;
     this.state[S_LAST_ERRNO] = errno();
     return false;
   }
@@ -335,19 +311,6 @@ export class PacketSocket {
     const off = this.txOff;
     for (let i = 0; i < off.length; i++) if ((Atomics.load(u32, off[i]! >> 2) & (TP_STATUS_SEND_REQUEST | 2)) !== 0) n++;
     return n;
-  }
-
-  /** Kicks until the TX ring is empty or `ms` pass: what was accepted goes out before the socket closes. */
-  drain(ms: number): number {
-    if (this.txOff.length === 0) return 0;
-    const until = performance.now() + ms;
-    let pending = this.txPending();
-    while (pending > 0 && performance.now() < until) {
-      this.kick();
-      usleep(200);
-      pending = this.txPending();
-    }
-    return pending;
   }
 
   /** TX frames whose status is neither available nor ours: for tests and diagnostics. */
@@ -362,7 +325,7 @@ export class PacketSocket {
     return { available, pending, wrongFormat };
   }
 
-  /** Closes the socket and unmaps its rings; on a worker's view (attach) only forgets them. */
+  /** Closes the socket and unmaps its rings; on a worker's object (attach) only forgets them. */
   close(): void {
     if (this.closed) return;
     this.closed = true;

@@ -3,7 +3,7 @@
 //
 //   const group = await startWorkers<Init, Result>(new URL("./fwd.ts", import.meta.url), {
 //     cores: [0, 1],
-//     init: (core, index) => ({ port: port.handle(), queue: index }),   // structured-cloneable
+//     init: (core, index) => ({ rxq: port.rxQueue(index).handle() }),   // structured-cloneable
 //   });
 //   group.stopOnSignal();            // Ctrl-C / SIGTERM → stop flag (a second Ctrl-C exits at once)
 //   const results = await group.join();   // or: await group.stop() to ask them to finish now
