@@ -4,9 +4,11 @@
 // number and a TX timestamp, or replays a pcap file; on a second port (same process, same loop) or in
 // another process (--rx-only) it counts what arrived: loss, duplicates, reordering, checksums, latency.
 //
-// Read apps/pktgen/generator.ts for how frames are built in place in mempool buffers, and
-// apps/pktgen/run.ts for the loop: one burst is built, offered with txBurst (what the port does not take
-// is offered again first), and the RX port is polled in the same loop. docs/pktgen.md has the options.
+// Read apps/pktgen/generator.ts for how frames are built in place in mempool buffers,
+// apps/pktgen/engine.ts for the loop over the TX and RX queue objects (one burst is built, offered with
+// txq.burst, what the queue does not take is offered again first, and the RX queue is polled in the same
+// loop), apps/pktgen/pacing.ts for how --rate spreads frames evenly, and apps/pktgen/run.ts for the command
+// around them (ports, pool, stats, result). docs/pktgen.md has the options.
 import { helpText } from "./common/args.ts";
 import { formatRate, onStopSignal, runAsProgram } from "./common/runtime.ts";
 import { CLI_OPTIONS, parsePktgenArgs } from "./pktgen/options.ts";

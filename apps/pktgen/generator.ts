@@ -2,15 +2,11 @@
 // (ReplaySource). Per packet: no allocation, no closure, no BigInt, no DataView. Headers come from the
 // src/net builders; the UDP checksum is a sum of a few 16-bit words (the filler is zero and adds nothing),
 // the IPv4 header checksum is computed by ipv4Write over its 20 bytes.
-import type { Mempool } from "../../src/mem/mempool.ts";
-import { write16, write32 } from "../../src/net/bytes.ts";
-import { ETHERTYPE_IPV4, ETHERTYPE_IPV6, etherWrite } from "../../src/net/ether.ts";
-import { IPPROTO_UDP, IPV4_FLAG_DF, ipv4Write } from "../../src/net/ipv4.ts";
-import { ipv6Write } from "../../src/net/ipv6.ts";
-import { udpWrite } from "../../src/net/udp.ts";
+import { net, type Mempool } from "../../src/index.ts";
 import type { ResolvedOptions, ValueRange } from "./options.ts";
 import { P_SEQ, P_STREAM, P_TS_HI, P_TS_LO, PAYLOAD_LEN, PAYLOAD_OFF_V4, PAYLOAD_OFF_V6, PKTGEN_MAGIC } from "./payload.ts";
 
+const { write16, write32, ETHERTYPE_IPV4, ETHERTYPE_IPV6, etherWrite, IPPROTO_UDP, IPV4_FLAG_DF, ipv4Write, ipv6Write, udpWrite } = net;
 const TWO32 = 4294967296;
 
 /** Something that fills `n` freshly allocated buffers with frames; returns the bytes written (sum of lengths). */

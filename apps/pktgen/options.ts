@@ -1,12 +1,11 @@
 // pktgen's options: the command-line table, the programmatic PktgenOptions, and resolveOptions(), which
 // checks everything that can be checked before a port is opened and turns text into numbers. Every
 // refusal is one line naming the option and the fix (a UsageError).
-import type { Port } from "../../src/ethdev/port.ts";
-import { parseIpv4 } from "../../src/net/ipv4.ts";
-import { parseIpv6Into } from "../../src/net/ipv6.ts";
-import { parseMac } from "../../src/net/ether.ts";
+import { net, type Port } from "../../src/index.ts";
 import { parseArgs, UsageError } from "../common/args.ts";
 import { MIN_FRAME_V4, MIN_FRAME_V6 } from "./payload.ts";
+
+const { parseIpv4, parseIpv6Into, parseMac } = net;
 
 /** Largest frame size, CRC included (a 9000-byte MTU jumbo frame). */
 export const MAX_SIZE = 9018;

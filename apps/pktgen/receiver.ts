@@ -1,12 +1,11 @@
 // The RX side: recognises pktgen frames (magic and stream id after the UDP header), checks their IPv4 and
 // UDP checksums, and per stream counts received, duplicated and reordered frames with a sliding bitmap of
 // the last 2^20 sequence numbers; latency goes into one histogram. Per packet: no allocation.
-import type { Mempool } from "../../src/mem/mempool.ts";
-import { read16, read32 } from "../../src/net/bytes.ts";
-import { ipv4ChecksumOk } from "../../src/net/ipv4.ts";
-import { udpChecksumOkIpv4, udpChecksumOkIpv6 } from "../../src/net/udp.ts";
+import { net, type Mempool } from "../../src/index.ts";
 import { LatencyHistogram, type LatencySummary } from "./histogram.ts";
 import { P_SEQ, P_STREAM, P_TS_HI, P_TS_LO, PAYLOAD_LEN, PAYLOAD_OFF_V4, PAYLOAD_OFF_V6, PKTGEN_MAGIC } from "./payload.ts";
+
+const { read16, read32, ipv4ChecksumOk, udpChecksumOkIpv4, udpChecksumOkIpv6 } = net;
 
 /** Sequence numbers a stream remembers for duplicate detection. */
 export const SEQ_WINDOW = 1 << 20;

@@ -1,15 +1,20 @@
-// runPktgen: opens the ports, then one loop in the main thread polls both: build a burst (when the token
-// bucket allows) → txBurst → rxBurst → count → free. The loop runs in slices of ~10 ms and returns to the
-// event loop between them, so that signals, timers and the caller's stop requests are seen.
-import { openPort } from "../../src/index.ts";
-import { Burst, type LinkStatus, type Port, type PortStats } from "../../src/ethdev/port.ts";
-import { Mempool } from "../../src/mem/mempool.ts";
-import { LINKTYPE_ETHERNET, PcapError, readPcap } from "../../drivers/pcap/file.ts";
-import { monotonicNs } from "../../src/sys/libc.ts";
-import { BdkError } from "../../src/sys/errors.ts";
+// runPktgen, the command: resolves the options, loads a replay file, makes the pool, opens or adopts the
+// ports and starts them, turns --rate into a pacer (pacing.ts), runs the engine (engine.ts) in ~10 ms slices
+// between turns of the event loop (signals, timers, stop requests, live stats), then closes what it opened
+// and sums the run up.
+import {
+  BdkError, Mempool, openPort, PcapError, readPcap, type LinkStatus, type Port, type PortStats,
+} from "../../src/index.ts";
+// Stopgap: LINKTYPE_ETHERNET is not exported from the package entry.
+import { LINKTYPE_ETHERNET } from "../../drivers/pcap/file.ts";
+import { monotonicNs } from "./clock.ts";
+import { Engine, type StopReason } from "./engine.ts";
 import { FrameGenerator, ReplaySource, type FrameSource } from "./generator.ts";
 import { resolveOptions, type PktgenOptions, type ResolvedOptions } from "./options.ts";
+import { Pacer, pacingFor, type PacingRate } from "./pacing.ts";
 import { Receiver, type RxResult } from "./receiver.ts";
+
+export type { StopReason };
 
 export interface PktgenStats {
   /** Seconds since the start. */
@@ -60,8 +65,6 @@ export interface PortReport {
   stats: PortStats;
 }
 
-export type StopReason = "count" | "duration" | "pcap-end" | "stopped" | "rx-count";
-
 export interface PktgenResult {
   txPackets: number;
   txBytes: number;
@@ -78,207 +81,8 @@ export interface PktgenResult {
   ports: { tx?: PortReport; rx?: PortReport };
 }
 
+/** The engine runs this long (ns) before the event loop gets a turn (signals, timers, stop requests). */
 const SLICE_NS = 10e6;
-const MAX_SLEEP_MS = 5;
-const BUCKET_NS = 5e6;
-
-/** The loop's state; one instance per run, its methods monomorphic. */
-class Engine {
-  readonly txB: Burst;
-  readonly rxB: Burst;
-  /** Lengths of txB's frames (the port owns a buffer once taken: read lengths from here). */
-  private readonly txLens: Uint16Array;
-  txStart = 0;
-  built = 0;
-  sent = 0;
-  sentBytes = 0;
-  txFirstNs = 0;
-  txLastNs = 0;
-  /** When TX found nothing more to do (the loop pass after the last frame was taken). */
-  txEndNs = 0;
-  txDone: boolean;
-  stopReason: StopReason = "stopped";
-  done = false;
-  // Token bucket (cost units: frames, or bits).
-  private tokens: number;
-  private lastRefillNs = 0;
-  private readonly depth: number;
-  private readonly meanCost: number;
-  private idle = 0;
-  drainUntilNs = 0;
-
-  constructor(
-    readonly pool: Mempool,
-    readonly txPort: Port | undefined,
-    readonly rxPort: Port | undefined,
-    readonly src: FrameSource | undefined,
-    readonly recv: Receiver | undefined,
-    burst: number,
-    readonly limit: number,
-    readonly endNs: number,
-    readonly rxCount: number,
-    readonly drainNs: number,
-    readonly ratePerNs: number,
-    readonly costA: number,
-    readonly costB: number,
-    /** Drain until this many frames of any kind arrived (replay), rather than this many of our stream. */
-    readonly drainByPackets: boolean,
-  ) {
-    this.txB = new Burst(burst);
-    this.rxB = new Burst(burst);
-    this.txLens = new Uint16Array(burst);
-    this.txDone = txPort === undefined;
-    const meanLen = src ? src.meanLen : 60;
-    const maxLen = src ? src.maxLen : 60;
-    this.meanCost = costA + costB * meanLen;
-    // The bucket holds one burst, or what 5 ms at the rate earn if that is more: a loop that lost the CPU
-    // for a few ms (2 cores, other processes) catches up, so the average rate holds.
-    const burstCost = burst * (costA + costB * maxLen);
-    this.depth = Math.max(burstCost, ratePerNs * BUCKET_NS, 1);
-    this.tokens = burstCost;
-    this.lastRefillNs = monotonicNs();
-  }
-
-  /** Polls until `untilNs` or the run is over. */
-  slice(untilNs: number): void {
-    const rx = this.rxPort !== undefined;
-    for (;;) {
-      const now = monotonicNs();
-      if (!this.txDone) this.txStep(now);
-      else if (this.checkEnd(now)) return;
-      let got = 0;
-      if (rx) got = this.rxStep();
-      if (now >= untilNs || this.done) return;
-      if (got === 0 && this.txDone && rx) {
-        // Only receiving and nothing came: after a while, sleep on the port rather than spin.
-        if (++this.idle >= 64) {
-          const p = this.rxPort!;
-          if (p.rxWait) p.rxWait(0, 1);
-          else Bun.sleepSync(0.05);
-        }
-      } else this.idle = 0;
-    }
-  }
-
-  private checkEnd(now: number): boolean {
-    const recv = this.recv;
-    if (this.rxPort === undefined || recv === undefined) {
-      this.done = true;
-    } else if (this.txPort === undefined) {
-      // --rx-only: a duration or a count of received frames ends it.
-      if (this.endNs > 0 && now >= this.endNs) {
-        this.stopReason = "duration";
-        this.done = true;
-      } else if (this.rxCount > 0 && recv.received() >= this.rxCount) {
-        this.stopReason = "rx-count";
-        this.done = true;
-      }
-    } else if (now >= this.drainUntilNs || this.allArrived(recv)) {
-      this.done = true;
-    }
-    return this.done;
-  }
-
-  private finishTx(now: number, why: StopReason): void {
-    this.txDone = true;
-    this.txEndNs = now;
-    this.stopReason = why;
-    if (this.txStart < this.txB.count) this.txB.freeFrom(this.pool, this.txStart);
-    this.txB.count = 0;
-    this.txStart = 0;
-    this.drainUntilNs = now + this.drainNs;
-  }
-
-  /** Stops sending now (a signal): what is built but not taken goes back to the pool. */
-  stopTx(): void {
-    if (!this.txDone) this.finishTx(monotonicNs(), "stopped");
-    this.done = true;
-  }
-
-  private offer(port: Port, now: number): void {
-    const b = this.txB;
-    const start = this.txStart;
-    const k = port.txBurst(0, b, start);
-    if (k > 0) {
-      let bytes = 0;
-      const lens = this.txLens;
-      for (let i = start; i < start + k; i++) bytes += lens[i]!;
-      this.sent += k;
-      this.sentBytes += bytes;
-      this.txLastNs = now;
-      this.txStart = start + k;
-      if (this.txStart === b.count) {
-        b.count = 0;
-        this.txStart = 0;
-      }
-    }
-  }
-
-  private txStep(now: number): void {
-    const port = this.txPort!;
-    if (this.endNs > 0 && now >= this.endNs) {
-      this.finishTx(now, "duration");
-      return;
-    }
-    if (this.txB.count > 0) {
-      // The port took part of the last burst: offer the rest first (order is kept).
-      this.offer(port, now);
-      return;
-    }
-    const remaining = this.limit - this.built;
-    if (remaining <= 0) {
-      this.finishTx(now, this.limit === this.src!.total ? "pcap-end" : "count");
-      return;
-    }
-    let n = this.txB.capacity;
-    if (n > remaining) n = remaining;
-    const rate = this.ratePerNs;
-    if (rate > 0) {
-      let t = this.tokens + (now - this.lastRefillNs) * rate;
-      this.lastRefillNs = now;
-      if (t > this.depth) t = this.depth;
-      this.tokens = t;
-      if (t < this.meanCost) {
-        const gapNs = (this.meanCost - t) / rate;
-        if (gapNs > 1e6) Bun.sleepSync(Math.min(gapNs / 1e6 - 0.1, MAX_SLEEP_MS));
-        return;
-      }
-      const can = Math.floor(t / this.meanCost);
-      if (n > can) n = can;
-    }
-    const pool = this.pool;
-    const b = this.txB;
-    if (pool.allocBulk(b.bufs, 0, n) !== n) return; // the ports hold every buffer: poll and retry
-    const bytes = this.src!.fill(pool, b.bufs, n, now);
-    const lens = this.txLens;
-    const plen = pool.len;
-    for (let i = 0; i < n; i++) lens[i] = plen[b.bufs[i]!]!;
-    if (rate > 0) this.tokens -= n * this.costA + this.costB * bytes;
-    if (this.built === 0) this.txFirstNs = now;
-    this.built += n;
-    b.count = n;
-    this.txStart = 0;
-    this.offer(port, now);
-  }
-
-  private rxStep(): number {
-    const port = this.rxPort!;
-    const b = this.rxB;
-    const n = port.rxBurst(0, b);
-    if (n === 0) return 0;
-    const now = monotonicNs();
-    const recv = this.recv!;
-    recv.process(this.pool, b.bufs, n, now);
-    this.pool.freeBulk(b.bufs, 0, n);
-    b.count = 0;
-    if (this.txDone && this.txPort !== undefined && this.allArrived(recv)) this.done = true;
-    return n;
-  }
-
-  private allArrived(recv: Receiver): boolean {
-    return (this.drainByPackets ? recv.packets : recv.unique()) >= this.sent;
-  }
-}
 
 function report(p: Port): PortReport {
   return { spec: p.spec, driver: p.driver, mac: p.macAddress(), link: p.link(), stats: p.stats() };
@@ -379,24 +183,12 @@ export async function runPktgen(options: PktgenOptions, control: PktgenControl =
     }
 
     // The rate, in cost units per ns: frames (pps), frame bits with CRC (bps), wire bits (percent).
-    let ratePerNs = 0;
-    let costA = 1;
-    let costB = 0;
+    let pacing: PacingRate | undefined;
     if (r.rate && txPort) {
-      if (r.rate.unit === "pps") {
-        ratePerNs = r.rate.value / 1e9;
-      } else if (r.rate.unit === "bps") {
-        costA = 4 * 8;
-        costB = 8;
-        ratePerNs = r.rate.value / 1e9;
-      } else {
-        const speed = txPort.link().speedMbps;
-        if (!speed) {
-          throw new BdkError(`--rate ${r.rate.text}: port ${txPort.spec} reports no link speed (emulated/virtual)`, "give --rate in pps or Mbit/s");
-        }
-        costA = (4 + 20) * 8;
-        costB = 8;
-        ratePerNs = (speed * 1e6 * r.rate.value) / 100 / 1e9;
+      const port = txPort;
+      pacing = pacingFor(r.rate, () => port.link().speedMbps);
+      if (!pacing) {
+        throw new BdkError(`--rate ${r.rate.text}: port ${txPort.spec} reports no link speed (emulated/virtual)`, "give --rate in pps or Mbit/s");
       }
     }
 
@@ -409,11 +201,26 @@ export async function runPktgen(options: PktgenOptions, control: PktgenControl =
     // Our stream only when we send it (or --stream names one); otherwise every pktgen stream is counted.
     const own = txPort ? (replay ? -1 : r.streamId) : options.streamId !== undefined ? r.streamId : -1;
     const recv = rxPort ? new Receiver(own) : undefined;
+    let pacer: Pacer | undefined;
+    if (pacing && src) pacer = new Pacer(pacing.perNs, pacing.costA + pacing.costB * src.meanLen, r.burst);
     const start = monotonicNs();
-    const e = (engine = new Engine(
-      pool, txPort, rxPort, src, recv, r.burst, limit, r.durationNs > 0 ? start + r.durationNs : 0,
-      txPort ? 0 : r.count, r.drainMs * 1e6, ratePerNs, costA, costB, replay !== undefined,
-    ));
+    pacer?.start(start);
+    const e = (engine = new Engine({
+      pool,
+      txq: txPort?.txQueue(0),
+      rxq: rxPort?.rxQueue(0),
+      src,
+      recv,
+      burst: r.burst,
+      limit,
+      endNs: r.durationNs > 0 ? start + r.durationNs : 0,
+      rxCount: txPort ? 0 : r.count,
+      drainNs: r.drainMs * 1e6,
+      pacer,
+      costA: pacing?.costA ?? 1,
+      costB: pacing?.costB ?? 0,
+      drainByPackets: replay !== undefined,
+    }));
 
     const intervalNs = r.interval * 1e9;
     let lastStatsNs = start;
@@ -479,7 +286,7 @@ export async function runPktgen(options: PktgenOptions, control: PktgenControl =
       ports,
     };
   } finally {
-    if (engine && engine.txB.count > engine.txStart) engine.txB.freeFrom(pool, engine.txStart);
+    engine?.close();
     for (const p of opened.reverse()) {
       try {
         p.close();

@@ -1,11 +1,7 @@
 // `bdk capture PORT -w FILE [-c N]`: what a port receives, written to a pcap file (tcpdump -r reads it).
+// The loop polls the port's RX queue objects and, when none has frames, sleeps on an RxWaiter over them.
 import { helpText, parseArgs, UsageError } from "../../apps/common/args.ts";
-import { onStopSignal } from "../lcore/signals.ts";
-import { openPort } from "../index.ts";
-import { Burst } from "../ethdev/port.ts";
-import { Mempool } from "../mem/mempool.ts";
-import { PcapWriter } from "../../drivers/pcap/file.ts";
-import { monotonicNs } from "../sys/libc.ts";
+import { Burst, Mempool, onStopSignal, openPort, PcapWriter, RxWaiter, type RxQueue } from "../index.ts";
 
 const OPTIONS = {
   write: { type: "string", alias: "w", value: "FILE", help: "pcap file to write" },
@@ -17,6 +13,9 @@ const OPTIONS = {
 } as const;
 
 const SYNOPSIS = "PORT -w FILE [-c N] [--duration S]";
+
+/** How long one sleep on the waiter lasts at most (ms): stop requests and the deadline are seen this often. */
+const WAIT_MS = 20;
 
 export async function main(args: string[]): Promise<number> {
   const o = parseArgs("capture", OPTIONS, args);
@@ -34,32 +33,39 @@ export async function main(args: string[]): Promise<number> {
     stop = true;
   });
   let frames = 0;
+  let waiter: RxWaiter | undefined;
   try {
     port.start();
+    // The queue objects (and the waiter over their fds) exist once the port is started.
+    const queues: RxQueue[] = [];
+    for (let q = 0; q < port.config!.rxQueues; q++) queues.push(port.rxQueue(q));
+    waiter = new RxWaiter(queues);
     const burst = new Burst(32);
     const deadline = o.duration > 0 ? performance.now() + o.duration * 1000 : Infinity;
-    // Wall-clock timestamps for the file, from one monotonic reading per burst.
-    const wallOffsetNs = Date.now() * 1e6 - monotonicNs();
-    while (!stop && (o.count === 0 || frames < o.count) && performance.now() < deadline) {
-      const n = port.rxBurst(0, burst);
-      if (n === 0) {
-        if (port.rxWait) port.rxWait(0, 20);
-        else await Bun.sleep(1);
-        await Bun.sleep(0);
-        continue;
+    // Wall-clock timestamps for the file, from one monotonic reading (performance.now()) per burst.
+    const wallOffsetNs = Date.now() * 1e6 - performance.now() * 1e6;
+    const limit = o.count;
+    while (!stop && (limit === 0 || frames < limit) && performance.now() < deadline) {
+      let got = 0;
+      for (let q = 0; q < queues.length && (limit === 0 || frames < limit); q++) {
+        const n = queues[q]!.burst(burst);
+        if (n === 0) continue;
+        got += n;
+        const t = performance.now() * 1e6 + wallOffsetNs;
+        const take = limit === 0 ? n : Math.min(n, limit - frames);
+        for (let i = 0; i < take; i++) {
+          const b = burst.bufs[i]!;
+          writer.frame(pool.bytes, pool.offset(b), pool.len[b]!, t);
+        }
+        frames += take;
+        burst.freeFrom(pool, 0);
       }
-      const t = monotonicNs() + wallOffsetNs;
-      const take = o.count === 0 ? n : Math.min(n, o.count - frames);
-      for (let i = 0; i < take; i++) {
-        const b = burst.bufs[i]!;
-        writer.frame(pool.bytes, pool.offset(b), pool.len[b]!, t);
-      }
-      frames += take;
-      burst.freeFrom(pool, 0);
+      if (got === 0) waiter.wait(Math.max(0, Math.min(WAIT_MS, deadline - performance.now())));
       await Bun.sleep(0);
     }
   } finally {
     removeSignal();
+    waiter?.close();
     writer.close();
     port.close();
     pool.destroy();

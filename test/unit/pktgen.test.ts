@@ -9,16 +9,54 @@ import { join } from "node:path";
 import { parsePktgenArgs, runPktgen, PAYLOAD_OFF_V4, PAYLOAD_OFF_V6, PKTGEN_MAGIC, type PktgenResult } from "../../apps/pktgen.ts";
 import { bucketBounds, bucketOf, LatencyHistogram } from "../../apps/pktgen/histogram.ts";
 import { StreamState, SEQ_WINDOW } from "../../apps/pktgen/receiver.ts";
-import { PortBase } from "../../src/ethdev/base.ts";
-import { openPort } from "../../src/index.ts";
-import { Burst, type LinkStatus, type PortCapabilities } from "../../src/ethdev/port.ts";
-import { Mempool } from "../../src/mem/mempool.ts";
-import { PcapWriter, readPcap } from "../../drivers/pcap/file.ts";
+import { BURST_SPAN_NS, CATCH_UP, MAX_DEBT_NS, Pacer, pacingFor } from "../../apps/pktgen/pacing.ts";
+import {
+  Burst, C_BYTES, C_PACKETS, Mempool, openPort, PcapWriter, PortBase, readPcap, RxQueueBase, TxQueueBase,
+  type LinkStatus, type PortCapabilities, type QueueIdentity, type ResolvedPortConfig,
+} from "../../src/index.ts";
 
 const ROOT = new URL("../..", import.meta.url).pathname;
 const BUN = process.execPath;
 const dir = mkdtempSync(join(tmpdir(), "bdk-pktgen-"));
 afterAll(() => rmSync(dir, { recursive: true, force: true }));
+
+/** The capture port's RX queue: never anything. */
+class NoRxQueue extends RxQueueBase {
+  burst(b: Burst): number {
+    b.count = 0;
+    return 0;
+  }
+  ready(): boolean {
+    return false;
+  }
+  protected handleState(): unknown {
+    return {};
+  }
+}
+
+/** The capture port's TX queue: keeps a copy of every frame it is given (and frees the buffer). */
+class KeepTxQueue extends TxQueueBase {
+  constructor(ident: QueueIdentity, private readonly frames: Uint8Array[]) {
+    super(ident);
+  }
+  burst(b: Burst, start = 0): number {
+    const pool = this.pool;
+    let bytes = 0;
+    for (let i = start; i < b.count; i++) {
+      const buf = b.bufs[i]!;
+      const off = pool.offset(buf);
+      bytes += pool.len[buf]!;
+      this.frames.push(pool.bytes.slice(off, off + pool.len[buf]!));
+      pool.free(buf);
+    }
+    this.cnt[C_PACKETS]! += b.count - start;
+    this.cnt[C_BYTES]! += bytes;
+    return b.count - start;
+  }
+  protected handleState(): unknown {
+    return {};
+  }
+}
 
 /** A TX-only port that keeps a copy of every frame it is given (and frees the buffer). */
 class CapturePort extends PortBase {
@@ -29,25 +67,14 @@ class CapturePort extends PortBase {
   capabilities(): PortCapabilities {
     return { maxRxQueues: 1, maxTxQueues: 1, minRingSize: 1, maxRingSize: 65536, rss: false, maxFrameSize: 9018 };
   }
-  protected setup(): void {}
+  protected setup(config: ResolvedPortConfig): void {
+    for (let q = 0; q < config.rxQueues; q++) this.rxqs.push(new NoRxQueue(this.queueIdentity(import.meta.url, "rx", q)));
+    for (let q = 0; q < config.txQueues; q++) this.txqs.push(new KeepTxQueue(this.queueIdentity(import.meta.url, "tx", q), this.frames));
+  }
   protected teardown(): void {}
   protected onStart(): void {}
   protected onStop(): void {}
   protected release(): void {}
-  rxBurst(_q: number, b: Burst): number {
-    b.count = 0;
-    return 0;
-  }
-  txBurst(_q: number, b: Burst, start = 0): number {
-    const pool = this.config!.pool;
-    for (let i = start; i < b.count; i++) {
-      const buf = b.bufs[i]!;
-      const off = pool.offset(buf);
-      this.frames.push(pool.bytes.slice(off, off + pool.len[buf]!));
-      pool.free(buf);
-    }
-    return b.count - start;
-  }
   link(): LinkStatus {
     return { up: true, speedMbps: this.speedMbps, fullDuplex: true };
   }
@@ -115,6 +142,8 @@ describe("over ring ports in one process", () => {
     const fwdOut = openPort("ring:fwdB", o);
     const genRx = openPort("ring:fwdB", o);
     for (const p of [genTx, fwdIn, fwdOut, genRx]) p.start();
+    const inQ = fwdIn.rxQueue(0);
+    const outQ = fwdOut.txQueue(0);
     let running = true;
     const inB = new Burst(64);
     const outB = new Burst(256);
@@ -122,7 +151,7 @@ describe("over ring ports in one process", () => {
     let held = -1;
     const queue: number[] = [];
     const step = (): void => {
-      for (let n = fwdIn.rxBurst(0, inB); n > 0; n = fwdIn.rxBurst(0, inB)) {
+      for (let n = inQ.burst(inB); n > 0; n = inQ.burst(inB)) {
         for (let i = 0; i < n; i++) {
           const b = inB.bufs[i]!;
           const seq = k++;
@@ -149,7 +178,7 @@ describe("over ring ports in one process", () => {
         const m = Math.min(queue.length, outB.capacity);
         for (let i = 0; i < m; i++) outB.bufs[i] = queue[i]!;
         outB.count = m;
-        const sent = fwdOut.txBurst(0, outB, 0);
+        const sent = outQ.burst(outB, 0);
         outB.count = 0;
         queue.splice(0, sent);
         if (sent < m) break;
@@ -199,7 +228,7 @@ describe("over ring ports in one process", () => {
       pool.len[buf] = f.length;
       const burst = new Burst(1);
       burst.push(buf);
-      expect(inject.txBurst(0, burst)).toBe(1);
+      expect(inject.txQueue(0).burst(burst)).toBe(1);
     };
     try {
       for (const f of [frames[0]!, arp]) send(f);
@@ -370,7 +399,8 @@ describe("pcap replay", () => {
       expect(r.txPackets).toBe(2 * frames.length);
       const got: Uint8Array[] = [];
       const burst = new Burst(32);
-      for (let n = b.rxBurst(0, burst); n > 0; n = b.rxBurst(0, burst)) {
+      const rxq = b.rxQueue(0);
+      for (let n = rxq.burst(burst); n > 0; n = rxq.burst(burst)) {
         for (let i = 0; i < n; i++) {
           const buf = burst.bufs[i]!;
           const off = pool.offset(buf);
