@@ -1,16 +1,20 @@
 // `af_packet:IFACE[,queues=N,frames=N,frame_size=N,block_size=N,qdisc_bypass=0|1,fanout=ID,vnet_hdr=0|1]`: a kernel
-// network interface as a port, through AF_PACKET sockets with mmap'd TPACKET_V2 rings (see port.ts).
+// network interface as a port, through AF_PACKET sockets with mmap'd TPACKET_V2 rings. The files, one concern
+// each: port.ts (the port: lifecycle, link, events, stats), rxtx.ts (the RX and TX queues: the bursts, and
+// attachQueue for workers), socket.ts (one socket and its rings), shared.ts (options and what the owner shares
+// with workers), netlink.ts (link events), uapi.ts (the kernel's constants and structs).
 import { registerDriver } from "../../src/ethdev/open.ts";
 import type { DriverDef } from "../../src/ethdev/driver.ts";
 import { isPowerOfTwo } from "../../src/ethdev/port.ts";
 import { BdkError } from "../../src/sys/errors.ts";
 import { checkIfName } from "../../src/sys/netdev.ts";
-import {
-  AfPacketPort, DEFAULT_FRAME_SIZE, DEFAULT_FRAMES, defaultBlockSize, MAX_QUEUES, MAX_RING, MIN_RING, type AfPacketOptions,
-} from "./port.ts";
+import { AfPacketPort } from "./port.ts";
+import { DEFAULT_FRAME_SIZE, DEFAULT_FRAMES, defaultBlockSize, MAX_QUEUES, MAX_RING, MIN_RING, type AfPacketOptions } from "./shared.ts";
 import { RX_DATA_OFFSET } from "./uapi.ts";
 
-export { AfPacketPort, attachHandle, type AfPacketHandleState, type AfPacketOptions } from "./port.ts";
+export { AfPacketPort } from "./port.ts";
+export { AfPacketRxQueue, AfPacketTxQueue, attachQueue } from "./rxtx.ts";
+export type { AfPacketOptions, AfPacketQueueState } from "./shared.ts";
 
 const MIN_FRAME_SIZE = 256;
 const MAX_FRAME_SIZE = 65536;

@@ -123,8 +123,8 @@ describe("null sink", () => {
     let rest = 0;
     for (let i = 0; i < 10; i++) rest += 60 + i;
     expect(p.stats()).toMatchObject({ opackets: 54, obytes: bytes - rest, ipackets: 0 });
-    expect(p.queueStats(1, "tx")).toMatchObject({ opackets: 54 });
-    expect(p.queueStats(0, "tx").opackets).toBe(0);
+    expect(p.queueStats(1, "tx")).toMatchObject({ packets: 54 });
+    expect(p.queueStats(0, "tx").packets).toBe(0);
     burst.count = 10;
     expect(p.txBurst(0, burst)).toBe(10);
     expect(pool.inUse()).toBe(0);

@@ -508,6 +508,160 @@ describe("rate and duration", () => {
   });
 });
 
+describe("pacing (a fake clock: no timing)", () => {
+  /** A release: when, how many frames, the index of its first frame. */
+  interface Release {
+    t: number;
+    n: number;
+    first: number;
+  }
+
+  /**
+   * Drives a pacer as the engine does, with a fake clock that a poll loop advances by `stepNs` per pass
+   * (plus the stalls given: at time `at`, the clock jumps by `ns`); frames cost 1 (pps).
+   */
+  function simulate(p: Pacer, untilNs: number, stepNs: number, stalls: { at: number; ns: number }[] = []): Release[] {
+    const out: Release[] = [];
+    let sent = 0;
+    let stall = 0;
+    p.start(0);
+    for (let t = 0; t < untilNs; t += stepNs) {
+      if (stall < stalls.length && t >= stalls[stall]!.at) t += stalls[stall++]!.ns;
+      const n = p.allowance(t);
+      if (n > 0) {
+        out.push({ t, n, first: sent });
+        p.consume(t, n);
+        sent += n;
+      }
+    }
+    return out;
+  }
+
+  const total = (rs: Release[]): number => rs.reduce((a, r) => a + r.n, 0);
+
+  test("at 100 kpps: no release larger than the burst, none more than one burst ahead, the average exact over 10 s", () => {
+    const p = new Pacer(100e3 / 1e9, 1, 32);
+    expect(p.burst).toBeLessThanOrEqual(32);
+    expect(p.burst).toBe(Math.floor(BURST_SPAN_NS / 10e3)); // 20 frames: 200 µs of the rate
+    const rs = simulate(p, 10e9, 1e3);
+    expect(Math.max(...rs.map((r) => r.n))).toBeLessThanOrEqual(p.burst);
+    // Frame k is due at k × 10 µs: a release never sends its first frame early, nor its last one more
+    // than a burst's span early; and it is not late by more than a poll step.
+    for (const r of rs) {
+      expect(r.t).toBeGreaterThanOrEqual(r.first * 10e3);
+      expect(r.t).toBeLessThanOrEqual(r.first * 10e3 + 1e3);
+      expect(r.t).toBeGreaterThanOrEqual((r.first + r.n - 1) * 10e3 - BURST_SPAN_NS);
+    }
+    const n = total(rs);
+    expect(Math.abs(n - 1_000_000)).toBeLessThanOrEqual(p.burst);
+  });
+
+  test("a slow poll loop (one pass every 300 µs) still gets the average rate, in bursts no larger than the burst", () => {
+    const p = new Pacer(100e3 / 1e9, 1, 32);
+    const rs = simulate(p, 10e9, 300e3);
+    expect(Math.max(...rs.map((r) => r.n))).toBeLessThanOrEqual(p.burst);
+    expect(Math.abs(total(rs) - 1_000_000)).toBeLessThanOrEqual(p.burst);
+  });
+
+  test("at 1 pps: one frame a second, the first at once", () => {
+    const p = new Pacer(1 / 1e9, 1, 32);
+    expect(p.burst).toBe(1);
+    const rs = simulate(p, 10e9, 1e6);
+    expect(rs.map((r) => r.n)).toEqual(new Array(10).fill(1));
+    expect(rs.map((r) => r.t)).toEqual([0, 1, 2, 3, 4, 5, 6, 7, 8, 9].map((s) => s * 1e9));
+    // A loop that sleeps for waitNs() wakes exactly when the next frame is due.
+    const q = new Pacer(1 / 1e9, 1, 32);
+    q.start(0);
+    const times: number[] = [];
+    for (let t = 0; t < 3.5e9; ) {
+      if (q.allowance(t) > 0) {
+        times.push(t);
+        q.consume(t, 1);
+      } else t += q.waitNs(t);
+    }
+    expect(times).toEqual([0, 1e9, 2e9, 3e9]);
+  });
+
+  test("after a 100 ms stall the catch-up is capped and spread out", () => {
+    const rate = 100e3 / 1e9;
+    const p = new Pacer(rate, 1, 32);
+    expect(p.maxDebtNs).toBe(Math.max(MAX_DEBT_NS, p.burst * 10e3));
+    const stallAt = 1e9;
+    const rs = simulate(p, 1.2e9, 1e3, [{ at: stallAt, ns: 100e6 }]);
+    const before = rs.filter((r) => r.t < stallAt);
+    const after = rs.filter((r) => r.t >= stallAt);
+    expect(after[0]!.t).toBeGreaterThanOrEqual(stallAt + 100e6);
+    expect(Math.max(...rs.map((r) => r.n))).toBeLessThanOrEqual(p.burst);
+    // What the 100 ms owed is forgiven beyond maxDebtNs: 200 frames at most are made up, not 10 000.
+    const resumed = after[0]!.t;
+    const owed = (resumed - before.at(-1)!.t) * rate;
+    const inWindow = (from: number, ns: number): number => total(after.filter((r) => r.t >= from && r.t < from + ns));
+    const first20ms = inWindow(resumed, 20e6);
+    expect(first20ms).toBeLessThanOrEqual(20e6 * rate + p.maxDebtNs * rate + p.burst);
+    expect(first20ms).toBeLessThan(owed / 10);
+    // … and made up at most CATCH_UP × the rate: no millisecond after the stall sends more than that.
+    for (let t = resumed; t < resumed + 10e6; t += 0.5e6) {
+      expect(inWindow(t, 1e6)).toBeLessThanOrEqual(CATCH_UP * 1e6 * rate + p.burst);
+    }
+    // The debt is paid: 10 ms later the schedule is kept again, one burst per 200 µs.
+    const late = after.filter((r) => r.t >= resumed + 10e6);
+    for (let i = 1; i < late.length; i++) expect(late[i]!.t - late[i - 1]!.t).toBeGreaterThanOrEqual(p.burst * 10e3 - 1e3);
+  });
+
+  test("a bit rate with frames of different sizes: the average bit rate is exact over 10 s", () => {
+    // 10 Mbit/s of frames with CRC, IMIX-like lengths (without CRC) in a fixed cycle.
+    const pacing = pacingFor({ unit: "bps", value: 10e6 }, () => 0)!;
+    const lens = [60, 590, 60, 60, 590, 60, 1514, 60, 590, 60, 60, 590];
+    const mean = lens.reduce((a, l) => a + l, 0) / lens.length;
+    const p = new Pacer(pacing.perNs, pacing.costA + pacing.costB * mean, 32);
+    p.start(0);
+    let bits = 0;
+    let k = 0;
+    let biggest = 0;
+    for (let t = 0; t < 10e9; t += 5e3) {
+      const n = p.allowance(t);
+      if (n === 0) continue;
+      biggest = Math.max(biggest, n);
+      let cost = 0;
+      for (let i = 0; i < n; i++) cost += pacing.costA + pacing.costB * lens[k++ % lens.length]!;
+      p.consume(t, cost);
+      bits += cost;
+    }
+    expect(biggest).toBeLessThanOrEqual(p.burst);
+    expect(Math.abs(bits - 100e6)).toBeLessThanOrEqual(p.burst * (1518 * 8));
+  });
+
+  test("rates in cost units: frames, frame bits with CRC, wire bits of the link speed", () => {
+    expect(pacingFor({ unit: "pps", value: 1e6 }, () => 0)).toEqual({ perNs: 1e-3, costA: 1, costB: 0 });
+    expect(pacingFor({ unit: "bps", value: 1e9 }, () => 0)).toEqual({ perNs: 1, costA: 32, costB: 8 });
+    expect(pacingFor({ unit: "percent", value: 50 }, () => 10_000)).toEqual({ perNs: 5, costA: 192, costB: 8 });
+    expect(pacingFor({ unit: "percent", value: 50 }, () => 0)).toBeUndefined();
+  });
+});
+
+describe("pacing in real time (loose lower bounds only)", () => {
+  const txTimes = (frames: Uint8Array[]): number[] =>
+    frames.map((f) => new DataView(f.buffer, f.byteOffset).getUint32(PAYLOAD_OFF_V4 + 8) * 4294967296 + new DataView(f.buffer, f.byteOffset).getUint32(PAYLOAD_OFF_V4 + 12));
+
+  test("--rate 1pps --count 3: three frames, one a second, the first at once", async () => {
+    const t = performance.now();
+    const { frames, result } = await capture({ rate: "1pps", count: 3 });
+    const secs = (performance.now() - t) / 1000;
+    expect(result.txPackets).toBe(3);
+    expect(frames.length).toBe(3);
+    expect(secs).toBeGreaterThanOrEqual(1.9);
+    const ts = txTimes(frames);
+    for (let i = 1; i < ts.length; i++) expect(ts[i]! - ts[i - 1]!).toBeGreaterThanOrEqual(0.95e9);
+  }, 20000);
+
+  test("--rate 1pps --duration 3: three frames (±1)", async () => {
+    const { frames, result } = await capture({ rate: "1pps", duration: 3 });
+    expect(result.stopReason).toBe("duration");
+    expect(frames.length).toBeGreaterThanOrEqual(2);
+    expect(frames.length).toBeLessThanOrEqual(4);
+  }, 20000);
+});
+
 describe("command line", () => {
   const cases: [string[], RegExp][] = [
     [[], /^pktgen: missing --tx; give the port to send on/],

@@ -1,14 +1,12 @@
-// Worker for ring-port.test.ts: one end of a ring link in each of two pinned workers.
+// Worker for ring-port.test.ts: the queues of one end of a ring link in each of two pinned workers.
 //   gen:  allocates, stamps a sequence number, sends on end A; receives the echo, checks order, frees.
 //   echo: receives on end B and sends every frame back (retrying until the ring takes it).
-import { attachPort, type PortHandle } from "../../../src/ethdev/attach.ts";
-import { Burst } from "../../../src/ethdev/port.ts";
-import { runWorker } from "../../../src/lcore/worker-runtime.ts";
-import { Mempool } from "../../../src/mem/mempool.ts";
+import { attachRxQueue, attachTxQueue, Burst, Mempool, runWorker, type QueueHandle } from "../../../src/index.ts";
 
 export interface RingPortInit {
   role: "gen" | "echo";
-  port: PortHandle;
+  rx: QueueHandle;
+  tx: QueueHandle;
   n: number;
 }
 
@@ -18,19 +16,14 @@ export interface RingPortResult {
   received: number;
   outOfOrder: number;
   refused: number;
-  viewConfigureError: string;
-  linkUp: boolean;
+  portId: number;
 }
 
 runWorker(async (init: RingPortInit, ctx): Promise<RingPortResult> => {
-  const pool = Mempool.attach(init.port.pool);
-  const port = await attachPort(init.port, { pool });
-  const res: RingPortResult = { role: init.role, sent: 0, received: 0, outOfOrder: 0, refused: 0, viewConfigureError: "", linkUp: port.link().up };
-  try {
-    port.configure({ pool });
-  } catch (e) {
-    res.viewConfigureError = (e as Error).message;
-  }
+  const pool = Mempool.attach(init.rx.pool);
+  const rxq = await attachRxQueue(init.rx, { pool });
+  const txq = await attachTxQueue(init.tx, { pool });
+  const res: RingPortResult = { role: init.role, sent: 0, received: 0, outOfOrder: 0, refused: 0, portId: rxq.portId };
   const rx = new Burst(32);
   const tx = new Burst(32);
   const u32 = new Uint32Array(pool.bytes.buffer, pool.bytes.byteOffset, pool.bytes.byteLength >>> 2);
@@ -45,12 +38,12 @@ runWorker(async (init: RingPortInit, ctx): Promise<RingPortResult> => {
           pool.len[b] = 60 + ((res.sent + i) & 7);
         }
         tx.count = want;
-        const k = port.txBurst(0, tx);
+        const k = txq.burst(tx);
         res.sent += k;
         res.refused += want - k;
         tx.freeFrom(pool, k);
       }
-      const got = port.rxBurst(0, rx);
+      const got = rxq.burst(rx);
       for (let i = 0; i < got; i++) {
         const b = rx.bufs[i]!;
         if (u32[pool.offset(b) >>> 2] !== expect) res.outOfOrder++;
@@ -61,16 +54,15 @@ runWorker(async (init: RingPortInit, ctx): Promise<RingPortResult> => {
     }
   } else {
     while (!ctx.shouldStop()) {
-      const got = port.rxBurst(0, rx);
+      const got = rxq.burst(rx);
       if (got === 0) continue;
       res.received += got;
       let off = 0;
-      while (off < got && !ctx.shouldStop()) off += port.txBurst(0, rx, off);
+      while (off < got && !ctx.shouldStop()) off += txq.burst(rx, off);
       res.sent += off;
       rx.freeFrom(pool, off);
     }
   }
   pool.flushCache();
-  port.close();
   return res;
 });
