@@ -46,6 +46,7 @@ export { startWorkers, WorkerGroup } from "./lcore/worker.ts";
 export { runWorker } from "./lcore/worker-runtime.ts";
 export type { WorkerContext } from "./lcore/worker-runtime.ts";
 export { onStopSignal } from "./lcore/signals.ts";
+export { monotonicNs } from "./sys/libc.ts";
 
 // Packets
 export * as net from "./net/index.ts";
