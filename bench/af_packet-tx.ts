@@ -25,6 +25,7 @@ function frame(dst: string, src: string): Uint8Array {
 }
 
 function sendFor(port: AfPacketPort, pool: Mempool, tpl: Uint8Array, ms: number): { sent: number; kicks: number } {
+  const txq = port.txQueue(0); // a hot loop holds the queue: no lookup per burst
   const burst = new Burst(BURST);
   const bytes = pool.bytes;
   const len = pool.len;
@@ -41,7 +42,7 @@ function sendFor(port: AfPacketPort, pool: Mempool, tpl: Uint8Array, ms: number)
       len[b] = FRAME;
     }
     burst.count = BURST;
-    const n = port.txBurst(0, burst);
+    const n = txq.burst(burst);
     sent += n;
     burst.freeFrom(pool, n);
   }

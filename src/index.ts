@@ -50,7 +50,7 @@ export { monotonicNs } from "./sys/libc.ts";
 
 // Packets
 export * as net from "./net/index.ts";
-export { PcapReader, PcapWriter, readPcap, PcapError } from "../drivers/pcap/file.ts";
+export { PcapReader, PcapWriter, readPcap, PcapError, LINKTYPE_ETHERNET } from "../drivers/pcap/file.ts";
 
 // Errors
 export { BdkError } from "./sys/errors.ts";

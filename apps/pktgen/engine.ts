@@ -3,8 +3,9 @@
 // so order is kept) → rxq.burst → count → free. The caller runs it in slices of ~10 ms (slice()) and returns
 // to the event loop in between. The loop holds the queue objects and calls their bursts: no lookup, no
 // allocation, no closure, no BigInt per packet or per burst.
-import { Burst, RxWaiter, type Mempool, type RxQueue, type TxQueue } from "../../src/index.ts";
-import { monotonicNs } from "./clock.ts";
+// Times (TX timestamps, RX times) are CLOCK_MONOTONIC nanoseconds (monotonicNs): the same clock in every
+// process of the machine, so a receiver in another process can subtract a sender's timestamp.
+import { Burst, monotonicNs, RxWaiter, type Mempool, type RxQueue, type TxQueue } from "../../src/index.ts";
 import type { FrameSource } from "./generator.ts";
 import type { Pacer } from "./pacing.ts";
 import type { Receiver } from "./receiver.ts";

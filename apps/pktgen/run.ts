@@ -3,11 +3,7 @@
 // between turns of the event loop (signals, timers, stop requests, live stats), then closes what it opened
 // and sums the run up.
 import {
-  BdkError, Mempool, openPort, PcapError, readPcap, type LinkStatus, type Port, type PortStats,
-} from "../../src/index.ts";
-// Stopgap: LINKTYPE_ETHERNET is not exported from the package entry.
-import { LINKTYPE_ETHERNET } from "../../drivers/pcap/file.ts";
-import { monotonicNs } from "./clock.ts";
+  BdkError, Mempool, monotonicNs, openPort, PcapError, readPcap, type LinkStatus, type Port, type PortStats, LINKTYPE_ETHERNET } from "../../src/index.ts";
 import { Engine, type StopReason } from "./engine.ts";
 import { FrameGenerator, ReplaySource, type FrameSource } from "./generator.ts";
 import { resolveOptions, type PktgenOptions, type ResolvedOptions } from "./options.ts";
@@ -182,7 +178,7 @@ export async function runPktgen(options: PktgenOptions, control: PktgenControl =
       if (maxLen > mtu + 18) log(`pktgen: warning: ${what}, above port ${txPort.spec}'s MTU ${mtu}: the link or the receiver may drop it (raise the MTU, e.g. ip link set IFACE mtu 9000)`);
     }
 
-    // The rate, in cost units per ns: frames (pps), frame bits with CRC (bps), wire bits (percent).
+    // The rate in cost units: frames (pps), frame bits with CRC (bps), wire bits (percent).
     let pacing: PacingRate | undefined;
     if (r.rate && txPort) {
       const port = txPort;
@@ -202,7 +198,7 @@ export async function runPktgen(options: PktgenOptions, control: PktgenControl =
     const own = txPort ? (replay ? -1 : r.streamId) : options.streamId !== undefined ? r.streamId : -1;
     const recv = rxPort ? new Receiver(own) : undefined;
     let pacer: Pacer | undefined;
-    if (pacing && src) pacer = new Pacer(pacing.perNs, pacing.costA + pacing.costB * src.meanLen, r.burst);
+    if (pacing && src) pacer = new Pacer(pacing.perSec, pacing.costA + pacing.costB * src.meanLen, r.burst);
     const start = monotonicNs();
     pacer?.start(start);
     const e = (engine = new Engine({

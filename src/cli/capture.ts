@@ -1,7 +1,7 @@
 // `bdk capture PORT -w FILE [-c N]`: what a port receives, written to a pcap file (tcpdump -r reads it).
 // The loop polls the port's RX queue objects and, when none has frames, sleeps on an RxWaiter over them.
 import { helpText, parseArgs, UsageError } from "../../apps/common/args.ts";
-import { Burst, Mempool, onStopSignal, openPort, PcapWriter, RxWaiter, type RxQueue } from "../index.ts";
+import { Burst, Mempool, monotonicNs, onStopSignal, openPort, PcapWriter, RxWaiter, type RxQueue } from "../index.ts";
 
 const OPTIONS = {
   write: { type: "string", alias: "w", value: "FILE", help: "pcap file to write" },
@@ -42,8 +42,8 @@ export async function main(args: string[]): Promise<number> {
     waiter = new RxWaiter(queues);
     const burst = new Burst(32);
     const deadline = o.duration > 0 ? performance.now() + o.duration * 1000 : Infinity;
-    // Wall-clock timestamps for the file, from one monotonic reading (performance.now()) per burst.
-    const wallOffsetNs = Date.now() * 1e6 - performance.now() * 1e6;
+    // Wall-clock timestamps for the file, from one monotonic reading per burst.
+    const wallOffsetNs = Date.now() * 1e6 - monotonicNs();
     const limit = o.count;
     while (!stop && (limit === 0 || frames < limit) && performance.now() < deadline) {
       let got = 0;
@@ -51,7 +51,7 @@ export async function main(args: string[]): Promise<number> {
         const n = queues[q]!.burst(burst);
         if (n === 0) continue;
         got += n;
-        const t = performance.now() * 1e6 + wallOffsetNs;
+        const t = monotonicNs() + wallOffsetNs;
         const take = limit === 0 ? n : Math.min(n, limit - frames);
         for (let i = 0; i < take; i++) {
           const b = burst.bufs[i]!;

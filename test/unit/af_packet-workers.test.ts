@@ -1,11 +1,12 @@
-// The af_packet port used from worker threads (src/ethdev/attach.ts): the main thread opens, configures and
-// starts it; views built from its handle burst on the same sockets and rings. Over a veth pair whose end B lives
-// in a namespace this file makes and removes (root only; tcpdump).
+// The af_packet port's queues used from worker threads (src/ethdev/queue.ts): the main thread opens, configures
+// and starts the port; queues attached from their handles burst on the same sockets and rings and count in the
+// port's counters. Over a veth pair whose end B lives in a namespace this file makes and removes (root only;
+// tcpdump).
 import { afterAll, beforeAll, describe, expect, test } from "bun:test";
 import { readdirSync, readFileSync, readlinkSync } from "node:fs";
-import type { AfPacketPort } from "../../drivers/af_packet/index.ts";
-import { attachPort } from "../../src/ethdev/attach.ts";
-import { openPort } from "../../src/index.ts";
+import type { AfPacketPort, AfPacketQueueState } from "../../drivers/af_packet/index.ts";
+import type { QueueHandle } from "../../src/ethdev/queue.ts";
+import { attachRxQueue, attachTxQueue, openPort } from "../../src/index.ts";
 import { Burst } from "../../src/ethdev/port.ts";
 import { startWorkers } from "../../src/lcore/worker.ts";
 import { Mempool } from "../../src/mem/mempool.ts";
@@ -58,6 +59,15 @@ function packetFds(): number {
   }
   return n;
 }
+/** The error attaching a handle gives (the attach is async). */
+async function attachError(h: QueueHandle): Promise<Error> {
+  try {
+    await (h.dir === "rx" ? attachRxQueue(h, { pool }) : attachTxQueue(h, { pool }));
+  } catch (e) {
+    return e as Error;
+  }
+  throw new Error("expected the attach to fail");
+}
 const ringMaps = (): number => readFileSync("/proc/self/maps", "utf8").split("\n").filter((l) => l.includes("socket:[")).length;
 
 /** Ethernet/IPv4/UDP, 198.51.100.(1 + id % 200):sport → 198.51.100.2:9, a 32-bit id at byte 42. */
@@ -78,34 +88,27 @@ function udpFrame(dst: string, src: string, sport: number, id: number): Uint8Arr
   return f;
 }
 
-describe("af_packet port views", () => {
-  it("a view shares the queues and counters, refuses the control plane, and its close leaves the port alone", async () => {
+describe("af_packet queue handles", () => {
+  it("a handle of a stopped port is refused; an attached queue shares the socket, ring and counters; after the owner's stop it returns 0", async () => {
     await withVethPair(async ({ a, b, nsB, macA, macB }: VethPair) => {
       const fd0 = fds();
       const packet0 = packetFds();
       const port = openPort(`af_packet:${a},queues=2`, { pool }) as AfPacketPort;
       try {
-        const notStarted = errorOf(() => port.handle());
+        // Configured, not started: the queues exist but have no socket yet, so there is nothing to hand out.
+        const notStarted = errorOf(() => port.rxQueue(0).handle());
         expect(notStarted).toBeInstanceOf(BdkError);
-        expect(notStarted.message).toMatch(/handle\(\) of a port that is not started/);
+        expect(notStarted.message).toMatch(/handle\(\) of RX queue 0 of a port that is not started/);
+        expect((notStarted as BdkError).fix).toMatch(/call start\(\) first/);
         port.start();
-        const h = structuredClone(port.handle()); // what a worker gets: plain data, SharedArrayBuffers shared
-        expect(h.driver).toBe("af_packet");
-        expect(h.state.queues.map((q) => q.fd)).toEqual([port.queueFd(0), port.queueFd(1)]);
-        const view = (await attachPort(h, { pool })) as AfPacketPort;
-        expect(view.started).toBe(true);
-        expect(view.link().up).toBe(true);
-        expect(view.fanoutGroup).toBe(port.fanoutGroup);
-        for (const [what, f] of [
-          ["configure", () => view.configure({ pool })], ["start", () => view.start()], ["stop", () => view.stop()],
-          ["setMtu", () => view.setMtu(1400)], ["setMacAddress", () => view.setMacAddress("02:00:00:00:00:09")],
-          ["setPromiscuous", () => view.setPromiscuous(false)], ["handle", () => view.handle()],
-        ] as const) {
-          const e = errorOf(f);
-          expect(e).toBeInstanceOf(BdkError);
-          expect(e.message).toStartWith(`${a}: ${what}() on a worker's view of the port;`);
-          expect((e as BdkError).fix).toMatch(/in the thread that opened the port/);
-        }
+        const h = structuredClone(port.rxQueue(0).handle()); // what a worker gets: plain data, SharedArrayBuffers shared
+        expect(h).toMatchObject({ driver: "af_packet", dir: "rx", queueId: 0, portId: port.id });
+        expect((h.state as AfPacketQueueState).socket.fd).toBe(port.queueFd(0));
+        const rxq0 = await attachRxQueue(h, { pool });
+        expect(rxq0).not.toBe(port.rxQueue(0));
+        expect(rxq0.portId).toBe(port.id);
+        expect(rxq0.eventFd()).toBe(port.queueFd(0));
+        await expect(attachTxQueue(h, { pool })).rejects.toThrow(/use attachRxQueue/);
         // Frames to the port come out of whichever object bursts; both count in one set of counters.
         const n = 64;
         expect(sendRawFrames(b, Array.from({ length: n }, (_, i) => udpFrame(macA, macB, 2000 + i, i)), nsB)).toBe(n);
@@ -113,9 +116,10 @@ describe("af_packet port views", () => {
         let got = 0;
         const until = Date.now() + 3000;
         while (got < n && Date.now() < until) {
-          // Queue 0 through the view, queue 1 through the owner (one user per queue).
-          for (const [p, q] of [[view, 0], [port, 1]] as const) {
-            const k = p.rxBurst(q, burst);
+          // Queue 0 through the attached object, queue 1 through the owner's (one user per queue).
+          for (const rxq of [rxq0, port.rxQueue(1)]) {
+            const k = rxq.burst(burst);
+            for (let i = 0; i < k; i++) expect(pool.port[burst.bufs[i]!]).toBe(port.id);
             got += k;
             burst.freeFrom(pool, 0);
           }
@@ -123,27 +127,42 @@ describe("af_packet port views", () => {
         }
         expect(got).toBe(n);
         expect(port.stats().ipackets).toBe(n);
-        expect(view.stats().ipackets).toBe(n);
-        expect(view.queueStats(0, "rx").ipackets).toBe(port.queueStats(0, "rx").ipackets);
-        // The view's close drops the view only: the owner's sockets still send.
-        view.close();
-        expect(packetFds()).toBe(packet0 + 3); // the port's control socket and its two queue sockets
-        expect(() => view.rxBurst(0, burst)).toThrow(/not configured/);
+        expect(rxq0.stats()).toEqual(port.queueStats(0, "rx"));
+        expect(rxq0.stats().packets + port.queueStats(1, "rx").packets).toBe(n);
+        // An attached TX queue sends on the owner's socket; its kick is counted where the owner reads it.
+        const txq1 = await attachTxQueue(port.txQueue(1).handle(), { pool });
         burst.count = 0;
         const b0 = pool.take();
         pool.bytes.set(udpFrame(macB, macA, 7, 7), pool.offset(b0));
         pool.len[b0] = 64;
         burst.push(b0);
-        expect(port.txBurst(0, burst)).toBe(1);
+        expect(txq1.burst(burst)).toBe(1);
+        expect(port.queueStats(1, "tx")).toMatchObject({ packets: 1, bytes: 64, errors: 0 });
+        expect(port.txKicks(1)).toBe(1);
         expect(port.txKickErrors()).toBe(0);
-        // A second view, then the owner stops: the view sees the port stopped instead of touching closed rings.
-        const late = (await attachPort(port.handle(), { pool })) as AfPacketPort;
+        // Attached queues own no fd: the port's control socket and its two queue sockets are all there is.
+        expect(packetFds()).toBe(packet0 + 2 + 1);
+
+        // The owner stops: the attached queues see the port stopped instead of touching closed rings.
+        const stale = port.rxQueue(0).handle();
         port.stop();
-        expect(late.rxBurst(0, burst)).toBe(0);
-        expect(late.link().up).toBe(false);
-        expect(() => late.rxWait(0, 0)).toThrow(/not started.*view works between/);
-        expect(late.queueFd(0)).toBe(-1);
-        late.close();
+        expect(rxq0.burst(burst)).toBe(0);
+        expect(rxq0.ready()).toBe(false);
+        expect(rxq0.eventFd()).toBe(-1);
+        burst.count = 0;
+        burst.push(pool.take());
+        pool.len[burst.bufs[0]!] = 60;
+        expect(txq1.burst(burst)).toBe(0); // not taken: still the caller's
+        burst.freeFrom(pool, 0);
+        expect(port.queueFd(0)).toBe(-1);
+        expect(errorOf(() => port.rxQueue(0).handle()).message).toMatch(/not started/);
+        expect((await attachError(stale)).message).toMatch(/the port was stopped since this handle was made/);
+        // A new start needs new handles: the old objects stay stopped, new ones work.
+        port.start();
+        expect(rxq0.burst(burst)).toBe(0);
+        expect(rxq0.eventFd()).toBe(-1);
+        const fresh = await attachRxQueue(port.rxQueue(0).handle(), { pool });
+        expect(fresh.eventFd()).toBe(port.queueFd(0));
       } finally {
         port.close();
       }
@@ -167,15 +186,16 @@ describe("af_packet port across two pinned workers", () => {
       let results: AfPacketWorkerResult[] = [];
       try {
         port.start();
-        const h = port.handle();
         // -B 32 MiB, -s 128: small frames and many buffer blocks, so that tcpdump (starved while both workers
         // send at full speed on the two cores) drops nothing.
         const cap = await Capture.start(b, nsB, ["-B", "32768", "-s", "128", "ether", "src", macA]);
         const rx0 = linkStat(b, "rx_packets", nsB);
         const group = await startWorkers<AfPacketWorkerInit, AfPacketWorkerResult>(new URL("./workers/af_packet-worker.ts", import.meta.url), {
           cores: [0, 1],
-          name: "af_packet-view",
-          init: (_core, i) => ({ port: h, queue: i, txFrames: M, dst: mac("02:00:00:00:00:02"), src: mac(macA) }),
+          name: "af_packet-queues",
+          init: (_core, i) => ({
+            rx: port.rxQueue(i).handle(), tx: port.txQueue(i).handle(), queue: i, txFrames: M, dst: mac("02:00:00:00:00:02"), src: mac(macA),
+          }),
         });
         try {
           expect(group.workers.map((w) => w.cpus)).toEqual([[0], [1]]);
@@ -210,14 +230,11 @@ describe("af_packet port across two pinned workers", () => {
           expect(seqs.size).toBe(M);
         }
 
-        // The control plane stayed with the owner.
+        // The workers' queues wrote the owner's port id into every frame, and slept in their waiters when idle.
         for (const r of results) {
-          expect(r.started).toBe(true);
-          expect(r.linkUp).toBe(true);
-          expect(r.promiscuous).toBe(false);
-          for (const what of ["configure", "start", "stop", "setMtu", "setPromiscuous", "setMacAddress"]) {
-            expect(r.refused[what]).toStartWith(`BdkError: ${a}: ${what}() on a worker's view of the port;`);
-          }
+          expect(r.portId).toBe(port.id);
+          expect(r.wrongPort).toBe(0);
+          expect(r.waits).toBeGreaterThan(0);
         }
 
         // The owner's stats include what the workers did; per queue too.
@@ -226,13 +243,13 @@ describe("af_packet port across two pinned workers", () => {
         expect(s.ibytes).toBe(N * 64);
         expect(s.obytes).toBe(2 * M * 60);
         for (const q of [0, 1]) {
-          expect(port.queueStats(q, "rx").ipackets).toBe(perQueue[q]!);
-          expect(port.queueStats(q, "tx").opackets).toBe(M);
+          expect(port.queueStats(q, "rx").packets).toBe(perQueue[q]!);
+          expect(port.queueStats(q, "tx").packets).toBe(M);
           expect(results[q]!.rxQueuePackets).toBe(perQueue[q]!);
           expect(results[q]!.txQueuePackets).toBe(M);
         }
         expect(port.txKicks()).toBeGreaterThanOrEqual(2 * Math.ceil(M / 32));
-        // The views' close() left the sockets and rings to the owner.
+        // The workers' queues left the sockets and rings to the owner (and closed their waiters' epoll fds).
         expect(packetFds()).toBe(packet0 + 3);
         expect(ringMaps()).toBe(maps0 + 2);
       } finally {

@@ -1,19 +1,22 @@
 // The af_packet port over veth pairs in namespaces this file makes and always removes (root only; tcpdump and
 // ping from iputils). What goes out of end A is checked byte for byte by tcpdump on end B; what B's kernel
-// sends (ARP, ICMP) and raw frames written on B come back out of rxBurst; fanout spreads flows over queues;
-// promiscuous mode follows the port; one TX burst is one sendto; errors are one clear line each; open/close
-// leaks no fd and no mapping.
+// sends (ARP, ICMP) and raw frames written on B come back out of the RX queues; fanout spreads flows over
+// queues; an RxWaiter over the queues sleeps until a frame comes; promiscuous mode follows the port; one TX
+// burst is one sendto; link changes (down, up, deleted) come out of pollEvents and wake the port's eventFd();
+// errors are one clear line each; open/close leaks no fd and no mapping.
 import { afterAll, beforeAll, describe, expect, test } from "bun:test";
 import { mkdtempSync, readdirSync, readFileSync, rmSync, writeFileSync, chmodSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import type { AfPacketPort } from "../../drivers/af_packet/index.ts";
 import type { OpenOptions } from "../../src/ethdev/driver.ts";
+import type { PortEvent } from "../../src/ethdev/events.ts";
 import { Burst } from "../../src/ethdev/port.ts";
-import { openPort } from "../../src/index.ts";
+import { openPort, RxWaiter } from "../../src/index.ts";
 import { Mempool } from "../../src/mem/mempool.ts";
 import { IFF_PROMISC, netdevSysfsFlags } from "../../src/sys/netdev.ts";
 import { BdkError } from "../../src/sys/errors.ts";
+import { monotonicNs, POLLIN, raw } from "../../src/sys/libc.ts";
 import {
   Capture, leftovers, linkStat, run, sendRawFrames, uniqueName, withVethPair, type VethPair,
 } from "../helpers/netns.ts";
@@ -103,6 +106,23 @@ async function receive(port: AfPacketPort, queue: number, want: number, ms = 300
   return out;
 }
 
+/** True when `fd` is readable within `ms` (poll(2); struct pollfd = int fd, short events, short revents). */
+function readable(fd: number, ms: number): boolean {
+  const pfd = new Int32Array([fd, POLLIN]);
+  return raw.poll(pfd, 1, ms) > 0 && ((pfd[1]! >>> 16) & POLLIN) !== 0;
+}
+
+/** Calls pollEvents until `want` events came or `ms` passed. */
+async function eventsUntil(port: AfPacketPort, want: number, ms = 5000): Promise<PortEvent[]> {
+  const out: PortEvent[] = [];
+  const until = Date.now() + ms;
+  while (out.length < want && Date.now() < until) {
+    out.push(...port.pollEvents());
+    if (out.length < want) await Bun.sleep(10);
+  }
+  return out;
+}
+
 function expectOneLine(e: Error, ...parts: (string | RegExp)[]): void {
   expect(e).toBeInstanceOf(BdkError);
   expect(e.message).not.toContain("\n");
@@ -159,7 +179,7 @@ describe("af_packet TX", () => {
         const s = port.stats();
         expect(s.opackets).toBe(54);
         expect(s.obytes).toBe(32 * 64 + (31 * 32) / 2 + 22 * 100);
-        expect(port.queueStats(0, "tx")).toMatchObject({ opackets: 54 });
+        expect(port.queueStats(0, "tx")).toMatchObject({ packets: 54, errors: 0 });
         await Bun.sleep(50);
         expect(linkStat(b, "rx_packets", nsB) - rx0).toBe(54);
         expect(port.txRingState(0).pending).toBe(0);
@@ -271,21 +291,116 @@ describe("af_packet RX", () => {
     }, { nsB: true });
   }, 20000);
 
-  it("rxWait sleeps until a frame arrives, and times out without one", async () => {
+  it("an RxWaiter over the RX queue sleeps until a frame arrives, and times out without one", async () => {
     await withVethPair(async ({ a, b, macA, macB }: VethPair) => {
       const port = open(`af_packet:${a}`, { pool });
       try {
         port.start();
-        const t0 = performance.now();
-        expect(port.rxWait(0, 100)).toBe(false);
-        expect(performance.now() - t0).toBeGreaterThanOrEqual(90);
-        sendRawFrames(b, [rawFrame(macA, macB, 60, 1)]);
-        expect(port.rxWait(0, 2000)).toBe(true);
-        expect((await receive(port, 0, 1)).length).toBe(1);
+        const rxq = port.rxQueue(0);
+        expect(rxq.eventFd()).toBe(port.queueFd(0)); // the socket: the kernel signals a frame in the ring
+        const waiter = new RxWaiter([rxq]);
+        try {
+          const t0 = performance.now();
+          expect(waiter.wait(100)).toBe(false);
+          expect(performance.now() - t0).toBeGreaterThanOrEqual(90);
+          expect(rxq.ready()).toBe(false);
+          sendRawFrames(b, [rawFrame(macA, macB, 60, 1)]);
+          expect(waiter.wait(2000)).toBe(true);
+          expect(rxq.ready()).toBe(true); // the head slot is ours: no system call needed to know
+          expect((await receive(port, 0, 1)).length).toBe(1);
+          expect(rxq.ready()).toBe(false);
+        } finally {
+          waiter.close();
+        }
+        port.stop();
+        expect(rxq.eventFd()).toBe(-1); // no socket while stopped
+        expect(rxq.ready()).toBe(false);
       } finally {
         port.close();
       }
     });
+  }, 20000);
+
+  it("an RxWaiter over two RX queues wakes within a few ms when a frame arrives on either (sent from the peer's namespace), and sleeps when idle", async () => {
+    await withVethPair(async ({ a, b, nsB, macA, macB }: VethPair) => {
+      const port = open(`af_packet:${a},queues=2`, { pool });
+      const dir = mkdtempSync(join(tmpdir(), "bdk-wake-"));
+      try {
+        port.start();
+        // Which queue each of 16 flows lands on (the fanout hash is fixed for a flow): one flow per queue.
+        const flows = Array.from({ length: 16 }, (_, i) => udpFrame(macA, macB, 3000 + i, i));
+        expect(sendRawFrames(b, flows, nsB)).toBe(flows.length);
+        const flowOf: (Uint8Array | undefined)[] = [undefined, undefined];
+        const burst = new Burst(32);
+        const until = Date.now() + 3000;
+        let got = 0;
+        while (got < flows.length && Date.now() < until) {
+          for (const q of [0, 1]) {
+            const n = port.rxBurst(q, burst);
+            for (let i = 0; i < n; i++) {
+              const f = takeOut(burst.bufs[i]!);
+              flowOf[q] ??= f;
+              got++;
+            }
+          }
+          await Bun.sleep(2);
+        }
+        expect(got).toBe(flows.length);
+        expect(flowOf.every((f) => f !== undefined)).toBe(true);
+
+        const waiter = new RxWaiter([port.rxQueue(0), port.rxQueue(1)]);
+        try {
+          // Idle: it sleeps the whole timeout and says so.
+          const t0 = performance.now();
+          expect(waiter.wait(150)).toBe(false);
+          expect(performance.now() - t0).toBeGreaterThanOrEqual(140);
+
+          // A child in B's namespace sends queue 0's flow, then queue 1's, 250 ms apart, noting when (CLOCK_MONOTONIC,
+          // the same clock in every process); this thread sleeps in the waiter meanwhile.
+          const script = join(dir, "send.ts");
+          writeFileSync(script, `
+            import { sendRawFrames } from ${JSON.stringify(join(import.meta.dir, "../helpers/netns.ts"))};
+            import { monotonicNs } from ${JSON.stringify(join(import.meta.dir, "../../src/sys/libc.ts"))};
+            const [iface, ...hex] = process.argv.slice(2);
+            for (const h of hex) {
+              await Bun.sleep(250);
+              const before = monotonicNs();
+              const n = sendRawFrames(iface, [Buffer.from(h, "hex")]);
+              console.log(JSON.stringify({ n, before, after: monotonicNs() }));
+            }
+          `);
+          const child = Bun.spawn(["ip", "netns", "exec", nsB!, process.execPath, script, b, hex(flowOf[0]!), hex(flowOf[1]!)],
+            { stdin: "ignore", stdout: "pipe", stderr: "pipe" });
+          const wakes: { at: number; queue: number }[] = [];
+          for (let k = 0; k < 2; k++) {
+            const woke = waiter.wait(5000);
+            const at = monotonicNs();
+            expect(woke).toBe(true);
+            let queue = -1;
+            for (const q of [0, 1]) {
+              const n = port.rxBurst(q, burst);
+              if (n > 0) queue = q;
+              burst.freeFrom(pool, 0);
+            }
+            wakes.push({ at, queue });
+          }
+          await child.exited;
+          const sends = (await new Response(child.stdout).text()).trim().split("\n").map((l) => JSON.parse(l) as { n: number; before: number; after: number });
+          expect(sends.map((x) => x.n)).toEqual([1, 1]);
+          expect(wakes.map((w) => w.queue)).toEqual([0, 1]);
+          for (let k = 0; k < 2; k++) {
+            expect(wakes[k]!.at).toBeGreaterThanOrEqual(sends[k]!.before); // it slept until the frame was sent …
+            expect((wakes[k]!.at - sends[k]!.before) / 1e6).toBeLessThan(10); // … and woke right after
+          }
+          expect(waiter.wait(50)).toBe(false); // idle again
+        } finally {
+          waiter.close();
+        }
+      } finally {
+        port.close();
+        rmSync(dir, { recursive: true, force: true });
+      }
+    }, { nsB: true });
   }, 20000);
 
   it("does not receive its own TX (PACKET_IGNORE_OUTGOING), also through the qdisc layer", async () => {
@@ -364,14 +479,14 @@ describe("af_packet queues", () => {
         expect([...seen.values()].every((c) => c === 1)).toBe(true);
         expect(perQueue[0]).toBeGreaterThan(n / 10);
         expect(perQueue[1]).toBeGreaterThan(n / 10);
-        expect(port.queueStats(0, "rx").ipackets).toBe(perQueue[0]!);
-        expect(port.queueStats(1, "rx").ipackets).toBe(perQueue[1]!);
+        expect(port.queueStats(0, "rx").packets).toBe(perQueue[0]!);
+        expect(port.queueStats(1, "rx").packets).toBe(perQueue[1]!);
         // TX queue 1 is socket 1's ring.
         const kicks0 = port.txKicks(1);
         fill(burst, [rawFrame("02:00:00:00:00:02", macA, 60, 1)]);
         expect(port.txBurst(1, burst)).toBe(1);
         expect(port.txKicks(1) - kicks0).toBe(1);
-        expect(port.queueStats(1, "tx").opackets).toBe(1);
+        expect(port.queueStats(1, "tx").packets).toBe(1);
       } finally {
         port.close();
       }
@@ -478,6 +593,71 @@ describe("af_packet interface state", () => {
   }, 20000);
 });
 
+describe("af_packet link events", () => {
+  it("ip link set down, then up: two link events from pollEvents (and to a listener), and eventFd() becomes readable on each change", async () => {
+    await withVethPair(async ({ a }: VethPair) => {
+      const port = open(`af_packet:${a}`, { pool });
+      try {
+        port.start();
+        const heard: PortEvent[] = [];
+        const off = port.on("link", (e) => heard.push(e));
+        expect(port.pollEvents()).toEqual([]); // no change yet (and whatever the setup left pending is drained)
+        const fd = port.eventFd();
+        expect(fd).toBeGreaterThanOrEqual(0);
+        expect(readable(fd, 0)).toBe(false);
+
+        run(["ip", "link", "set", a, "down"]);
+        expect(readable(fd, 2000)).toBe(true);
+        const down = await eventsUntil(port, 1);
+        expect(down.length).toBe(1);
+        expect(down[0]).toMatchObject({ type: "link", portId: port.id, link: { up: false } });
+        expect(port.link().up).toBe(false);
+
+        run(["ip", "link", "set", a, "up"]);
+        expect(readable(fd, 2000)).toBe(true);
+        const up = await eventsUntil(port, 1);
+        expect(up.length).toBe(1);
+        expect(up[0]).toMatchObject({ type: "link", portId: port.id, link: { up: true, speedMbps: 10000, fullDuplex: true } });
+        expect(up[0]!.at).toBeGreaterThanOrEqual(down[0]!.at);
+        expect(heard).toEqual([...down, ...up]);
+        expect(port.pollEvents()).toEqual([]); // each change once
+        off();
+      } finally {
+        port.close();
+      }
+      expect(port.eventFd()).toBe(-1);
+    });
+  }, 20000);
+
+  it("ip link del of the interface: a down event with the reason; link() says down without throwing; close() works", async () => {
+    await withVethPair(async ({ a, macA }: VethPair) => {
+      const port = open(`af_packet:${a},queues=2`, { pool });
+      try {
+        port.start();
+        const burst = new Burst(4);
+        fill(burst, [rawFrame("02:00:00:00:00:02", macA, 60, 1)]);
+        expect(port.txBurst(0, burst)).toBe(1);
+        expect(port.pollEvents()).toEqual([]);
+        run(["ip", "link", "del", a]);
+        expect(readable(port.eventFd(), 2000)).toBe(true);
+        const ev = await eventsUntil(port, 1);
+        expect(ev.length).toBe(1);
+        expect(ev[0]).toMatchObject({ type: "link", portId: port.id, link: { up: false, speedMbps: 0 } });
+        expect(ev[0]!.reason).toMatch(new RegExp(`interface ${a} \\(ifindex ${port.ifindex}\\) no longer exists`));
+        expect(port.link()).toEqual({ up: false, speedMbps: 0, fullDuplex: false });
+        expect(port.pollEvents()).toEqual([]);
+        expect(port.rxBurst(0, burst)).toBe(0);
+        port.close(); // stop (drain, drops, sockets), membership, control sockets: nothing throws
+        expect(port.isClosed).toBe(true);
+        expect(port.eventFd()).toBe(-1);
+        expect(port.pollEvents()).toEqual([]);
+      } finally {
+        port.close();
+      }
+    });
+  }, 20000);
+});
+
 describe("af_packet errors: one clear line each", () => {
   it("a missing interface is named, with `ip link`", () => {
     const name = uniqueName("z");
@@ -547,7 +727,11 @@ describe("af_packet errors: one clear line each", () => {
         port.configure({ pool });
         expect(port.rxBurst(0, burst)).toBe(0); // configured, not started: nothing
         expectOneLine(errorOf(() => port.rxBurst(1, burst)), /rx queue 1 does not exist/);
-        expectOneLine(errorOf(() => port.rxWait(0, 0)), /not started/);
+        // A queue's socket exists only while started: no handle for a worker, no ring to look at.
+        expectOneLine(errorOf(() => port.rxQueue(0).handle()), /handle\(\) of RX queue 0 of a port that is not started/, /call start\(\) first/);
+        expectOneLine(errorOf(() => port.txQueue(0).handle()), /TX queue 0 of a port that is not started/);
+        expectOneLine(errorOf(() => port.txRingState(0)), /not started/);
+        expect(port.rxQueue(0).eventFd()).toBe(-1);
       } finally {
         port.close();
       }

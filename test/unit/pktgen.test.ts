@@ -540,7 +540,7 @@ describe("pacing (a fake clock: no timing)", () => {
   const total = (rs: Release[]): number => rs.reduce((a, r) => a + r.n, 0);
 
   test("at 100 kpps: no release larger than the burst, none more than one burst ahead, the average exact over 10 s", () => {
-    const p = new Pacer(100e3 / 1e9, 1, 32);
+    const p = new Pacer(100e3, 1, 32);
     expect(p.burst).toBeLessThanOrEqual(32);
     expect(p.burst).toBe(Math.floor(BURST_SPAN_NS / 10e3)); // 20 frames: 200 µs of the rate
     const rs = simulate(p, 10e9, 1e3);
@@ -557,20 +557,21 @@ describe("pacing (a fake clock: no timing)", () => {
   });
 
   test("a slow poll loop (one pass every 300 µs) still gets the average rate, in bursts no larger than the burst", () => {
-    const p = new Pacer(100e3 / 1e9, 1, 32);
+    const p = new Pacer(100e3, 1, 32);
     const rs = simulate(p, 10e9, 300e3);
-    expect(Math.max(...rs.map((r) => r.n))).toBeLessThanOrEqual(p.burst);
+    expect(Math.max(...rs.map((r) => r.n))).toBeLessThanOrEqual(32);
+    for (const r of rs) expect(r.t).toBeGreaterThanOrEqual((r.first + r.n - 1) * 10e3 - BURST_SPAN_NS);
     expect(Math.abs(total(rs) - 1_000_000)).toBeLessThanOrEqual(p.burst);
   });
 
   test("at 1 pps: one frame a second, the first at once", () => {
-    const p = new Pacer(1 / 1e9, 1, 32);
+    const p = new Pacer(1, 1, 32);
     expect(p.burst).toBe(1);
     const rs = simulate(p, 10e9, 1e6);
     expect(rs.map((r) => r.n)).toEqual(new Array(10).fill(1));
     expect(rs.map((r) => r.t)).toEqual([0, 1, 2, 3, 4, 5, 6, 7, 8, 9].map((s) => s * 1e9));
     // A loop that sleeps for waitNs() wakes exactly when the next frame is due.
-    const q = new Pacer(1 / 1e9, 1, 32);
+    const q = new Pacer(1, 1, 32);
     q.start(0);
     const times: number[] = [];
     for (let t = 0; t < 3.5e9; ) {
@@ -583,25 +584,25 @@ describe("pacing (a fake clock: no timing)", () => {
   });
 
   test("after a 100 ms stall the catch-up is capped and spread out", () => {
-    const rate = 100e3 / 1e9;
-    const p = new Pacer(rate, 1, 32);
-    expect(p.maxDebtNs).toBe(Math.max(MAX_DEBT_NS, p.burst * 10e3));
+    const rate = 100e3 / 1e9; // frames per ns
+    const p = new Pacer(100e3, 1, 32);
+    expect(p.maxDebtNs).toBe(MAX_DEBT_NS);
     const stallAt = 1e9;
     const rs = simulate(p, 1.2e9, 1e3, [{ at: stallAt, ns: 100e6 }]);
     const before = rs.filter((r) => r.t < stallAt);
     const after = rs.filter((r) => r.t >= stallAt);
     expect(after[0]!.t).toBeGreaterThanOrEqual(stallAt + 100e6);
-    expect(Math.max(...rs.map((r) => r.n))).toBeLessThanOrEqual(p.burst);
-    // What the 100 ms owed is forgiven beyond maxDebtNs: 200 frames at most are made up, not 10 000.
+    expect(Math.max(...rs.map((r) => r.n))).toBeLessThanOrEqual(32);
+    // What the 100 ms owed is forgiven beyond maxDebtNs: 500 frames at most are made up, not 10 000.
     const resumed = after[0]!.t;
     const owed = (resumed - before.at(-1)!.t) * rate;
     const inWindow = (from: number, ns: number): number => total(after.filter((r) => r.t >= from && r.t < from + ns));
     const first20ms = inWindow(resumed, 20e6);
-    expect(first20ms).toBeLessThanOrEqual(20e6 * rate + p.maxDebtNs * rate + p.burst);
-    expect(first20ms).toBeLessThan(owed / 10);
+    expect(first20ms).toBeLessThanOrEqual(20e6 * rate + p.maxDebtNs * rate + 32);
+    expect(first20ms - 20e6 * rate).toBeLessThan(owed / 10);
     // … and made up at most CATCH_UP × the rate: no millisecond after the stall sends more than that.
     for (let t = resumed; t < resumed + 10e6; t += 0.5e6) {
-      expect(inWindow(t, 1e6)).toBeLessThanOrEqual(CATCH_UP * 1e6 * rate + p.burst);
+      expect(inWindow(t, 1e6)).toBeLessThanOrEqual(CATCH_UP * 1e6 * rate + 32);
     }
     // The debt is paid: 10 ms later the schedule is kept again, one burst per 200 µs.
     const late = after.filter((r) => r.t >= resumed + 10e6);
@@ -613,7 +614,7 @@ describe("pacing (a fake clock: no timing)", () => {
     const pacing = pacingFor({ unit: "bps", value: 10e6 }, () => 0)!;
     const lens = [60, 590, 60, 60, 590, 60, 1514, 60, 590, 60, 60, 590];
     const mean = lens.reduce((a, l) => a + l, 0) / lens.length;
-    const p = new Pacer(pacing.perNs, pacing.costA + pacing.costB * mean, 32);
+    const p = new Pacer(pacing.perSec, pacing.costA + pacing.costB * mean, 32);
     p.start(0);
     let bits = 0;
     let k = 0;
@@ -627,14 +628,14 @@ describe("pacing (a fake clock: no timing)", () => {
       p.consume(t, cost);
       bits += cost;
     }
-    expect(biggest).toBeLessThanOrEqual(p.burst);
-    expect(Math.abs(bits - 100e6)).toBeLessThanOrEqual(p.burst * (1518 * 8));
+    expect(biggest).toBeLessThanOrEqual(32);
+    expect(Math.abs(bits - 100e6)).toBeLessThanOrEqual(32 * 1518 * 8);
   });
 
   test("rates in cost units: frames, frame bits with CRC, wire bits of the link speed", () => {
-    expect(pacingFor({ unit: "pps", value: 1e6 }, () => 0)).toEqual({ perNs: 1e-3, costA: 1, costB: 0 });
-    expect(pacingFor({ unit: "bps", value: 1e9 }, () => 0)).toEqual({ perNs: 1, costA: 32, costB: 8 });
-    expect(pacingFor({ unit: "percent", value: 50 }, () => 10_000)).toEqual({ perNs: 5, costA: 192, costB: 8 });
+    expect(pacingFor({ unit: "pps", value: 1e6 }, () => 0)).toEqual({ perSec: 1e6, costA: 1, costB: 0 });
+    expect(pacingFor({ unit: "bps", value: 1e9 }, () => 0)).toEqual({ perSec: 1e9, costA: 32, costB: 8 });
+    expect(pacingFor({ unit: "percent", value: 50 }, () => 10_000)).toEqual({ perSec: 5e9, costA: 192, costB: 8 });
     expect(pacingFor({ unit: "percent", value: 50 }, () => 0)).toBeUndefined();
   });
 });
