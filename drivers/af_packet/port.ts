@@ -22,7 +22,6 @@
 // when any link of the namespace changes; pollEvents() then reads the link again. An interface that
 // disappeared reads as down, and pollEvents says why in the event's reason.
 import { PortBase } from "../../src/ethdev/base.ts";
-import type { PortEvent } from "../../src/ethdev/events.ts";
 import {
   checkQueue, type LinkStatus, type PortCapabilities, type PortConfig, type PortStats, type QueueStats, type ResolvedPortConfig,
   type XStat,
@@ -61,9 +60,6 @@ export class AfPacketPort extends PortBase {
   private readonly ctl: Int32Array;
   /** Starts so far: the next start's generation is starts + 1 (never 0, which means stopped). */
   private starts = 0;
-  /** True while pollEvents reads the link: an interface that is gone is then reported with its reason. */
-  private polling = false;
-
   /** Use openPort("af_packet:…") (or the driver's open). */
   constructor(spec: string, opts: AfPacketOptions) {
     super(spec, "af_packet", opts.iface);
@@ -318,22 +314,9 @@ export class AfPacketPort extends PortBase {
     return { up, speedMbps: up ? info.speedMbps : 0, fullDuplex: info.fullDuplex };
   }
 
-  /**
-   * A link that cannot be read is down. While pollEvents reads it, it throws instead: PortBase turns the
-   * message into the down event's reason.
-   */
+  /** A link that cannot be read is down, with the reason (pollEvents puts it in the event). */
   private down(reason: string): LinkStatus {
-    if (this.polling) throw new BdkError(`${this.name}: ${reason}`);
-    return { ...LINK_DOWN };
-  }
-
-  override pollEvents(): PortEvent[] {
-    this.polling = true;
-    try {
-      return super.pollEvents();
-    } finally {
-      this.polling = false;
-    }
+    return { ...LINK_DOWN, reason: `${this.name}: ${reason}` };
   }
 
   /** A netlink socket that becomes readable when a link changes (any of the namespace's: pollEvents sorts it out); -1 once closed. */

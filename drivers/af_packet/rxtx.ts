@@ -116,7 +116,7 @@ export class AfPacketRxQueue extends RxQueueBase {
     return this.sock !== undefined && Atomics.load(this.ctl, W_LIVE) === this.gen;
   }
 
-  /** The queue's socket while live (the owner's control plane: drops, fds). */
+  /** The queue's socket while live. */
   get socket(): PacketSocket | undefined {
     return this.live ? this.sock : undefined;
   }
@@ -209,24 +209,35 @@ export class AfPacketRxQueue extends RxQueueBase {
 
   /**
    * The socket while live, else -1. The kernel makes a packet socket readable whenever its RX ring holds a
-   * frame for us, so there is nothing to arm: enableInterrupt / disableInterrupt stay no-ops.
+   * frame for us, so there is nothing to arm: enableInterrupt stays a no-op.
    */
   override eventFd(): number {
     return this.live ? this.sock!.fd : -1;
   }
 
   /**
+   * After a sleep that found no frame here: clear a socket error a link-down left (SO_ERROR, one system call),
+   * without which the socket stays readable (EPOLLERR) and every later wait would return at once, for ever.
+   * Queues that have a frame make no call; a busy worker does not sleep at all.
+   */
+  override disableInterrupt(): void {
+    const s = this.sock;
+    if (s !== undefined && Atomics.load(this.ctl, W_LIVE) === this.gen && !s.rxReady()) s.clearError();
+  }
+
+  /**
    * Adds the kernel's drops on this queue's socket (PACKET_STATISTICS, which resets on read) to its missed
-   * counter. The owner's thread only (stats(), stop()): the C_MISSED slot has that one writer.
+   * counter. The owner's thread only (stats(), and stop() between clearing the live word and closing the
+   * socket: hence the bound socket, not `socket`): the C_MISSED slot has that one writer.
    */
   foldDrops(): void {
-    const s = this.socket;
+    const s = this.sock;
     if (s) this.cnt[C_MISSED]! += s.takeDrops();
   }
 
   /** Reads and forgets the kernel's drops (resetStats). */
   discardDrops(): void {
-    this.socket?.takeDrops();
+    this.sock?.takeDrops();
   }
 
   protected handleState(): AfPacketQueueState {
@@ -355,9 +366,12 @@ export class AfPacketTxQueue extends TxQueueBase {
     return this.kick(s) || this.kick(s);
   }
 
-  /** Kicks until the TX ring is empty or `ms` pass: what was accepted goes out before the socket closes. Returns what is still pending. */
+  /**
+   * Kicks until the TX ring is empty or `ms` pass: what was accepted goes out before the socket closes. Returns
+   * what is still pending. The owner's stop() calls it after clearing the live word: it uses the bound socket.
+   */
   drain(ms: number): number {
-    const s = this.socket;
+    const s = this.sock;
     if (!s || s.txOff.length === 0) return 0;
     const until = performance.now() + ms;
     let pending = s.txPending();

@@ -23,6 +23,9 @@ import {
 } from "./uapi.ts";
 import { fast } from "../../src/sys/libc.ts";
 
+const SOL_SOCKET = 1;
+const SO_ERROR = 4;
+
 export const NOT_ROOT_FIX = "run as root, or give the binary the capability: `setcap cap_net_raw,cap_net_admin+ep $(readlink -f $(which bun))`";
 
 /** Frame and block sizes shared by every ring of a port. */
@@ -138,6 +141,8 @@ export class PacketSocket {
   /** True for a worker's object (attach): close() then forgets the socket and leaves the fd and the mapping alone. */
   readonly attached: boolean;
   private readonly statsBuf = new Uint32Array(TPACKET_STATS_WORDS);
+  private readonly errBuf = new Int32Array(1);
+  private readonly errLen = new Uint32Array(1);
   private closed = false;
 
   /** This thread's object over a socket that another thread of the process made (see SocketHandle). */
@@ -283,6 +288,18 @@ export class PacketSocket {
     const lenBuf = new Uint32Array([this.statsBuf.byteLength]);
     if (raw.getsockopt(this.fd, SOL_PACKET, PACKET_STATISTICS, this.statsBuf, lenBuf) !== 0) return 0;
     return this.statsBuf[1]!;
+  }
+
+  /**
+   * Reads and clears the socket's pending error (SO_ERROR), returning it (0: none). When the interface goes
+   * down the kernel leaves ENETDOWN on every packet socket bound to it, and poll reports the socket readable
+   * (EPOLLERR) until someone reads it: an RxWaiter over it would wake at once, for ever, even after the link
+   * came back. A kick reads it too (sendto fails once with it). No allocation.
+   */
+  clearError(): number {
+    this.errLen[0] = 4;
+    if (raw.getsockopt(this.fd, SOL_SOCKET, SO_ERROR, this.errBuf, this.errLen) !== 0) return 0;
+    return this.errBuf[0]!;
   }
 
   /** True when the next RX frame is ready: one load of its status word, no system call. */

@@ -209,7 +209,7 @@ export abstract class PortBase implements Port {
   on(type: "link", listener: PortEventListener): () => void {
     if (type !== "link") throw new BdkError(`${this.name}: no "${String(type)}" events`, 'ports report "link" events');
     if (typeof listener !== "function") throw new BdkError(`${this.name}: on("link", …) needs a function`, "pass (event) => { … }");
-    if (this.lastLink === undefined) this.lastLink = this.safeLink().link;
+    if (this.lastLink === undefined) this.lastLink = this.safeLink();
     this.listeners.push(listener);
     return () => {
       const i = this.listeners.indexOf(listener);
@@ -220,7 +220,8 @@ export abstract class PortBase implements Port {
   pollEvents(): PortEvent[] {
     if (this.closed) return [];
     this.drainEventFd();
-    const { link, reason } = this.safeLink();
+    const link = this.safeLink();
+    const reason = link.up ? undefined : link.reason;
     const last = this.lastLink;
     this.lastLink = link;
     if (last === undefined || (last.up === link.up && last.speedMbps === link.speedMbps && last.fullDuplex === link.fullDuplex)) return [];
@@ -236,12 +237,12 @@ export abstract class PortBase implements Port {
   /** Clears whatever made eventFd() readable (a driver with an fd overrides it). */
   protected drainEventFd(): void {}
 
-  /** The link, or down with the reason when the driver cannot read it (the interface is gone, the device fell off the bus). */
-  private safeLink(): { link: LinkStatus; reason?: string } {
+  /** The link, or down with the reason when the driver cannot read it. */
+  private safeLink(): LinkStatus {
     try {
-      return { link: this.link() };
+      return this.link();
     } catch (e) {
-      return { link: { up: false, speedMbps: 0, fullDuplex: false }, reason: (e as Error).message };
+      return { up: false, speedMbps: 0, fullDuplex: false, reason: (e as Error).message };
     }
   }
 

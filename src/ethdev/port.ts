@@ -90,6 +90,8 @@ export interface XStat {
 
 export interface LinkStatus {
   up: boolean;
+  /** Why the link is down, when the driver knows more than "down" (the interface is gone, the device fell off the bus). */
+  reason?: string;
   /** Mbit/s; 0 when unknown (emulated and virtual links report none). */
   speedMbps: number;
   fullDuplex: boolean;

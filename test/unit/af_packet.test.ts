@@ -234,6 +234,34 @@ describe("af_packet TX", () => {
       }
     }, { nsB: true });
   }, 20000);
+
+  it("stop() sends what still waits in the TX ring; kicks are counted per queue and survive stop/start", async () => {
+    await withVethPair(async ({ a, b, nsB, macA }: VethPair) => {
+      const port = open(`af_packet:${a},frames=64`, { pool, promiscuous: false });
+      try {
+        port.start();
+        const rx0 = linkStat(b, "rx_packets", nsB);
+        run(["ip", "link", "set", a, "down"]);
+        const burst = new Burst(32);
+        fill(burst, Array.from({ length: 32 }, (_, i) => rawFrame("02:00:00:00:00:02", macA, 60, i)));
+        expect(port.txBurst(0, burst)).toBe(32); // queued; the kick is refused
+        expect(port.txRingState(0).pending).toBe(32);
+        run(["ip", "link", "set", a, "up"]);
+        port.stop(); // drains: kicks until the ring is empty
+        await Bun.sleep(100);
+        expect(linkStat(b, "rx_packets", nsB) - rx0).toBe(32);
+        const kicks = port.txKicks(0);
+        expect(kicks).toBeGreaterThanOrEqual(2); // the refused one, and stop()'s
+        expect(port.txKickErrors()).toBeGreaterThanOrEqual(1);
+        port.start();
+        expect(port.txKicks(0)).toBe(kicks);
+        const x = Object.fromEntries(port.xstats().map((s) => [s.name, s.value]));
+        expect(x).toMatchObject({ tx_q0_kicks: kicks, tx_kicks: kicks, tx_kick_errors: port.txKickErrors(), tx_good_packets: 32 });
+      } finally {
+        port.close();
+      }
+    }, { nsB: true });
+  }, 20000);
 });
 
 describe("af_packet RX", () => {
@@ -439,6 +467,13 @@ describe("af_packet RX", () => {
         expect(s2.ipackets + s2.imissed).toBe(n);
         port.resetStats();
         expect(port.stats()).toMatchObject({ ipackets: 0, imissed: 0 });
+        // Drops not yet read when the port stops are read by stop(): the ring keeps 64, the rest was dropped.
+        expect(sendRawFrames(b, frames, nsB)).toBe(n);
+        await Bun.sleep(50);
+        port.stop();
+        expect(port.stats()).toMatchObject({ ipackets: 0, imissed: n - 64 });
+        expect(port.queueStats(0, "rx")).toMatchObject({ packets: 0, missed: n - 64 });
+        expect(port.xstats()).toContainEqual({ name: "rx_missed_errors", value: n - 64 });
       } finally {
         port.close();
       }
@@ -520,6 +555,55 @@ describe("af_packet queues", () => {
         expect(() => port.txBurst(1, burst)).toThrow(/tx queue 1 does not exist/);
       } finally {
         port.close();
+      }
+    }, { nsB: true });
+  }, 20000);
+});
+
+describe("af_packet per-queue configuration", () => {
+  it("RX queue q copies into its own pool; each queue's ring has its own size", async () => {
+    await withVethPair(async ({ a, b, nsB, macA, macB }: VethPair) => {
+      const pool1 = Mempool.create({ count: 1024, hugepages: "never", name: "af_packet-q1" });
+      const port = open(`af_packet:${a}`);
+      try {
+        port.configure({
+          pool, rxQueues: 2, txQueues: 2,
+          rxQueueConfig: [undefined, { pool: pool1, ringSize: 128 }],
+          txQueueConfig: [{ ringSize: 64 }, { ringSize: 256 }],
+        });
+        expect(port.config).toMatchObject({ rxRingSizes: [512, 128], txRingSizes: [64, 256] });
+        port.start();
+        expect(port.txRingState(0)).toEqual({ available: 64, pending: 0, wrongFormat: 0 });
+        expect(port.txRingState(1)).toEqual({ available: 256, pending: 0, wrongFormat: 0 });
+        const n = 100;
+        expect(sendRawFrames(b, Array.from({ length: n }, (_, i) => udpFrame(macA, macB, 1024 + i, i)), nsB)).toBe(n);
+        const pools = [pool, pool1];
+        const ids = new Set<number>();
+        const perQueue = [0, 0];
+        const burst = new Burst(32);
+        const until = Date.now() + 3000;
+        while (ids.size < n && Date.now() < until) {
+          for (const q of [0, 1]) {
+            const p = pools[q]!;
+            const k = port.rxQueue(q).burst(burst);
+            for (let i = 0; i < k; i++) {
+              const buf = burst.bufs[i]!;
+              expect(p.isAllocated(buf)).toBe(true);
+              expect(p.len[buf]).toBe(64);
+              ids.add(new DataView(p.bytes.buffer, p.bytes.byteOffset + p.offset(buf) + 42, 4).getUint32(0));
+              p.free(buf);
+            }
+            perQueue[q]! += k;
+          }
+          await Bun.sleep(2);
+        }
+        expect(ids.size).toBe(n);
+        expect(perQueue[0]).toBeGreaterThan(0);
+        expect(perQueue[1]).toBeGreaterThan(0);
+        expect(port.rxQueue(1).handle().pool.name).toBe("af_packet-q1");
+      } finally {
+        port.close();
+        pool1.destroy();
       }
     }, { nsB: true });
   }, 20000);
@@ -622,6 +706,17 @@ describe("af_packet link events", () => {
         expect(heard).toEqual([...down, ...up]);
         expect(port.pollEvents()).toEqual([]); // each change once
         off();
+        // The link-down left an error on the queue's socket (EPOLLERR): a waiter may wake once for it, then
+        // sleeps again instead of spinning.
+        const waiter = new RxWaiter([port.rxQueue(0)]);
+        try {
+          waiter.wait(50);
+          const t0 = performance.now();
+          expect(waiter.wait(50)).toBe(false);
+          expect(performance.now() - t0).toBeGreaterThanOrEqual(45);
+        } finally {
+          waiter.close();
+        }
       } finally {
         port.close();
       }
@@ -644,7 +739,7 @@ describe("af_packet link events", () => {
         expect(ev.length).toBe(1);
         expect(ev[0]).toMatchObject({ type: "link", portId: port.id, link: { up: false, speedMbps: 0 } });
         expect(ev[0]!.reason).toMatch(new RegExp(`interface ${a} \\(ifindex ${port.ifindex}\\) no longer exists`));
-        expect(port.link()).toEqual({ up: false, speedMbps: 0, fullDuplex: false });
+        expect(port.link()).toMatchObject({ up: false, speedMbps: 0, fullDuplex: false, reason: expect.stringContaining("no longer exists") });
         expect(port.pollEvents()).toEqual([]);
         expect(port.rxBurst(0, burst)).toBe(0);
         port.close(); // stop (drain, drops, sockets), membership, control sockets: nothing throws
