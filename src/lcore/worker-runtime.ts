@@ -1,11 +1,11 @@
 // The worker side of startWorkers: a worker module calls `runWorker(fn)` once, at top level.
 //
 //   // fwd.ts
-//   import { runWorker } from "bdk/src/lcore/worker-runtime.ts";
-//   runWorker(async (init: { port: PortHandle }, ctx) => {
-//     const port = await attachPort(init.port);
+//   import { runWorker, attachRxQueue, type QueueHandle } from "bdk";
+//   runWorker(async (init: { rx: QueueHandle }, ctx) => {
+//     const rxq = await attachRxQueue(init.rx);
 //     let n = 0;
-//     while (!ctx.shouldStop()) n += port.rxBurst(0, burst); // … one check per burst loop
+//     while (!ctx.shouldStop()) n += rxq.burst(burst);       // … one check per burst loop
 //     return { n };                                          // structured-cloned back to the main thread
 //   });
 //

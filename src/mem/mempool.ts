@@ -55,9 +55,12 @@ export interface MempoolHandle {
   dmaAddressing: DmaAddressing;
 }
 
-// A buffer's state byte. SEGMENT is an allocated buffer linked after a chain's head: it tells a head from a
-// segment (chainAppend and freeChain refuse a segment as a head). Both allocated states may be freed.
-const STATE_FREE = 0, STATE_IN_USE = 1, STATE_SEGMENT = 2;
+// A buffer's state byte: free, or allocated as a lone buffer, a chain's head or a segment after a head. It
+// tells a head from a segment (chainAppend and freeChain refuse a segment as a head), and it lets free() put a
+// chained buffer's `next` and `nbSegs` back to -1 and 1 for its next owner: release() reads this byte anyway,
+// so a lone buffer pays nothing for chains (a reset in claim() is one more store per packet, and the store is
+// what alloc + free is bound by).
+const STATE_FREE = 0, STATE_LONE = 1, STATE_HEAD = 2, STATE_SEGMENT = 3;
 
 const PAGE_4K = 4096;
 const TWO_32 = 4294967296;
@@ -161,9 +164,9 @@ export class Mempool {
   readonly iovaBase: number;
 
   // ---- Per-buffer metadata, indexed by buffer (struct of arrays in the arena: every handle sees the same) ----
-  // alloc() resets len, dataOff, flags, packetType, txOffload, next and nbSegs. The other fields are meaningful
-  // only when a flag says so, and whoever sets the flag sets the field: alloc leaves them as they were (each
-  // reset is one more cache line written per packet).
+  // A buffer comes out of alloc() with len 0, dataOff = headroom, flags 0, packetType 0, txOffload 0, next -1
+  // and nbSegs 1. The other fields are meaningful only when a flag or request says so, and whoever sets the
+  // flag sets the field: alloc leaves them as they were (each reset is one more store per packet).
 
   /** Bytes of data in this segment, from dataOff (0 after alloc). */
   readonly len: Uint16Array;
@@ -189,16 +192,18 @@ export class Mempool {
   readonly l4Len: Uint8Array;
   /** TSO: payload bytes per TCP segment (the MSS), for TX_TCP_SEG. */
   readonly tsoSegsz: Uint16Array;
-  /** The next segment of this packet, or -1 for the last one (-1 after alloc). */
+  /**
+   * The next segment of this packet, or -1 for the last one (-1 after alloc). Read it; link with chainAppend,
+   * never by writing here: free() restores next and nbSegs only in buffers that chainAppend linked.
+   */
   readonly next: Int32Array;
-  /** In a chain's head: how many segments the packet has (1 after alloc). A segment's own value is not read. */
+  /** In a chain's head: how many segments the packet has (1 after alloc; kept by chainAppend). A segment's own value is 1. */
   readonly nbSegs: Uint16Array;
   /**
    * In a chain's head whose nbSegs > 1: the packet's total bytes (the sum of its segments' len). For a single
    * segment (nbSegs 1) the packet is `len` bytes and pktLen is NOT read, nor reset by alloc: drivers and apps
    * that deal in single buffers never write it, and a reader of a possibly chained packet calls
-   * packetLength(head). chainAppend keeps it; who links segments by hand sets it, and who trims a segment of
-   * a chain adjusts it.
+   * packetLength(head). chainAppend keeps it; who changes a segment's len in a chain adjusts it.
    */
   readonly pktLen: Uint32Array;
   /**
@@ -256,6 +261,9 @@ export class Mempool {
       arena.free();
       throw e;
     }
+    // What a free buffer holds, and release() restores: alloc() does not write them.
+    pool.next.fill(-1);
+    pool.nbSegs.fill(1);
     // Fill the ring with every index, highest first, so that the first allocations come out 0, 1, 2 …
     const all = new Uint32Array(count);
     for (let i = 0; i < count; i++) all[i] = i;
@@ -385,7 +393,7 @@ export class Mempool {
     for (let k = 0; k < n; k++) this.free(src[off + k]!);
   }
 
-  /** Frees every segment of the packet whose head is `head` (a lone buffer costs one more read than free()). */
+  /** Frees every segment of the packet whose head is `head` (a lone buffer costs two reads more than free()). */
   freeChain(head: number): void {
     if (this.state[head] === STATE_SEGMENT) throw this.notHead("freeChain", head);
     let i = head;
@@ -413,6 +421,7 @@ export class Mempool {
     const next = this.next;
     next[this.lastSegment(head)] = seg;
     for (let s = seg; s >= 0; s = next[s]!) this.state[s] = STATE_SEGMENT;
+    this.state[head] = STATE_HEAD;
     this.nbSegs[seg] = 1;
     this.nbSegs[head] = segs;
     this.pktLen[head] = bytes;
@@ -444,7 +453,7 @@ export class Mempool {
 
   /** Whether buffer i is allocated (a head, a lone buffer or a segment of a chain). */
   isAllocated(i: number): boolean {
-    return this.state[i]! >= STATE_IN_USE; // undefined (not an index) compares false
+    return this.state[i]! >= STATE_LONE; // undefined (not an index) compares false
   }
 
   /** Returns this handle's cached buffers to the shared ring (a worker does this before it exits). */
@@ -462,32 +471,39 @@ export class Mempool {
     return 0;
   }
 
-  // Per packet: only the fields every reader reads unconditionally (see the metadata comment above).
+  // Per packet: only the fields every reader reads unconditionally and anyone may write (see the metadata
+  // comment above); next and nbSegs come back from release() already reset.
   private claim(i: number): void {
-    this.state[i] = STATE_IN_USE;
+    this.state[i] = STATE_LONE;
     this.dataOff[i] = this.headroom;
     this.len[i] = 0;
     this.flags[i] = 0;
     this.packetType[i] = 0;
     this.txOffload[i] = 0;
-    this.next[i] = -1;
-    this.nbSegs[i] = 1;
   }
 
   private release(i: number): void {
     if (!(i >= 0 && i < this.count) || (i | 0) !== i) {
       throw new BdkError(`mempool "${this.name}": free of ${i}, which is not a buffer index (0..${this.count - 1})`, "free only indices that alloc returned");
     }
-    if (this.state[i] === STATE_FREE) {
+    const s = this.state[i];
+    if (s === STATE_FREE) {
       throw new BdkError(`mempool "${this.name}": double free of buffer ${i}`, "each buffer is freed once; after txBurst accepts it the port frees it");
     }
     this.state[i] = STATE_FREE;
+    if (s !== STATE_LONE) this.unlink(i);
+  }
+
+  /** A chained buffer goes back to the pool as a lone one: what claim() does not reset. */
+  private unlink(i: number): void {
+    this.next[i] = -1;
+    this.nbSegs[i] = 1;
   }
 
   /** Throws unless i is an allocated buffer that is not a segment inside a chain. */
   private checkHead(what: string, i: number): void {
     const s = this.state[i];
-    if (s === STATE_IN_USE) return;
+    if (s === STATE_LONE || s === STATE_HEAD) return;
     if (s === STATE_SEGMENT) throw this.notHead(what, i);
     if (!(i >= 0 && i < this.count) || (i | 0) !== i) {
       throw new BdkError(`mempool "${this.name}": ${what} of ${i}, which is not a buffer index (0..${this.count - 1})`, "pass indices that alloc returned");
