@@ -31,10 +31,10 @@ export { registerPciDriver, pciDrivers } from "../drivers/pci/index.ts";
 export type { PciDriver } from "../drivers/pci/index.ts";
 
 // Memory
-export {
-  Mempool, BUF_RSS_HASH, BUF_VLAN_STRIPPED, BUF_IP_CSUM_BAD, BUF_L4_CSUM_BAD, BUF_IP_CSUM_GOOD, BUF_L4_CSUM_GOOD,
-} from "./mem/mempool.ts";
-export type { MempoolOptions, MempoolHandle } from "./mem/mempool.ts";
+export { Mempool } from "./mem/mempool.ts";
+// Per-buffer metadata constants: RX flags (BUF_*), packet types (PTYPE_*), TX requests (TX_*).
+export * from "./mem/mbuf.ts";
+export type { MempoolOptions, MempoolHandle, DmaAddressing } from "./mem/mempool.ts";
 export { createArena, DmaArena, addDmaMapper, configureIova } from "./mem/arena.ts";
 export type { ArenaOptions, ArenaHandle, DmaMapper, HugepagePolicy } from "./mem/arena.ts";
 export { hugepagePools, reserveHugepages } from "./mem/hugepages.ts";

@@ -4,6 +4,7 @@
 // unchanged. Mempool re-exports all of them.
 
 // ---- RX flags: the `flags` array, what a driver learned about a received frame (0 after alloc) ----
+// A flag also says when a field is valid (rssHash, vlanTci, packetType): alloc clears the flag, not the field.
 
 /** `rssHash` holds the NIC's RSS hash of the frame. */
 export const BUF_RSS_HASH = 1 << 0;
@@ -19,15 +20,20 @@ export const BUF_IP_CSUM_GOOD = 1 << 4;
 export const BUF_L4_CSUM_GOOD = 1 << 5;
 /** `vlanTci` holds the frame's VLAN tag (TCI); with BUF_VLAN_STRIPPED the tag is no longer in the bytes. */
 export const BUF_VLAN = 1 << 6;
+/**
+ * `packetType` holds the NIC's classification of the frame. Without it the type is unknown: alloc clears the
+ * flags, not packetType (one store less per packet), so read the type through Mempool.packetTypeOf(i).
+ */
+export const BUF_PTYPE = 1 << 7;
 /** The IP checksum verdict: `(flags & BUF_IP_CSUM_MASK) === 0` means not checked (the NIC could not, or was not asked). */
 export const BUF_IP_CSUM_MASK = BUF_IP_CSUM_BAD | BUF_IP_CSUM_GOOD;
 /** The L4 checksum verdict: `(flags & BUF_L4_CSUM_MASK) === 0` means not checked. */
 export const BUF_L4_CSUM_MASK = BUF_L4_CSUM_BAD | BUF_L4_CSUM_GOOD;
 
-// ---- Packet types: the `packetType` array, what the NIC parsed on RX (0 = unknown, also after alloc) ----
-// One field per layer (bits 0-3: L2, 4-7: L3, 8-11: L4); compare `packetType & PTYPE_Lx_MASK` with a value.
+// ---- Packet types: the `packetType` array, what the NIC parsed on RX, valid when flags has BUF_PTYPE ----
+// One field per layer (bits 0-3: L2, 4-7: L3, 8-11: L4); compare `type & PTYPE_Lx_MASK` with a value.
 
-/** Nothing parsed (a driver or NIC that does not classify frames). */
+/** Nothing parsed (a driver or NIC that does not classify frames): what packetTypeOf(i) says without BUF_PTYPE. */
 export const PTYPE_UNKNOWN = 0;
 /** Ethernet, no VLAN tag left in the frame (an untagged frame, or one whose tag the NIC stripped). */
 export const PTYPE_L2_ETHER = 0x1;

@@ -20,6 +20,7 @@ import { BdkError, warnOnce } from "../sys/errors.ts";
 import { check, raw } from "../sys/libc.ts";
 import { createArena, DmaArena, type ArenaHandle, type HugepagePolicy } from "./arena.ts";
 import { pagemapPfn } from "./pagemap.ts";
+import { BUF_PTYPE, PTYPE_UNKNOWN } from "./mbuf.ts";
 
 export * from "./mbuf.ts";
 
@@ -164,9 +165,10 @@ export class Mempool {
   readonly iovaBase: number;
 
   // ---- Per-buffer metadata, indexed by buffer (struct of arrays in the arena: every handle sees the same) ----
-  // A buffer comes out of alloc() with len 0, dataOff = headroom, flags 0, packetType 0, txOffload 0, next -1
-  // and nbSegs 1. The other fields are meaningful only when a flag or request says so, and whoever sets the
-  // flag sets the field: alloc leaves them as they were (each reset is one more store per packet).
+  // A buffer comes out of alloc() with len 0, dataOff = headroom, flags 0, txOffload 0, next -1 and nbSegs 1.
+  // The other fields are meaningful only when a flag or request says so, and whoever sets the flag sets the
+  // field: alloc leaves them as they were. Each reset is one more store per packet, and alloc + free is bound
+  // by its stores: on the build machine four more took the pair from 2.8 to 4.2 ns (bench/micro.ts).
 
   /** Bytes of data in this segment, from dataOff (0 after alloc). */
   readonly len: Uint16Array;
@@ -180,7 +182,10 @@ export class Mempool {
   readonly rssHash: Uint32Array;
   /** VLAN tag control information (PCP, DEI, VID): on RX when flags has BUF_VLAN; on TX when txOffload has TX_VLAN. */
   readonly vlanTci: Uint16Array;
-  /** RX: what the NIC parsed, PTYPE_* of each layer (PTYPE_UNKNOWN = 0 after alloc). */
+  /**
+   * RX: what the NIC parsed, PTYPE_* of each layer, when flags has BUF_PTYPE (a classifying driver sets both);
+   * not reset by alloc. Read it through packetTypeOf(i), which says PTYPE_UNKNOWN without the flag.
+   */
   readonly packetType: Uint32Array;
   /** TX offload requests: TX_* (0 after alloc). */
   readonly txOffload: Uint32Array;
@@ -427,6 +432,11 @@ export class Mempool {
     this.pktLen[head] = bytes;
   }
 
+  /** Buffer i's packet type (PTYPE_*): packetType when flags has BUF_PTYPE, else PTYPE_UNKNOWN. */
+  packetTypeOf(i: number): number {
+    return this.flags[i]! & BUF_PTYPE ? this.packetType[i]! : PTYPE_UNKNOWN;
+  }
+
   /** Bytes of the packet whose head is `head`: pktLen for a chain, len for a single segment. */
   packetLength(head: number): number {
     return this.nbSegs[head]! > 1 ? this.pktLen[head]! : this.len[head]!;
@@ -478,25 +488,26 @@ export class Mempool {
     this.dataOff[i] = this.headroom;
     this.len[i] = 0;
     this.flags[i] = 0;
-    this.packetType[i] = 0;
     this.txOffload[i] = 0;
   }
 
+  // The common case costs one load and one compare: a typed array reads undefined at anything that is not an
+  // index (negative, fractional, NaN, past the end), so a lone allocated buffer is the only STATE_LONE.
   private release(i: number): void {
-    if (!(i >= 0 && i < this.count) || (i | 0) !== i) {
+    if (this.state[i] !== STATE_LONE) this.releaseOther(i);
+    this.state[i] = STATE_FREE;
+  }
+
+  /** Not a lone allocated buffer: not an index, a double free, or part of a chain (which goes back lone). */
+  private releaseOther(i: number): void {
+    const s = this.state[i];
+    if (s === undefined) {
       throw new BdkError(`mempool "${this.name}": free of ${i}, which is not a buffer index (0..${this.count - 1})`, "free only indices that alloc returned");
     }
-    const s = this.state[i];
     if (s === STATE_FREE) {
       throw new BdkError(`mempool "${this.name}": double free of buffer ${i}`, "each buffer is freed once; after txBurst accepts it the port frees it");
     }
-    this.state[i] = STATE_FREE;
-    if (s !== STATE_LONE) this.unlink(i);
-  }
-
-  /** A chained buffer goes back to the pool as a lone one: what claim() does not reset. */
-  private unlink(i: number): void {
-    this.next[i] = -1;
+    this.next[i] = -1; // a head or a segment: what claim() does not reset
     this.nbSegs[i] = 1;
   }
 
@@ -618,7 +629,7 @@ function readPfns(name: string, va: number, bytes: number): Float64Array {
   for (let p = 0; p < pages; p++) {
     const pfn = pagemapPfn(entries[p]!);
     if (pfn === undefined) {
-      throw new BdkError(`mempool "${name}": page at 0x${((first + p) * PAGE_4K).toString(16)} is not resident`, "DMA arenas are populated and locked: report this as a bug");
+      throw new BdkError(`mempool "${name}": page at 0x${((first + p) * PAGE_4K).toString(16)} is not resident`, "a DMA arena is populated when it is made: report this as a bug");
     }
     if (pfn === 0) {
       throw new BdkError(

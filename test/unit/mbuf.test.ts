@@ -5,8 +5,8 @@ import { heapStats } from "bun:jsc";
 import * as mbuf from "../../src/mem/mbuf.ts";
 import {
   BUF_IP_CSUM_BAD, BUF_IP_CSUM_GOOD, BUF_IP_CSUM_MASK, BUF_L4_CSUM_BAD, BUF_L4_CSUM_GOOD, BUF_L4_CSUM_MASK, BUF_RSS_HASH, BUF_VLAN,
-  BUF_VLAN_STRIPPED, Mempool, PTYPE_L2_ETHER, PTYPE_L2_ETHER_VLAN, PTYPE_L2_MASK, PTYPE_L3_IPV4, PTYPE_L3_IPV6, PTYPE_L3_MASK,
-  PTYPE_L4_FRAG, PTYPE_L4_ICMP, PTYPE_L4_MASK, PTYPE_L4_TCP, PTYPE_L4_UDP, TX_IP_CKSUM, TX_IPV4, TX_TCP_SEG, TX_VLAN,
+  BUF_PTYPE, BUF_VLAN_STRIPPED, Mempool, PTYPE_L2_ETHER, PTYPE_L2_ETHER_VLAN, PTYPE_L2_MASK, PTYPE_L3_IPV4, PTYPE_L3_IPV6, PTYPE_L3_MASK,
+  PTYPE_L4_FRAG, PTYPE_L4_ICMP, PTYPE_L4_MASK, PTYPE_L4_TCP, PTYPE_L4_UDP, PTYPE_UNKNOWN, TX_IP_CKSUM, TX_IPV4, TX_TCP_SEG, TX_VLAN,
   type MempoolOptions,
 } from "../../src/mem/mempool.ts";
 
@@ -67,15 +67,16 @@ describe("constants", () => {
 });
 
 describe("metadata arrays", () => {
-  test("alloc resets len, dataOff, flags, packetType, txOffload, next, nbSegs; the flag-guarded fields are left alone", () => {
+  test("alloc resets len, dataOff, flags, txOffload, next, nbSegs; the flag-guarded fields are left alone", () => {
     const p = pool({ count: 8, cacheSize: 4, headroom: 96 });
     const b = p.take();
-    expect([p.len[b], p.dataOff[b], p.flags[b], p.packetType[b], p.txOffload[b], p.next[b], p.nbSegs[b]]).toEqual([0, 96, 0, 0, 0, -1, 1]);
+    expect([p.len[b], p.dataOff[b], p.flags[b], p.txOffload[b], p.next[b], p.nbSegs[b]]).toEqual([0, 96, 0, 0, -1, 1]);
+    expect(p.packetTypeOf(b)).toBe(PTYPE_UNKNOWN);
     expect(p.packetLength(b)).toBe(0);
     // Dirty everything, free, allocate the same buffer again (the cache is LIFO).
     p.len[b] = 1514;
     p.dataOff[b] = 10;
-    p.flags[b] = BUF_VLAN | BUF_VLAN_STRIPPED | BUF_RSS_HASH;
+    p.flags[b] = BUF_VLAN | BUF_VLAN_STRIPPED | BUF_RSS_HASH | BUF_PTYPE;
     p.vlanTci[b] = 0x2064;
     p.rssHash[b] = 0xdeadbeef;
     p.packetType[b] = PTYPE_L2_ETHER | PTYPE_L3_IPV4 | PTYPE_L4_TCP;
@@ -84,17 +85,39 @@ describe("metadata arrays", () => {
     p.l3Len[b] = 20;
     p.l4Len[b] = 32;
     p.tsoSegsz[b] = 1448;
-    p.next[b] = 3;
-    p.nbSegs[b] = 5;
-    p.pktLen[b] = 9000;
+    expect(p.packetTypeOf(b)).toBe(PTYPE_L2_ETHER | PTYPE_L3_IPV4 | PTYPE_L4_TCP);
     p.free(b);
     expect(p.take()).toBe(b);
-    expect([p.len[b], p.dataOff[b], p.flags[b], p.packetType[b], p.txOffload[b], p.next[b], p.nbSegs[b]]).toEqual([0, 96, 0, 0, 0, -1, 1]);
+    expect([p.len[b], p.dataOff[b], p.flags[b], p.txOffload[b], p.next[b], p.nbSegs[b]]).toEqual([0, 96, 0, 0, -1, 1]);
+    expect(p.packetTypeOf(b)).toBe(PTYPE_UNKNOWN); // BUF_PTYPE went with the flags
     expect(p.packetLength(b)).toBe(0); // nbSegs 1: len, whatever pktLen says
     p.len[b] = 60;
     expect(p.packetLength(b)).toBe(60);
     // Read only under a flag or request that alloc cleared: not reset (one store less per packet each).
     expect([p.vlanTci[b], p.rssHash[b], p.l2Len[b], p.l3Len[b], p.l4Len[b], p.tsoSegsz[b]]).toEqual([0x2064, 0xdeadbeef, 14, 20, 32, 1448]);
+    expect(p.packetType[b]).toBe(PTYPE_L2_ETHER | PTYPE_L3_IPV4 | PTYPE_L4_TCP);
+  });
+
+  test("buffers that were heads or segments of a chain come back lone (next -1, nbSegs 1), however they were freed", () => {
+    const p = pool({ count: 8, cacheSize: 0 });
+    const check = (): void => {
+      const all = new Uint32Array(p.count);
+      expect(p.allocBulk(all, 0, p.count)).toBe(p.count);
+      for (const b of all) expect([p.next[b], p.nbSegs[b], p.packetLength(b)]).toEqual([-1, 1, 0]);
+      p.freeBulk(all, 0, p.count);
+    };
+    check();
+    const a = chain(p, [1, 2, 3]);
+    p.freeChain(a);
+    check();
+    const b = chain(p, [1, 2, 3]);
+    for (const s of walk(p, b)) p.free(s); // the head first, as a TX driver's completion does
+    check();
+    const c = chain(p, [1, 2]);
+    const d = chain(p, [3, 4, 5]);
+    p.chainAppend(c, d);
+    for (const s of walk(p, c).reverse()) p.free(s);
+    check();
   });
 
   test("every array has count elements, its own memory, and is seen by Mempool.attach(pool.handle())", () => {
@@ -107,11 +130,14 @@ describe("metadata arrays", () => {
       expect(a.length).toBe(50);
       expect(a.buffer).toBe(p.arena.buffer); // in the DMA arena, not in a private heap
       spans.push([a.byteOffset, a.byteOffset + a.byteLength]);
-      // A write through one handle is read through the other, at both ends of the array.
+      // A write through one handle is read through the other, at both ends of the array (then put back:
+      // next and nbSegs of a free buffer are the pool's).
       for (const i of [0, 49]) {
+        const was = a[i]!;
         const v = name === "next" ? -7 : name === "l2Len" || name === "l4Len" ? 200 : 40000 + i;
         a[i] = v;
         expect(other[name][i]).toBe(v);
+        a[i] = was;
       }
     }
     // No two arrays overlap, and none reaches the buffers.
@@ -218,12 +244,35 @@ describe("chains", () => {
   });
 
   test("more than 65535 segments is refused (nbSegs is 16 bits)", () => {
-    const p = pool({ count: 4, name: "big" });
-    const a = p.take();
-    const b = p.take();
-    p.nbSegs[a] = 65000; // as a driver linking segments by hand would leave it
-    p.nbSegs[b] = 600;
-    expect(() => p.chainAppend(a, b)).toThrow(`mempool "big": chainAppend to buffer ${a} would make 65600 segments; a packet has at most 65535`);
+    const p = pool({ count: 65536, dataRoom: 64, headroom: 0, name: "big" });
+    // Pairs, then pairs of pairs …: two chains of 32768 (each append walks only its head's chain).
+    let heads = Array.from({ length: 65536 }, () => p.take());
+    while (heads.length > 2) {
+      const joined: number[] = [];
+      for (let k = 0; k < heads.length; k += 2) {
+        p.chainAppend(heads[k]!, heads[k + 1]!);
+        joined.push(heads[k]!);
+      }
+      heads = joined;
+    }
+    const [a, b] = heads as [number, number];
+    expect([p.nbSegs[a], p.nbSegs[b]]).toEqual([32768, 32768]);
+    expect(() => p.chainAppend(a, b)).toThrow(`mempool "big": chainAppend to buffer ${a} would make 65536 segments; a packet has at most 65535`);
+    expect(walk(p, a).length).toBe(32768); // the refused append left both chains as they were
+    expect(walk(p, b).length).toBe(32768);
+    // One segment less fits: a chain of 32767 (built by prepending, so that each append walks one segment).
+    p.freeChain(b);
+    let c = p.take();
+    for (let k = 1; k < 32767; k++) {
+      const s = p.take();
+      p.chainAppend(s, c);
+      c = s;
+    }
+    expect(p.nbSegs[c]).toBe(32767);
+    p.chainAppend(a, c);
+    expect(p.nbSegs[a]).toBe(65535);
+    p.freeChain(a);
+    expect(p.inUse()).toBe(0);
   });
 
   test("building and freeing chains allocates nothing per packet", () => {
