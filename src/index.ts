@@ -53,5 +53,5 @@ export * as net from "./net/index.ts";
 export { PcapReader, PcapWriter, readPcap, PcapError, LINKTYPE_ETHERNET } from "../drivers/pcap/file.ts";
 
 // Errors
-export { BdkError } from "./sys/errors.ts";
+export { BdkError, userErrorLine, debugEnabled } from "./sys/errors.ts";
 export { SysError } from "./sys/errno.ts";

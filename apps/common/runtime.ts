@@ -1,6 +1,6 @@
 // What the apps share around their main loops: stop signals, rate formatting, and the top-level error
 // policy (our own errors are one line; anything else is a bug and keeps its stack).
-import { BdkError, onStopSignal, SysError } from "../../src/index.ts";
+import { BdkError, debugEnabled, onStopSignal, SysError, userErrorLine } from "../../src/index.ts";
 
 export { onStopSignal };
 
@@ -17,7 +17,8 @@ export async function runAsProgram(name: string, main: (args: string[]) => Promi
     process.exitCode = await main(process.argv.slice(2));
   } catch (e) {
     if (!(e instanceof BdkError || e instanceof SysError)) throw e;
-    console.error(e.message.startsWith(`${name}:`) ? e.message : `${name}: ${e.message}`);
+    console.error(userErrorLine(name, e.message));
+    if (debugEnabled()) console.error(e.stack);
     process.exitCode = 1;
   }
 }

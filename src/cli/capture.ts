@@ -1,7 +1,7 @@
 // `bdk capture PORT -w FILE [-c N]`: what a port receives, written to a pcap file (tcpdump -r reads it).
 // The loop polls the port's RX queue objects and, when none has frames, sleeps on an RxWaiter over them.
 import { helpText, parseArgs, UsageError } from "../../apps/common/args.ts";
-import { Burst, Mempool, monotonicNs, onStopSignal, openPort, PcapWriter, RxWaiter, type RxQueue } from "../index.ts";
+import { Burst, Mempool, monotonicNs, onStopSignal, openPort, PcapWriter, RxWaiter, type Port, type RxQueue } from "../index.ts";
 
 const OPTIONS = {
   write: { type: "string", alias: "w", value: "FILE", help: "pcap file to write" },
@@ -26,8 +26,8 @@ export async function main(args: string[]): Promise<number> {
   if (o._.length !== 1) throw new UsageError(`capture: give exactly one port (got ${o._.length})`, `usage: bdk capture ${SYNOPSIS}`);
   if (!o.write) throw new UsageError("capture: no output file", "give -w FILE");
   const pool = Mempool.create({ count: 4096, name: "capture" });
-  const port = openPort(o._[0]!, { pool, promiscuous: o.promiscuous });
-  const writer = new PcapWriter(o.write, { nanosecond: o.ns });
+  let port: Port | undefined;
+  let writer: PcapWriter | undefined;
   let stop = false;
   const removeSignal = onStopSignal(() => {
     stop = true;
@@ -35,7 +35,10 @@ export async function main(args: string[]): Promise<number> {
   let frames = 0;
   let waiter: RxWaiter | undefined;
   try {
+    port = openPort(o._[0]!, { pool, promiscuous: o.promiscuous });
     port.start();
+    // The output file is made only once the port works: a port that cannot open leaves no empty file behind.
+    writer = new PcapWriter(o.write, { nanosecond: o.ns });
     // The queue objects (and the waiter over their fds) exist once the port is started.
     const queues: RxQueue[] = [];
     for (let q = 0; q < port.config!.rxQueues; q++) queues.push(port.rxQueue(q));
@@ -66,9 +69,12 @@ export async function main(args: string[]): Promise<number> {
   } finally {
     removeSignal();
     waiter?.close();
-    writer.close();
-    port.close();
-    pool.destroy();
+    try {
+      writer?.close();
+    } finally {
+      port?.close();
+      pool.destroy();
+    }
   }
   if (!o.quiet) console.error(`capture: ${frames} frames written to ${o.write}`);
   return 0;

@@ -1,6 +1,6 @@
 #!/usr/bin/env bun
 // `bdk <command>`: one entry point; each command lives in its own module and exports `main(args)`.
-import { BdkError } from "../sys/errors.ts";
+import { BdkError, debugEnabled, userErrorLine } from "../sys/errors.ts";
 import { SysError } from "../sys/errno.ts";
 
 interface Command {
@@ -43,7 +43,8 @@ export async function run(argv: string[]): Promise<number> {
   } catch (e) {
     // Our own errors are one line that says what to do; anything else is a bug and keeps its stack.
     if (e instanceof BdkError || e instanceof SysError) {
-      console.error(e.message.startsWith(`${name}:`) ? `bdk ${e.message}` : `bdk ${name}: ${e.message}`);
+      console.error(userErrorLine(`bdk ${name}`, e.message));
+      if (debugEnabled()) console.error(e.stack);
       return 1;
     }
     throw e;
