@@ -45,7 +45,7 @@ export function formatStatsLine(s: PktgenStats): string {
 export function formatSummary(r: PktgenResult): string[] {
   const out: string[] = [];
   if (r.tx) {
-    out.push(`TX ${r.tx.spec}: ${r.tx.packets} frames, ${r.tx.bytes} bytes in ${r.tx.durationSec.toFixed(3)} s: ${formatRate(r.tx.pps)}, ${r.tx.mbps.toFixed(1)} Mbit/s (sizes ${r.tx.sizes}${r.tx.rate ? `, rate ${r.tx.rate}` : ""}, stream ${r.tx.streamId}, stop: ${r.stopReason})`);
+    out.push(`TX ${r.tx.spec}: ${r.tx.packets} frames, ${r.tx.bytes} bytes in ${r.tx.durationSec.toFixed(3)} s: ${formatRate(r.tx.pps)}, ${r.tx.mbps.toFixed(1)} Mbit/s (sizes ${r.tx.sizes}${r.tx.rate ? `, rate ${r.tx.rate}${r.tx.rateError !== undefined ? ` ${r.tx.rateError >= 0 ? "+" : "−"}${Math.abs(r.tx.rateError * 100).toFixed(2)} %` : ""}` : ""}, stream ${r.tx.streamId}, stop: ${r.stopReason})`);
   }
   if (r.rx) {
     const x = r.rx;

@@ -51,6 +51,8 @@ export interface TxResult {
   /** "64", "64-1518", "imix (…)", or "pcap FILE". */
   sizes: string;
   rate: string | undefined;
+  /** Achieved over asked, minus 1 (0.001 = 0.1 % fast), in the rate's own unit; undefined without --rate or for runs too short to say (< 10 frames or < 1 s). */
+  rateError?: number;
 }
 
 export interface PortReport {
@@ -261,6 +263,7 @@ export async function runPktgen(options: PktgenOptions, control: PktgenControl =
           streamId: r.streamId,
           sizes: replay ? `pcap ${r.pcap}` : r.sizeText,
           rate: r.rate?.text,
+          rateError: pacing && e.sent >= 10 && txSecs >= 1 ? (pacing.costA * e.sent + pacing.costB * e.sentBytes) / txSecs / pacing.perSec - 1 : undefined,
         }
       : undefined;
     const rx = recv ? recv.result(txPort && !replay ? e.sent : undefined) : undefined;
