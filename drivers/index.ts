@@ -5,3 +5,4 @@ import "./ring/index.ts";
 import "./null/index.ts";
 import "./pcap/index.ts";
 import "./pci/index.ts";
+import "./e1000/index.ts";

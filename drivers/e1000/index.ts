@@ -1,0 +1,24 @@
+// The e1000 poll-mode driver: Intel 8254x (82540EM, 82545EM and their close relatives) and the 82574L
+// ("e1000e"), through VFIO. Registers itself with drivers/pci for the ids it drives.
+import { registerPciDriver } from "../pci/registry.ts";
+import { E1000Port, type E1000Chip } from "./port.ts";
+
+export { E1000Port } from "./port.ts";
+export { E1000RxQueue, E1000TxQueue, attachQueue } from "./rxtx.ts";
+
+const I8254X: E1000Chip = { driver: "e1000", maxFrame: 16128 };
+const I82574: E1000Chip = { driver: "e1000e", maxFrame: 9018 };
+
+registerPciDriver({
+  name: "e1000",
+  // 82540EM (desktop, LOM), 82540EP (LOM, desktop, low profile), 82545EM copper, 82545GM copper.
+  ids: [[0x8086, 0x100e], [0x8086, 0x1015], [0x8086, 0x1016], [0x8086, 0x1017], [0x8086, 0x101e], [0x8086, 0x100f], [0x8086, 0x1026]],
+  create: (device, spec) => new E1000Port(device, spec, I8254X),
+});
+
+registerPciDriver({
+  name: "e1000e",
+  // 82574L and 82574LA.
+  ids: [[0x8086, 0x10d3], [0x8086, 0x10f6]],
+  create: (device, spec) => new E1000Port(device, spec, I82574),
+});

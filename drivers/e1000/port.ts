@@ -1,0 +1,309 @@
+// The e1000 port: an 8254x (82540EM, 82545EM …) or 82574L NIC through VFIO, as a bdk Port. The control
+// plane is here (init at open, queue setup at configure, enable at start, link, MAC, filters, MTU, stats,
+// events); the bursts are in rxtx.ts. One RX and one TX queue on legacy descriptors; INTx carries both the
+// RX interrupt (a queue's eventFd, for RxWaiter) and link changes (the port's eventFd, for pollEvents).
+import { PortBase } from "../../src/ethdev/base.ts";
+import type { LinkStatus, PortCapabilities, PortStats, ResolvedPortConfig, XStat } from "../../src/ethdev/port.ts";
+import { RX_OFFLOAD_IPV4_CKSUM, RX_OFFLOAD_TCP_CKSUM, RX_OFFLOAD_UDP_CKSUM } from "../../src/ethdev/offloads.ts";
+import { checkUnicastMac } from "../../src/ethdev/soft.ts";
+import { createArena, type DmaArena } from "../../src/mem/arena.ts";
+import type { Mempool } from "../../src/mem/mempool.ts";
+import { BdkError } from "../../src/sys/errors.ts";
+import type { Bar, IrqVectors, VfioDevice } from "../../src/vfio/device.ts";
+import type { IrqLineHandle } from "../../src/vfio/irq-line.ts";
+import { IrqLine } from "../../src/vfio/irq-line.ts";
+import { HwStats } from "../intel/hwstats.ts";
+import { Mmio } from "../intel/mmio.ts";
+import {
+  clearMulticastTable, clearVlanTable, globalReset, linkStatus, maskInterrupts, readMac, setupLink, writeMac,
+} from "./init.ts";
+import {
+  DESC_BYTES, HW_COUNTERS, ICR, ICR_LSC, ICR_RXT0, IMC, IMS, ITR, RADV, RCTL, RCTL_BAM, RCTL_BSEX, RCTL_BSIZE_SHIFT, RCTL_EN, RCTL_LPE,
+  RCTL_MPE, RCTL_SECRC, RCTL_UPE, RDBAH, RDBAL, RDH, RDLEN, RDT, RDTR, RX_QUEUE_STRIDE, RXCSUM, RXCSUM_IPOFLD, RXCSUM_TUOFLD, TCTL,
+  TCTL_COLD_SHIFT, TCTL_CT_SHIFT, TCTL_EN, TCTL_PSP, TDBAL, TDH, TDT, TIPG, TX_QUEUE_STRIDE,
+} from "./regs.ts";
+import {
+  drainRxRing, E1000RxQueue, E1000TxQueue, primeRxRing, QUEUE_CTL_BYTES, resetTxRing, type E1000QueueState,
+} from "./rxtx.ts";
+
+export interface E1000Chip {
+  /** The driver name a port reports: "e1000" (8254x) or "e1000e" (82574). */
+  driver: "e1000" | "e1000e";
+  /** The longest frame (without CRC) the chip receives with long-packet enable (SDM 13.4.22 LPE; 82574: 9018). */
+  maxFrame: number;
+}
+
+/** RCTL.BSIZE/BSEX encodings (SDM 13.4.22): receive buffer sizes the NIC can be told. */
+const BUFFER_SIZES: readonly [number, number][] = [
+  [16384, RCTL_BSEX | (1 << RCTL_BSIZE_SHIFT)], [8192, RCTL_BSEX | (2 << RCTL_BSIZE_SHIFT)], [4096, RCTL_BSEX | (3 << RCTL_BSIZE_SHIFT)],
+  [2048, 0], [1024, 1 << RCTL_BSIZE_SHIFT], [512, 2 << RCTL_BSIZE_SHIFT], [256, 3 << RCTL_BSIZE_SHIFT],
+];
+
+const LINK_DOWN: LinkStatus = { up: false, speedMbps: 0, fullDuplex: false };
+const align = (n: number, a: number): number => Math.ceil(n / a) * a;
+
+export class E1000Port extends PortBase {
+  private readonly bar: Bar;
+  private readonly regs: Mmio;
+  private readonly irqs: IrqVectors | undefined;
+  private readonly irq: IrqLine | undefined;
+  private readonly hw: HwStats;
+  private readonly live = new SharedArrayBuffer(4);
+  private readonly liveWord = new Int32Array(this.live);
+  private ring: DmaArena | undefined;
+  private configs = 0;
+  private generation = 0;
+  private promisc = true;
+  private mtuValue = 1500;
+  /** RCTL buffer size bits and size for the current configuration. */
+  private bsize = { bytes: 2048, bits: 0 };
+  private rxPrimed = false;
+
+  constructor(readonly device: VfioDevice, spec: string, readonly chip: E1000Chip) {
+    super(spec, chip.driver, device.address);
+    device.setBusMaster(true);
+    this.bar = device.mapBar(0);
+    this.regs = new Mmio(this.bar.u32, device.address);
+    const r = this.regs;
+    maskInterrupts(r);
+    globalReset(r);
+    setupLink(r);
+    clearMulticastTable(r);
+    clearVlanTable(r);
+    this.hw = new HwStats(r, HW_COUNTERS);
+    this.hw.reset();
+    // INTx: one line for RX and link events (e1000 has nothing else in QEMU; the 82574's MSI-X comes with RSS).
+    try {
+      this.irqs = device.enableIrqs("intx", 1);
+      this.irq = new IrqLine(this.irqLineHandle()!);
+      r.write(IMS, ICR_LSC);
+    } catch {
+      this.irqs = undefined;
+      this.irq = undefined;
+    }
+  }
+
+  private irqLineHandle(): IrqLineHandle | undefined {
+    if (!this.irqs) return undefined;
+    return { deviceFd: this.device.fd, index: this.irqs.index, vector: 0, eventFd: this.irqs.fds[0]! };
+  }
+
+  capabilities(): PortCapabilities {
+    return {
+      maxRxQueues: 1, maxTxQueues: 1, minRingSize: 8, maxRingSize: 4096, rss: false, maxFrameSize: this.chip.maxFrame,
+      rxOffloads: RX_OFFLOAD_IPV4_CKSUM | RX_OFFLOAD_UDP_CKSUM | RX_OFFLOAD_TCP_CKSUM,
+      txOffloads: 0,
+    };
+  }
+
+  // ---- configure: queues and their memory ----
+
+  protected setup(config: ResolvedPortConfig): void {
+    const physical = this.device.noIommu;
+    for (const pool of [config.pool, ...config.rxPools]) {
+      if (physical !== (pool.dmaAddressing === "physical")) {
+        throw new BdkError(`${this.name}: pool "${pool.name}" holds ${pool.dmaAddressing === "physical" ? "physical" : "IOVA"} addresses, but this device is ${physical ? "in no-IOMMU mode" : "behind an IOMMU"}`,
+          `create the pool with dmaAddressing: "${physical ? "physical" : "iova"}"`);
+      }
+    }
+    const room = Math.min(...config.rxPools.map((p) => p.dataRoom));
+    const fit = BUFFER_SIZES.find(([bytes]) => bytes <= room);
+    if (!fit) throw new BdkError(`${this.name}: the pool's ${room}-byte buffers are smaller than the NIC's smallest receive buffer (256)`, "create the pool with dataRoom ≥ 2048");
+    this.bsize = { bytes: fit[0], bits: fit[1] };
+    if (config.mtu !== undefined) this.checkMtu(config.mtu);
+    // One arena for every ring of the port: descriptors (128-byte aligned, SDM 3.2.6), slots, control words.
+    const layout: { descOff: number; slotsOff: number; ctlOff: number; size: number }[] = [];
+    let at = 0;
+    const place = (size: number): void => {
+      const descOff = align(at, 128);
+      const slotsOff = descOff + size * DESC_BYTES;
+      const ctlOff = align(slotsOff + size * 4, 64);
+      at = ctlOff + QUEUE_CTL_BYTES;
+      layout.push({ descOff, slotsOff, ctlOff, size });
+    };
+    config.rxRingSizes.forEach(place);
+    config.txRingSizes.forEach(place);
+    this.ring = createArena({ size: at, name: `${this.name} rings`, hugepages: physical ? "require" : "prefer" });
+    this.generation = ++this.configs;
+    const irq = this.irqLineHandle();
+    const state = (i: number, tailReg: number, irqCause: number): E1000QueueState => ({
+      ring: this.ring!.handle(), ...layout[i]!, bar: { addr: this.bar.addr, size: this.bar.size }, tailReg,
+      live: this.live, generation: this.generation, irq, irqCause,
+    });
+    for (let q = 0; q < config.rxQueues; q++) {
+      this.rxqs.push(new E1000RxQueue(this.queueIdentity(RXTX_MODULE, "rx", q), state(q, RDT + q * RX_QUEUE_STRIDE, ICR_RXT0), this.ring));
+    }
+    for (let q = 0; q < config.txQueues; q++) {
+      this.txqs.push(new E1000TxQueue(this.queueIdentity(RXTX_MODULE, "tx", q), state(config.rxQueues + q, TDT + q * TX_QUEUE_STRIDE, 0), this.ring));
+    }
+    this.promisc = config.promiscuous;
+    if (config.mtu !== undefined) this.mtuValue = config.mtu;
+  }
+
+  protected teardown(): void {
+    this.ring?.free();
+    this.ring = undefined;
+  }
+
+  // ---- start / stop: SDM 14.4 (receive) and 14.5 (transmit) initialization ----
+
+  protected onStart(): void {
+    const r = this.regs;
+    const ring = this.ring!;
+    const cfg = this.cfg;
+    for (let q = 0; q < this.rxqs.length; q++) {
+      const rxq = this.rxqs[q] as E1000RxQueue;
+      primeRxRing(this.name, rxq, ring, this.pool(q));
+      this.programRing(RDBAL + q * RX_QUEUE_STRIDE, rxq.state);
+      r.write(RDH + q * RX_QUEUE_STRIDE, 0);
+      r.write(RDT + q * RX_QUEUE_STRIDE, rxq.state.size - 1);
+    }
+    this.rxPrimed = true;
+    // No receive delay (RDTR/RADV 0) and no throttling (ITR 0): an interrupt as soon as a frame is written back.
+    r.write(RDTR, 0);
+    r.write(RADV, 0);
+    r.write(ITR, 0);
+    r.write(RXCSUM, (cfg.rxOffloads & (RX_OFFLOAD_IPV4_CKSUM | RX_OFFLOAD_UDP_CKSUM | RX_OFFLOAD_TCP_CKSUM)) !== 0 ? RXCSUM_IPOFLD | RXCSUM_TUOFLD : 0);
+    for (let q = 0; q < this.txqs.length; q++) {
+      const txq = this.txqs[q] as E1000TxQueue;
+      resetTxRing(txq.state, ring);
+      this.programRing(TDBAL + q * TX_QUEUE_STRIDE, txq.state);
+      r.write(TDH + q * TX_QUEUE_STRIDE, 0);
+      r.write(TDT + q * TX_QUEUE_STRIDE, 0);
+    }
+    // SDM 14.5: IPG for IEEE 802.3 copper (10/8/6); TCTL: enable, pad short packets, collision threshold 15,
+    // collision distance 64 (full duplex).
+    r.write(TIPG, 10 | (8 << 10) | (6 << 20));
+    r.write(TCTL, TCTL_EN | TCTL_PSP | (0x0f << TCTL_CT_SHIFT) | (0x40 << TCTL_COLD_SHIFT));
+    // Receive last: everything is in place when frames start landing. (QEMU holds received frames for a
+    // second after every RCTL write: the port writes RCTL only when something in it changes.)
+    r.write(RCTL, this.rctl());
+    Atomics.store(this.liveWord, 0, this.generation);
+  }
+
+  protected onStop(): void {
+    Atomics.store(this.liveWord, 0, 0);
+    const r = this.regs;
+    r.write(RCTL, 0);
+    r.write(TCTL, 0);
+    r.write(IMC, ICR_RXT0);
+    // The NIC no longer touches the rings: every buffer in them goes back to the pool.
+    for (const q of this.txqs) (q as E1000TxQueue).reclaimAll();
+    if (this.rxPrimed) {
+      for (let q = 0; q < this.rxqs.length; q++) drainRxRing((this.rxqs[q] as E1000RxQueue).state, this.ring!, this.pool(q));
+      this.rxPrimed = false;
+    }
+  }
+
+  protected release(): void {
+    try {
+      maskInterrupts(this.regs);
+      this.regs.write(RCTL, 0);
+      this.regs.write(TCTL, 0);
+    } finally {
+      this.device.close();
+    }
+  }
+
+  private programRing(base: number, s: E1000QueueState): void {
+    const iova = this.device.dmaAddress(this.ring!, s.descOff);
+    this.regs.write(base, iova % 0x1_0000_0000);
+    this.regs.write(base + (RDBAH - RDBAL), Math.floor(iova / 0x1_0000_0000));
+    this.regs.write(base + (RDLEN - RDBAL), s.size * DESC_BYTES);
+  }
+
+  private pool(q: number): Mempool {
+    return this.cfg.rxPools[q]!;
+  }
+
+  /** SDM 13.4.22: receive enabled, broadcasts accepted, CRC stripped, the buffer size, filters, long packets. */
+  private rctl(): number {
+    let v = RCTL_EN | RCTL_BAM | RCTL_SECRC | this.bsize.bits;
+    if (this.promisc) v |= RCTL_UPE | RCTL_MPE;
+    if (this.mtuValue > 1500) v |= RCTL_LPE;
+    return v >>> 0;
+  }
+
+  // ---- link, addresses, filters, MTU ----
+
+  link(): LinkStatus {
+    if (this.closed) return { ...LINK_DOWN };
+    return linkStatus(this.regs);
+  }
+
+  macAddress(): string {
+    this.assertOpen();
+    return readMac(this.regs);
+  }
+
+  setMacAddress(mac: string): void {
+    this.assertOpen();
+    writeMac(this.regs, checkUnicastMac(this.name, mac));
+  }
+
+  promiscuous(): boolean {
+    return this.promisc;
+  }
+
+  setPromiscuous(on: boolean): void {
+    this.assertOpen();
+    if (on === this.promisc) return;
+    this.promisc = on;
+    if (this.started) this.regs.write(RCTL, this.rctl());
+  }
+
+  mtu(): number {
+    return this.mtuValue;
+  }
+
+  setMtu(mtu: number): void {
+    this.assertOpen();
+    this.checkMtu(mtu);
+    const wasLong = this.mtuValue > 1500;
+    this.mtuValue = mtu;
+    if (this.started && wasLong !== mtu > 1500) this.regs.write(RCTL, this.rctl());
+  }
+
+  /** The MTU must fit the chip (LPE) and, without scatter, one receive buffer. */
+  private checkMtu(mtu: number): void {
+    const max = this.chip.maxFrame - 18;
+    if (!Number.isInteger(mtu) || mtu < 68 || mtu > max) throw new BdkError(`${this.name}: MTU ${mtu} is out of range`, `this port supports 68..${max}`);
+    if (this.config && mtu + 18 > this.bsize.bytes) {
+      throw new BdkError(`${this.name}: MTU ${mtu} frames do not fit the ${this.bsize.bytes}-byte receive buffers`, `create the pool with dataRoom ≥ ${mtu + 18} (${BUFFER_SIZES.find(([b]) => b >= mtu + 18)?.[0] ?? 16384} is a size the NIC takes)`);
+    }
+  }
+
+  // ---- stats and events ----
+
+  override stats(): PortStats {
+    const s = super.stats();
+    this.hw.update();
+    s.imissed += this.hw.get("rx_missed_packets");
+    s.ierrors += this.hw.get("rx_crc_errors") + this.hw.get("rx_length_errors") + this.hw.get("rx_errors");
+    return s;
+  }
+
+  override resetStats(): void {
+    super.resetStats();
+    this.hw.reset();
+  }
+
+  protected override driverXstats(): XStat[] {
+    return this.hw.all();
+  }
+
+  override eventFd(): number {
+    return this.irq ? this.irq.eventFd : -1;
+  }
+
+  /** Clears the interrupt: the causes (ICR read), the eventfd, and INTx's automask. */
+  protected override drainEventFd(): void {
+    if (!this.irq || this.closed) return;
+    this.regs.read(ICR);
+    this.irq.drain();
+    this.irq.unmask();
+  }
+}
+
+/** The module that exports attachQueue for this driver's queues. */
+const RXTX_MODULE = new URL("./rxtx.ts", import.meta.url).href;

@@ -1,0 +1,322 @@
+// e1000 / e1000e RX and TX queues on legacy descriptors (SDM 3.2 receive, 3.3 transmit). Each queue's
+// memory is in the port's ring arena (DMA-mapped, shared by every thread): the descriptor ring, the buffer
+// index of each descriptor ("slots") and a few control words, so that a worker that attached the queue
+// and the owner that tears it down see the same state. The BAR is mapped once per process; a worker makes
+// its own typed-array view of it from the address.
+//
+// RX (burst): count the descriptors the NIC marked done (DD), take that many fresh buffers from the pool,
+// hand out each done buffer (length, port id, checksum status) and put a fresh one in its place, then write
+// the tail register once. TX (burst): reclaim the descriptors the NIC finished (DD; RS is set on every one),
+// fill free descriptors from the burst, write the tail register once.
+import type { Burst } from "../../src/ethdev/burst.ts";
+import { C_BYTES, C_ERRORS, C_NOMBUF, C_PACKETS } from "../../src/ethdev/counters.ts";
+import { checkHandleDriver, type QueueHandle } from "../../src/ethdev/queue.ts";
+import { identityFrom, RxQueueBase, TxQueueBase, type QueueIdentity } from "../../src/ethdev/queue-base.ts";
+import { DmaArena, type ArenaHandle } from "../../src/mem/arena.ts";
+import { BUF_IP_CSUM_BAD, BUF_IP_CSUM_GOOD, BUF_L4_CSUM_BAD, BUF_L4_CSUM_GOOD } from "../../src/mem/mbuf.ts";
+import type { Mempool } from "../../src/mem/mempool.ts";
+import { BdkError } from "../../src/sys/errors.ts";
+import { arrayBufferAt } from "../../src/sys/libc.ts";
+import { IrqLine, type IrqLineHandle } from "../../src/vfio/irq-line.ts";
+import { dmaWords } from "../intel/mmio.ts";
+import {
+  ICR, IMC, IMS, RXD_ERR_FRAME, RXD_ERR_IPE, RXD_ERR_TCPE, RXD_STAT_DD, RXD_STAT_EOP, RXD_STAT_IPCS, RXD_STAT_IXSM, RXD_STAT_TCPCS,
+  TXD_CMD_EOP, TXD_CMD_IFCS, TXD_CMD_RS, TXD_STAT_DD,
+} from "./regs.ts";
+
+/** Control words of a queue (Int32, in the ring arena). */
+const W_NEXT = 0; // RX: next descriptor to look at; TX: next free descriptor
+const W_CLEAN = 1; // TX: next descriptor to reclaim
+const W_DROPPING = 2; // RX: inside a frame longer than one buffer (dropped up to its EOP)
+export const QUEUE_CTL_BYTES = 64;
+
+/** Where a queue lives and what it touches: plain data, the same for the owner and a worker. */
+export interface E1000QueueState {
+  ring: ArenaHandle;
+  descOff: number;
+  slotsOff: number;
+  ctlOff: number;
+  size: number;
+  bar: { addr: number; size: number };
+  /** Byte offset of the queue's tail register (RDT / TDT of this queue). */
+  tailReg: number;
+  /** The port's live word (Int32 0): the start's generation while started. */
+  live: SharedArrayBuffer;
+  generation: number;
+  /** The RX interrupt (INTx shared with link events), or undefined. */
+  irq: IrqLineHandle | undefined;
+  /** IMS bits that route this queue's receive events to `irq`. */
+  irqCause: number;
+}
+
+/** The views a queue works on, built from its state in any thread. */
+class QueueMemory {
+  readonly desc: Uint32Array;
+  readonly slots: Uint32Array;
+  readonly ctl: Int32Array;
+  readonly bar: Uint32Array;
+  readonly live: Int32Array;
+  readonly mask: number;
+  readonly tailWord: number;
+
+  constructor(readonly s: E1000QueueState, arena: DmaArena) {
+    this.desc = new Uint32Array(arena.buffer, s.descOff, s.size * 4);
+    this.slots = new Uint32Array(arena.buffer, s.slotsOff, s.size);
+    this.ctl = new Int32Array(arena.buffer, s.ctlOff, QUEUE_CTL_BYTES / 4);
+    this.bar = new Uint32Array(arrayBufferAt(s.bar.addr, s.bar.size));
+    this.live = new Int32Array(s.live);
+    this.mask = s.size - 1;
+    this.tailWord = s.tailReg >>> 2;
+  }
+}
+
+export class E1000RxQueue extends RxQueueBase {
+  private readonly m: QueueMemory;
+  /** Fresh buffers for one burst's refills. */
+  private readonly fresh: Uint32Array;
+  private readonly irq: IrqLine | undefined;
+
+  constructor(ident: QueueIdentity, readonly state: E1000QueueState, arena: DmaArena, maxBurst = 1024) {
+    super(ident);
+    this.m = new QueueMemory(state, arena);
+    this.fresh = new Uint32Array(maxBurst);
+    this.irq = state.irq ? new IrqLine(state.irq) : undefined;
+  }
+
+  burst(burst: Burst): number {
+    burst.count = 0;
+    const m = this.m;
+    if (Atomics.load(m.live, 0) !== m.s.generation) return 0;
+    const d = m.desc;
+    const mask = m.mask;
+    const ctl = m.ctl;
+    let next = ctl[W_NEXT]!;
+    // How many descriptors has the NIC written back?
+    let ready = 0;
+    const cap = burst.capacity < this.fresh.length ? burst.capacity : this.fresh.length;
+    while (ready < cap && (d[((next + ready) & mask) * 4 + 3]! & RXD_STAT_DD) !== 0) ready++;
+    if (ready === 0) return 0;
+    // A fresh buffer for each, or leave the rest for the next burst (the ring fills; the NIC counts misses).
+    const pool = this.pool;
+    const fresh = this.fresh;
+    if (pool.allocBulk(fresh, 0, ready) === 0) {
+      let k = 0;
+      while (k < ready) {
+        const b = pool.alloc();
+        if (b < 0) break;
+        fresh[k++] = b;
+      }
+      this.cnt[C_NOMBUF]! += ready - k;
+      ready = k;
+      if (ready === 0) return 0;
+    }
+    const slots = m.slots;
+    const lens = pool.len;
+    const ports = pool.port;
+    const flags = pool.flags;
+    const lo = pool.dmaLo;
+    const hi = pool.dmaHi;
+    const headroom = pool.headroom;
+    const out = burst.bufs;
+    const id = this.portId;
+    let dropping = ctl[W_DROPPING]!;
+    let n = 0;
+    let bytes = 0;
+    let errors = 0;
+    for (let k = 0; k < ready; k++) {
+      const w = next * 4;
+      const st = d[w + 3]!;
+      const b = slots[next]!;
+      if ((st & RXD_STAT_EOP) === 0) {
+        // A frame longer than one buffer (no scatter): drop it, through its last descriptor.
+        if (dropping === 0) errors++;
+        dropping = 1;
+        pool.free(b);
+      } else if (dropping !== 0 || (st & RXD_ERR_FRAME) !== 0) {
+        if (dropping === 0) errors++;
+        dropping = 0;
+        pool.free(b);
+      } else {
+        const len = d[w + 2]! & 0xffff;
+        lens[b] = len;
+        ports[b] = id;
+        // Checksum status (SDM 3.2.6): IXSM set means the NIC did not check.
+        if ((st & RXD_STAT_IXSM) === 0) {
+          let f = 0;
+          if ((st & RXD_STAT_IPCS) !== 0) f |= (st & RXD_ERR_IPE) !== 0 ? BUF_IP_CSUM_BAD : BUF_IP_CSUM_GOOD;
+          if ((st & RXD_STAT_TCPCS) !== 0) f |= (st & RXD_ERR_TCPE) !== 0 ? BUF_L4_CSUM_BAD : BUF_L4_CSUM_GOOD;
+          flags[b] = f;
+        }
+        out[n++] = b;
+        bytes += len;
+      }
+      // Refill the descriptor with a fresh buffer; the NIC writes after the headroom.
+      const nb = fresh[k]!;
+      slots[next] = nb;
+      dmaWords(lo[nb]!, hi[nb]!, headroom, d, w);
+      d[w + 2] = 0;
+      d[w + 3] = 0;
+      next = (next + 1) & mask;
+    }
+    ctl[W_NEXT] = next;
+    ctl[W_DROPPING] = dropping;
+    // One doorbell: every descriptor up to the one before `next` is the NIC's again.
+    Atomics.store(m.bar, m.tailWord, (next - 1) & mask);
+    burst.count = n;
+    const c = this.cnt;
+    c[C_PACKETS]! += n;
+    c[C_BYTES]! += bytes;
+    if (errors !== 0) c[C_ERRORS]! += errors;
+    return n;
+  }
+
+  ready(): boolean {
+    const m = this.m;
+    return Atomics.load(m.live, 0) === m.s.generation && (m.desc[m.ctl[W_NEXT]! * 4 + 3]! & RXD_STAT_DD) !== 0;
+  }
+
+  override eventFd(): number {
+    return this.irq ? this.irq.eventFd : -1;
+  }
+
+  override enableInterrupt(): void {
+    if (!this.irq) return;
+    Atomics.store(this.m.bar, IMS >>> 2, this.m.s.irqCause);
+  }
+
+  override disableInterrupt(): void {
+    const irq = this.irq;
+    if (!irq) return;
+    Atomics.store(this.m.bar, IMC >>> 2, this.m.s.irqCause);
+    // Reading ICR clears the causes (and deasserts INTx); then the line may fire again.
+    Atomics.load(this.m.bar, ICR >>> 2);
+    irq.drain();
+    irq.unmask();
+  }
+
+  /** Descriptors the NIC has filled and the app has not taken yet (for tests and diagnostics). */
+  pending(): number {
+    const m = this.m;
+    let n = 0;
+    let i = m.ctl[W_NEXT]!;
+    while (n < m.s.size && (m.desc[i * 4 + 3]! & RXD_STAT_DD) !== 0) {
+      n++;
+      i = (i + 1) & m.mask;
+    }
+    return n;
+  }
+
+  protected handleState(): E1000QueueState {
+    return this.state;
+  }
+}
+
+export class E1000TxQueue extends TxQueueBase {
+  private readonly m: QueueMemory;
+
+  constructor(ident: QueueIdentity, readonly state: E1000QueueState, arena: DmaArena) {
+    super(ident);
+    this.m = new QueueMemory(state, arena);
+  }
+
+  burst(burst: Burst, start = 0): number {
+    const m = this.m;
+    const end = burst.count;
+    if (Atomics.load(m.live, 0) !== m.s.generation || end <= start) return 0;
+    const d = m.desc;
+    const mask = m.mask;
+    const ctl = m.ctl;
+    const slots = m.slots;
+    const pool = this.pool;
+    let next = ctl[W_NEXT]!;
+    // Reclaim what the NIC has sent (every descriptor carries RS, so each gets DD).
+    let clean = ctl[W_CLEAN]!;
+    while (clean !== next && (d[clean * 4 + 3]! & TXD_STAT_DD) !== 0) {
+      pool.free(slots[clean]!);
+      clean = (clean + 1) & mask;
+    }
+    ctl[W_CLEAN] = clean;
+    // One descriptor stays empty so that a full ring is told apart from an empty one.
+    const room = (clean - next - 1) & mask;
+    const n = end - start < room ? end - start : room;
+    if (n === 0) return 0;
+    const bufs = burst.bufs;
+    const lens = pool.len;
+    const offs = pool.dataOff;
+    const lo = pool.dmaLo;
+    const hi = pool.dmaHi;
+    let bytes = 0;
+    for (let k = 0; k < n; k++) {
+      const b = bufs[start + k]!;
+      const len = lens[b]!;
+      const w = next * 4;
+      dmaWords(lo[b]!, hi[b]!, offs[b]!, d, w);
+      // Short frames are padded by the NIC (TCTL.PSP); IFCS appends the CRC.
+      d[w + 2] = (len | TXD_CMD_EOP | TXD_CMD_IFCS | TXD_CMD_RS) >>> 0;
+      d[w + 3] = 0;
+      slots[next] = b;
+      bytes += len;
+      next = (next + 1) & mask;
+    }
+    ctl[W_NEXT] = next;
+    Atomics.store(m.bar, m.tailWord, next);
+    const c = this.cnt;
+    c[C_PACKETS]! += n;
+    c[C_BYTES]! += bytes;
+    return n;
+  }
+
+  /** Frees every buffer still in the ring (the port is stopped). */
+  reclaimAll(): void {
+    const m = this.m;
+    let clean = m.ctl[W_CLEAN]!;
+    const next = m.ctl[W_NEXT]!;
+    while (clean !== next) {
+      this.pool.free(m.slots[clean]!);
+      clean = (clean + 1) & m.mask;
+    }
+    m.ctl[W_CLEAN] = clean;
+  }
+
+  protected handleState(): E1000QueueState {
+    return this.state;
+  }
+}
+
+/** Resets a queue's control words and, for RX, fills every descriptor with a fresh buffer (before the NIC is enabled). */
+export function primeRxRing(name: string, q: E1000RxQueue, arena: DmaArena, pool: Mempool): void {
+  const s = q.state;
+  const desc = new Uint32Array(arena.buffer, s.descOff, s.size * 4);
+  const slots = new Uint32Array(arena.buffer, s.slotsOff, s.size);
+  const ctl = new Int32Array(arena.buffer, s.ctlOff, QUEUE_CTL_BYTES / 4);
+  ctl.fill(0);
+  if (pool.allocBulk(slots, 0, s.size) === 0) {
+    throw new BdkError(`${name}: the pool "${pool.name}" has fewer than ${s.size} free buffers for RX queue ${q.queueId}'s ring`, "create a larger pool (count) or use smaller rings");
+  }
+  for (let i = 0; i < s.size; i++) {
+    const b = slots[i]!;
+    dmaWords(pool.dmaLo[b]!, pool.dmaHi[b]!, pool.headroom, desc, i * 4);
+    desc[i * 4 + 2] = 0;
+    desc[i * 4 + 3] = 0;
+  }
+}
+
+/** Frees the buffers an RX ring holds (the port is stopped: the NIC no longer writes). */
+export function drainRxRing(state: E1000QueueState, arena: DmaArena, pool: Mempool): void {
+  const slots = new Uint32Array(arena.buffer, state.slotsOff, state.size);
+  for (let i = 0; i < state.size; i++) if (pool.isAllocated(slots[i]!)) pool.free(slots[i]!);
+}
+
+export function resetTxRing(state: E1000QueueState, arena: DmaArena): void {
+  new Int32Array(arena.buffer, state.ctlOff, QUEUE_CTL_BYTES / 4).fill(0);
+  new Uint32Array(arena.buffer, state.descOff, state.size * 4).fill(0);
+}
+
+/** The attach entry point (QueueHandle.module points here): a worker's object for an e1000 queue. */
+export function attachQueue(h: QueueHandle, pool: Mempool): E1000RxQueue | E1000TxQueue {
+  checkHandleDriver(h, h.driver === "e1000e" ? "e1000e" : "e1000");
+  const ident = identityFrom(h, pool);
+  const state = h.state as E1000QueueState;
+  const arena = DmaArena.attach(state.ring);
+  return h.dir === "rx" ? new E1000RxQueue(ident, state, arena) : new E1000TxQueue(ident, state, arena);
+}
