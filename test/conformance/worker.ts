@@ -7,6 +7,8 @@ export interface ConformanceWorkerInit {
   tx: QueueHandle;
   loopback: boolean;
   frames: number;
+  /** Frames in flight at most (loopback). */
+  window: number;
 }
 
 export interface ConformanceWorkerResult {
@@ -24,9 +26,9 @@ runWorker(async (init: ConformanceWorkerInit, ctx): Promise<ConformanceWorkerRes
   let sent = 0;
   let received = 0;
   let wrongPort = 0;
-  const until = Date.now() + 20000;
+  const until = Date.now() + 60000;
   while (received < init.frames && Date.now() < until && !ctx.shouldStop()) {
-    if (init.loopback && sent - received < 256 && sent < init.frames) {
+    if (init.loopback && sent - received < init.window && sent < init.frames) {
       const n = Math.min(32, init.frames - sent);
       burst.count = pool.allocBulk(burst.bufs, 0, n);
       for (let i = 0; i < burst.count; i++) {
