@@ -8,7 +8,7 @@
 // whatever the TX ring did not take (apps/l2fwd/forward.ts). With --cores, each pinned worker gets queue
 // handles and attaches them: the main thread keeps the ports (the control plane), the workers the bursts.
 import { Mempool, openPort, startWorkers, type Port, type PortEvent, type PortStats } from "../src/index.ts";
-import { helpText, parseArgs, parseCoreList, UsageError, type ParsedOptions } from "./common/args.ts";
+import { checkCores, helpText, parseArgs, parseCoreList, portResource, UsageError, type ParsedOptions } from "./common/args.ts";
 import { formatRate, onStopSignal, runAsProgram } from "./common/runtime.ts";
 import { ForwardCounters, forwardInMainThread, type LaneOptions, type LaneSpec, type WorkerInit } from "./l2fwd/forward.ts";
 
@@ -17,14 +17,14 @@ const OPTIONS = {
   "mac-updating": { type: "bool", default: true, help: "rewrite source MAC to the TX port's and destination to 02:00:00:00:00:<TX port>" },
   burst: { type: "int", alias: "b", default: 32, min: 1, max: 1024, value: "N", help: "frames per rxBurst/txBurst" },
   "port-queues": { type: "int", default: 1, min: 1, max: 16, value: "N", help: "RX queues per port (spread by the port's RSS / fanout)" },
-  cores: { type: "string", default: "", value: "LIST", help: "worker cores, e.g. 0,1 or 0-3: one pinned worker per core, each with its own TX queue on every port (default: forward in the main thread)" },
-  "queues-per-worker": { type: "int", alias: "q", default: 0, min: 0, value: "N", help: "RX queues each worker polls, as DPDK's -q (0: share them out round-robin)" },
-  "ring-size": { type: "int", default: 512, value: "N", help: "descriptors per RX/TX ring (power of two)" },
-  pool: { type: "int", default: 8192, min: 64, value: "N", help: "buffers in the shared mempool" },
-  period: { type: "number", alias: "T", default: 10, min: 0, value: "S", help: "seconds between stats lines (0: none)" },
-  duration: { type: "number", default: 0, min: 0, value: "S", help: "stop after S seconds (0: until Ctrl-C)" },
+  cores: { type: "string", default: "", value: "LIST", help: "worker cores, e.g. 0,1 or 0-3: one pinned worker per core, each with its own TX queue on every port; a core given twice runs two workers (default: forward in the main thread)" },
+  "queues-per-worker": { type: "int", alias: "q", default: 0, min: 0, max: 1024, value: "N", help: "RX queues each worker polls, as DPDK's -q (0: share them out round-robin)" },
+  "ring-size": { type: "int", default: 512, min: 64, max: 65536, powerOfTwo: true, value: "N", help: "descriptors per RX/TX ring, a power of two" },
+  pool: { type: "int", default: 8192, min: 64, max: 16777216, value: "N", help: "buffers in the shared mempool" },
+  period: { type: "number", alias: "T", default: 10, min: 0, max: 86400, value: "S", help: "seconds between stats lines (0: none)" },
+  duration: { type: "number", default: 0, min: 0, value: "S", help: "stop after S seconds (0: no limit, run until Ctrl-C)" },
   promiscuous: { type: "bool", default: true, help: "receive frames for any destination MAC" },
-  "link-wait": { type: "number", default: 9, min: 0, value: "S", help: "seconds to wait for every link to come up" },
+  "link-wait": { type: "number", default: 9, min: 0, max: 3600, value: "S", help: "seconds to wait for every link to come up" },
   json: { type: "bool", help: "print the final summary as JSON on stdout (stats lines go to stderr)" },
 } as const;
 
@@ -37,8 +37,32 @@ export function parseL2fwdArgs(argv: readonly string[]): L2fwdOptions {
   const specs = o._;
   if (o.help) return { ...o, specs, pairs: [] };
   if (specs.length === 0) throw new UsageError("l2fwd: no ports given", `usage: bdk l2fwd ${SYNOPSIS}`);
+  checkDistinctPorts(specs);
   const pairs = o.portmap ? parsePortmap(o.portmap, specs.length) : defaultPairs(specs.length);
+  // Cores: well-formed and ones this process may run on, before any port opens (sharing is runL2fwd's word).
+  if (o.cores !== "") checkCores("l2fwd", parseCoreList("l2fwd", o.cores));
   return { ...o, specs, pairs };
+}
+
+/** Refuses two specs that open the same thing (one interface, one PCI function, both ends of one ring link, one output file). */
+export function checkDistinctPorts(specs: readonly string[]): void {
+  const seen = new Map<string, number>();
+  specs.forEach((spec, i) => {
+    const r = portResource(spec);
+    if (!r) return;
+    const j = seen.get(r.key);
+    if (j === undefined) {
+      seen.set(r.key, i);
+      return;
+    }
+    const both = `("${specs[j]}" and "${spec}")`;
+    if (r.kind === "ring") {
+      throw new UsageError(`l2fwd: ports ${j} and ${i} are the two ends of one ${r.what} ${both}: l2fwd would forward the link into itself`,
+        "give each port its own ring name (ring:a ring:b), and the other ends to the traffic's source and sink");
+    }
+    throw new UsageError(`l2fwd: ports ${j} and ${i} are the same ${r.what} ${both}`,
+      r.kind === "pcap-out" ? "give each port its own output file" : "give each port once: l2fwd forwards between different ports");
+  });
 }
 
 function defaultPairs(n: number): [number, number][] {
@@ -142,6 +166,7 @@ export async function runL2fwd(o: L2fwdOptions, control: L2fwdControl = {}): Pro
   const log = control.log ?? ((line: string) => (o.json ? console.error(line) : console.log(line)));
   const cores = o.cores ? parseCoreList("l2fwd", o.cores) : [];
   const share = shareLanes(lanesFor(o.pairs, o["port-queues"]), cores, o["queues-per-worker"]);
+  for (const warning of checkCores("l2fwd", cores.slice(0, share.length))) log(warning);
   const txQueues = share.length > 0 ? share.length : o["port-queues"];
   const counters = ForwardCounters.create(o.specs.length, Math.max(1, share.length));
   const laneOptions: LaneOptions = { burst: o.burst, macUpdating: o["mac-updating"] };

@@ -1,6 +1,11 @@
 // A throw-away network lab: private network namespaces joined by veth pairs, built with iproute2 and
 // always torn down (deleting a namespace deletes the veth ends inside it). The demo and the benches use
 // it to get a wire without a NIC; nothing is created in the caller's own namespace.
+//
+// A lab whose process was killed (SIGKILL, a crash) cannot tear itself down: its namespaces stay until
+// someone deletes them. Labs tagged with their process id (`${prefix}${pid}`) can be found again:
+// reapStaleLabs(prefix) removes those whose process is gone, and stops whatever still runs inside them.
+import { readFileSync } from "node:fs";
 import { BdkError } from "../../src/index.ts";
 
 export interface VethLink {
@@ -23,6 +28,71 @@ export function listNamespaces(): string[] {
   return ip(["netns", "list"], "list namespaces").split("\n").map((l) => l.split(" ")[0]!).filter(Boolean);
 }
 
+/** The command line of a running process (empty for a zombie or a process that is gone). */
+export function processCmdline(pid: number): string[] {
+  try {
+    const stat = readFileSync(`/proc/${pid}/stat`, "utf8");
+    const state = stat.slice(stat.lastIndexOf(")") + 2, stat.lastIndexOf(")") + 3);
+    if (state === "Z" || state === "X") return [];
+    return readFileSync(`/proc/${pid}/cmdline`, "utf8").split("\0").filter(Boolean);
+  } catch {
+    return [];
+  }
+}
+
+/** The processes running inside a namespace (`ip netns pids`); [] when there are none or it is gone. */
+export function namespacePids(ns: string): number[] {
+  const r = Bun.spawnSync(["ip", "netns", "pids", ns], { stdout: "pipe", stderr: "ignore" });
+  if (r.exitCode !== 0) return [];
+  return r.stdout.toString().split(/\s+/).filter(Boolean).map(Number).filter((n) => Number.isInteger(n) && n > 0);
+}
+
+export interface StaleLab {
+  /** The process that made the lab (gone). */
+  pid: number;
+  /** Its namespaces, removed. */
+  namespaces: string[];
+  /** Processes that still ran inside them, killed. */
+  killed: number[];
+}
+
+/**
+ * Finds the namespaces of labs tagged `${prefix}<pid>` (NetLab names them `${prefix}<pid>-NAME`) whose process
+ * is gone, kills what still runs inside them and deletes them. `owns(cmdline)` tells whether a live process
+ * is the lab's maker (a pid reused by another program does not keep a lab alive); by default any live
+ * process does. Labs of live processes are left alone. Never throws for a namespace that vanished meanwhile.
+ */
+export function reapStaleLabs(prefix: string, owns: (cmdline: string[]) => boolean = () => true): StaleLab[] {
+  const re = new RegExp(`^${prefix.replace(/[.*+?^${}()|[\]\\]/g, "\\$&")}(\\d+)-`);
+  const byPid = new Map<number, string[]>();
+  for (const ns of listNamespaces()) {
+    const m = re.exec(ns);
+    if (!m) continue;
+    const pid = Number(m[1]);
+    byPid.set(pid, [...(byPid.get(pid) ?? []), ns]);
+  }
+  const out: StaleLab[] = [];
+  for (const [pid, namespaces] of byPid) {
+    if (pid === process.pid) continue;
+    const cmd = processCmdline(pid);
+    if (cmd.length > 0 && owns(cmd)) continue;
+    const killed: number[] = [];
+    for (const ns of namespaces) {
+      for (const p of namespacePids(ns)) {
+        try {
+          process.kill(p, "SIGKILL");
+          killed.push(p);
+        } catch {
+          // already gone
+        }
+      }
+    }
+    for (const ns of namespaces) Bun.spawnSync(["ip", "netns", "del", ns], { stdout: "ignore", stderr: "ignore" });
+    out.push({ pid, namespaces, killed });
+  }
+  return out;
+}
+
 export class NetLab {
   private readonly namespaces: string[] = [];
   private destroyed = false;
@@ -42,9 +112,10 @@ export class NetLab {
     return full;
   }
 
-  /** A veth pair with its ends created directly inside the two namespaces, both up. */
-  veth(a: [string, string], b: [string, string]): VethLink {
-    ip(["link", "add", a[1], "netns", a[0], "type", "veth", "peer", "name", b[1], "netns", b[0]], `create veth ${a[1]}/${b[1]}`);
+  /** A veth pair with its ends created directly inside the two namespaces, both up (with `mtu`, both ends get it). */
+  veth(a: [string, string], b: [string, string], opts: { mtu?: number } = {}): VethLink {
+    const mtu = opts.mtu === undefined ? [] : ["mtu", String(opts.mtu)];
+    ip(["link", "add", a[1], ...mtu, "netns", a[0], "type", "veth", "peer", "name", b[1], ...mtu, "netns", b[0]], `create veth ${a[1]}/${b[1]}`);
     for (const [ns, dev] of [a, b]) {
       ip(["-n", ns, "link", "set", dev, "up"], `bring up ${dev}`);
     }

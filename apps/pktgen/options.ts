@@ -2,7 +2,7 @@
 // checks everything that can be checked before a port is opened and turns text into numbers. Every
 // refusal is one line naming the option and the fix (a UsageError).
 import { net, type Port } from "../../src/index.ts";
-import { parseArgs, UsageError } from "../common/args.ts";
+import { parseArgs, portResource, strictNumber, UsageError } from "../common/args.ts";
 import { MIN_FRAME_V4, MIN_FRAME_V6 } from "./payload.ts";
 
 const { parseIpv4, parseIpv6Into, parseMac } = net;
@@ -23,8 +23,8 @@ export const CLI_OPTIONS = {
   size: { type: "string", value: "N|A-B", help: "frame size in bytes with the 4-byte CRC (DPDK's count): 64, or a range 64-1518 stepped per frame (default 64; 82 with --ipv6)" },
   imix: { type: "bool", help: "simple IMIX: 64/594/1518-byte frames in the ratio 7:4:1 (82 instead of 64 with --ipv6)" },
   rate: { type: "string", value: "RATE", help: "frames per second (1000000, 500kpps, 1Mpps), bit rate of the frames with CRC (100Mbps, 10Gbps), or share of link speed on the wire (50%) (default: unlimited)" },
-  count: { type: "int", min: 1, value: "N", help: "stop after N frames (with --rx-only: after N received)" },
-  duration: { type: "number", min: 0, value: "S", help: "stop after S seconds" },
+  count: { type: "int", min: 1, value: "N", help: "stop after N frames (with --rx-only: after N received) (default: no limit)" },
+  duration: { type: "number", min: 0, value: "S", help: "stop after S seconds (0: no limit; the default)" },
   "src-mac": { type: "string", value: "MAC[-MAC]", help: "source MAC or range (default: the TX port's MAC)" },
   "dst-mac": { type: "string", value: "MAC[-MAC]", help: "destination MAC or range (default 02:00:00:00:00:01)" },
   "src-ip": { type: "string", value: "IP[-IP]", help: "source address or range (default 198.18.0.1; with --ipv6 2001:2::1)" },
@@ -33,9 +33,9 @@ export const CLI_OPTIONS = {
   "dst-port": { type: "string", value: "P[-P]", help: "UDP destination port or range (default 1024)" },
   burst: { type: "int", default: 32, min: 1, max: 4096, value: "N", help: "frames per txBurst/rxBurst" },
   pcap: { type: "string", value: "FILE", help: "replay this capture's frames, in order, instead of generating" },
-  loop: { type: "int", default: 1, min: 0, value: "N", help: "with --pcap: times to replay the file (0: forever)" },
-  "drain-ms": { type: "int", default: 500, min: 0, value: "MS", help: "after TX ends, wait up to MS for frames still in flight" },
-  interval: { type: "number", default: 1, min: 0, value: "S", help: "seconds between live stats lines on stderr (0: none)" },
+  loop: { type: "int", min: 0, value: "N", help: "with --pcap only: times to replay the file (0: no limit, until --count/--duration/Ctrl-C; default 1)" },
+  "drain-ms": { type: "int", default: 500, min: 0, max: 600000, value: "MS", help: "after TX ends, wait up to MS for frames still in flight" },
+  interval: { type: "number", default: 1, min: 0, max: 86400, value: "S", help: "seconds between live stats lines on stderr (0: none)" },
   stream: { type: "int", min: 0, max: 65535, value: "ID", help: "stream id written in every frame (default: random per run); with --rx-only: count only this stream" },
   json: { type: "bool", help: "print the result as one JSON object on stdout" },
 } as const;
@@ -143,6 +143,10 @@ export function parsePktgenArgs(argv: readonly string[]): PktgenOptions {
   if (rxOnly === undefined && tx === undefined) {
     throw usage(rx !== undefined ? "--rx without --tx" : "missing --tx", "give the port to send on: bdk pktgen --tx af_packet:veth0 (or --rx-only SPEC to only receive)");
   }
+  if (tx !== undefined && rx !== undefined) {
+    const note = samePortNote(tx, rx);
+    if (note) console.error(note);
+  }
   const opts: PktgenOptions = {
     tx,
     rx: rxOnly ?? rx,
@@ -160,7 +164,7 @@ export function parsePktgenArgs(argv: readonly string[]): PktgenOptions {
     dstPort: o["dst-port"] as string | undefined,
     burst: o.burst,
     pcap: o.pcap as string | undefined,
-    loop: o.loop,
+    loop: o.loop as number | undefined,
     drainMs: o["drain-ms"],
     interval: o.interval,
     streamId: o.stream as number | undefined,
@@ -168,6 +172,31 @@ export function parsePktgenArgs(argv: readonly string[]): PktgenOptions {
   };
   resolveOptions(opts); // every check that needs no port, now
   return opts;
+}
+
+/**
+ * --tx and --rx naming the same thing. Ring: the two ends of one link, pktgen's loopback (nothing to say).
+ * af_packet: one interface that sends and receives, allowed, with a note (undefined for anything else it
+ * returns). Any other port twice is refused: two separate ports, nothing sent on one arrives on the other
+ * (null, pcap), or a device that opens once (PCI).
+ */
+export function samePortNote(tx: string, rx: string): string | undefined {
+  const a = portResource(tx);
+  const b = portResource(rx);
+  if (a && b && a.key === b.key) {
+    if (a.kind === "ring") return undefined;
+    if (a.kind === "af_packet") {
+      return `${CMD}: note: --tx and --rx are one ${a.what}: it sends and receives there; this process does not see its own frames, ` +
+        "only what comes back from the link (a forwarder or reflector on the far side)";
+    }
+    throw usage(`--tx and --rx are the same ${a.what} ("${tx}", "${rx}")`,
+      a.kind === "pci" ? "a PCI device opens once: receive on another port, or drop --rx" : "give each its own file, or drop --rx");
+  }
+  if (!a && !b && tx.trim() === rx.trim()) {
+    throw usage(`--tx and --rx are both "${tx}": two separate ports, and nothing sent on one arrives on the other`,
+      "receive on a port the frames reach (ring:NAME twice is a link; af_packet:IFACE twice sends and receives on one interface), or drop --rx");
+  }
+  return undefined;
 }
 
 /** Checks and converts options (throws UsageError naming the option). */
@@ -181,6 +210,8 @@ export function resolveOptions(o: PktgenOptions): ResolvedOptions {
     if (o.tx === undefined) throw usage("--pcap without a TX port", "give --tx SPEC to replay the file on");
     if (o.size !== undefined || o.imix) throw usage("--pcap replays the file's frames as they are", "drop --size/--imix (the file decides the sizes)");
     if (ipv6) throw usage("--pcap replays the file's frames as they are", "drop --ipv6");
+  } else if (o.loop !== undefined) {
+    throw usage("--loop without --pcap", "--loop N replays a --pcap file N times: give --pcap FILE, or drop --loop (--count and --duration limit generated traffic)");
   }
   const minSize = ipv6 ? MIN_FRAME_V6 : MIN_FRAME_V4;
   let sizes: number[];
@@ -256,7 +287,7 @@ export function parseSize(v: number | string | [number, number], min: number, ip
   if (typeof v === "number") lo = hi = v;
   else if (Array.isArray(v)) [lo, hi] = v;
   else {
-    const m = /^\s*(\d+)\s*(?:-\s*(\d+)\s*)?$/.exec(String(v));
+    const m = /^([0-9]+)(?:-([0-9]+))?$/.exec(String(v));
     if (!m) throw usage(`--size "${v}" is malformed`, "give a frame size in bytes with CRC (64) or a range (64-1518)");
     lo = Number(m[1]);
     hi = m[2] === undefined ? lo : Number(m[2]);
@@ -275,16 +306,17 @@ const RATE_FIX = "write frames per second (1000000, 500kpps, 1Mpps), a bit rate 
 
 /** "1Mpps" / "500kpps" / "1000000" / "100Mbps" / "50%" / a number (pps). */
 export function parseRate(v: number | string): Rate {
-  const text = String(v).trim();
+  const text = String(v);
   let unit: RateUnit;
   let value: number;
   if (typeof v === "number") {
     unit = "pps";
     value = v;
   } else {
-    const m = /^(\d+(?:\.\d+)?|\.\d+)\s*(%|pps|kpps|mpps|gpps|bps|kbps|mbps|gbps|kbit\/s|mbit\/s|gbit\/s|k|m)?$/i.exec(text);
-    if (!m) throw usage(`--rate "${text}" is malformed`, RATE_FIX);
-    const n = Number(m[1]);
+    // The number in the command line's one grammar (a plain decimal), then the unit.
+    const m = /^(.*?)(%|pps|kpps|mpps|gpps|bps|kbps|mbps|gbps|kbit\/s|mbit\/s|gbit\/s|k|m)?$/i.exec(text);
+    const n = m ? strictNumber(m[1]!) : undefined;
+    if (!m || n === undefined) throw usage(`--rate "${text}" is malformed`, RATE_FIX);
     const u = (m[2] ?? "pps").toLowerCase();
     switch (u) {
       case "%": unit = "percent"; value = n; break;
@@ -380,8 +412,8 @@ export function parseIp6Range(opt: string, text: string, upper: Uint8Array): Val
 }
 
 export function parsePortRange(opt: string, v: number | string): ValueRange {
-  const text = String(v).trim();
-  const m = /^(\d+)(?:-(\d+))?$/.exec(text);
+  const text = String(v);
+  const m = /^([0-9]+)(?:-([0-9]+))?$/.exec(text);
   if (!m) throw usage(`${opt} "${text}" is not a UDP port or range`, `write it like 1024 or 1024-1087`);
   const lo = Number(m[1]);
   const hi = m[2] === undefined ? lo : Number(m[2]);

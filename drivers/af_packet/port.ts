@@ -33,6 +33,7 @@ import {
   netdevExists, netdevIndex, netdevInfo, netdevLinkUp, netdevMac, netdevMtu, netdevPromiscuous, requireUp, setNetdevMac,
   setNetdevMtu, type NetdevInfo,
 } from "../../src/sys/netdev.ts";
+import { claimInterface, type InterfaceClaim } from "./claim.ts";
 import { LinkMonitor } from "./netlink.ts";
 import { AfPacketRxQueue, AfPacketTxQueue, C_KICK_ERRORS, C_KICKS, QUEUE_MODULE, type PortFacts } from "./rxtx.ts";
 import { createShared, MAX_QUEUES, MAX_RING, MIN_RING, W_LIVE, W_PROMISC, W_TX_MAX, type AfPacketOptions } from "./shared.ts";
@@ -52,6 +53,8 @@ export class AfPacketPort extends PortBase {
   private ctlFd: number;
   /** Link events: the port's eventFd(). */
   private readonly monitor: LinkMonitor;
+  /** The advisory per-interface claim (claim.ts): another bdk process on the interface is warned. */
+  private readonly claim: InterfaceClaim;
   /** Socket q serves RX queue q and TX queue q; empty while stopped. */
   private socks: PacketSocket[] = [];
   private fanoutId: number | undefined;
@@ -77,6 +80,7 @@ export class AfPacketPort extends PortBase {
       close(this.ctlFd);
       throw e;
     }
+    this.claim = claimInterface(this.spec, this.iface, this.ifindex);
   }
 
   capabilities(): PortCapabilities {
@@ -203,6 +207,7 @@ export class AfPacketPort extends PortBase {
   }
 
   protected release(): void {
+    this.claim.release();
     this.monitor.close();
     const fd = this.ctlFd;
     if (fd < 0) return;

@@ -126,6 +126,26 @@ function wr32le(b: Uint8Array, o: number, v: number): void {
   b[o + 3] = v >>> 24;
 }
 
+/** The largest `bufferSize` a reader or writer takes: 1 GiB. */
+export const PCAP_MAX_BUFFER_SIZE = 1 << 30;
+
+/**
+ * The size of a reader's or writer's buffer: `given` (or `dflt` when absent), raised to `min`. A PcapError
+ * when `given` is not a whole number or is above 1 GiB (NaN would otherwise make an empty buffer, Infinity
+ * a RangeError, and a huge one an allocation failure reported as an unreadable file).
+ */
+function bufferSizeOf(path: string, who: string, given: number | undefined, dflt: number, min: number): number {
+  if (given === undefined) return Math.max(dflt, min);
+  if (typeof given !== "number" || !Number.isInteger(given) || given > PCAP_MAX_BUFFER_SIZE) {
+    throw new PcapError(
+      path,
+      `${who} for "${path}": bufferSize ${String(given)} is not a whole number of bytes up to ${PCAP_MAX_BUFFER_SIZE} (1 GiB)`,
+      `leave bufferSize out (default ${dflt}) or give a whole number of bytes`,
+    );
+  }
+  return Math.max(given, min);
+}
+
 function hex8(v: number): string {
   return (v >>> 0).toString(16).padStart(8, "0");
 }
@@ -196,7 +216,10 @@ function parseFileHeader(path: string, bytes: Uint8Array, avail: number, opts: P
 // ---- reader -------------------------------------------------------------------------------------
 
 export interface PcapReaderOptions extends PcapReadOptions {
-  /** Read buffer size for a file (default 1 MiB; at least one maximal record is always held). */
+  /**
+   * Read buffer size for a file: a whole number of bytes up to 1 GiB (default 1 MiB; at least one maximal
+   * record is always held, so smaller sizes are raised). Anything else is a PcapError.
+   */
   bufferSize?: number;
 }
 
@@ -244,6 +267,7 @@ export class PcapReader {
 
   /** Opens `path` for streaming. Throws PcapError when the file cannot be read or is not a pcap. */
   static open(path: string, opts?: PcapReaderOptions): PcapReader {
+    const size = bufferSizeOf(path, "pcap reader", opts?.bufferSize, 1 << 20, PCAP_MAX_RECORD_LEN + PCAP_RECORD_HDR_LEN + PCAP_FILE_HDR_LEN);
     let fd: number;
     try {
       fd = openSync(path, "r");
@@ -255,7 +279,6 @@ export class PcapReader {
       throw unreadable(path, e);
     }
     try {
-      const size = Math.max(opts?.bufferSize ?? 1 << 20, PCAP_MAX_RECORD_LEN + PCAP_RECORD_HDR_LEN + PCAP_FILE_HDR_LEN);
       const data = new Uint8Array(size);
       let end = 0;
       let eof = false;
@@ -427,7 +450,7 @@ export interface PcapWriterOptions {
   snaplen?: number;
   /** Default LINKTYPE_ETHERNET. */
   linkType?: number;
-  /** File buffer size in bytes (default 1 MiB). */
+  /** File buffer size: a whole number of bytes up to 1 GiB (default 1 MiB; at least 4096). Anything else is a PcapError. */
   bufferSize?: number;
   /** Append to an existing file instead of truncating it (the header is not written again). */
   append?: boolean;
@@ -464,7 +487,7 @@ export class PcapWriter {
     if (!Number.isInteger(this.snaplen) || this.snaplen < 1 || this.snaplen > PCAP_MAX_RECORD_LEN) {
       throw new PcapError(path, `pcap writer for "${path}": snaplen ${this.snaplen} is out of range`, `use 1..${PCAP_MAX_RECORD_LEN}`);
     }
-    this.buf = new Uint8Array(Math.max(opts?.bufferSize ?? 1 << 20, 4096));
+    this.buf = new Uint8Array(bufferSizeOf(path, "pcap writer", opts?.bufferSize, 1 << 20, 4096));
     const ms = Date.now();
     this.baseMono = Bun.nanoseconds();
     this.baseSec = Math.floor(ms / 1000);

@@ -2,98 +2,274 @@
 // private namespaces, runs `bdk l2fwd` on the inner ends and `bdk pktgen` on the outer ends (TX into one
 // pair, RX from the other), prints the rates, loss and latency, and removes everything it made, also on
 // Ctrl-C. Without root it says why and runs pktgen → l2fwd → pktgen over in-memory ring ports instead.
-import { helpText, parseArgs } from "../../apps/common/args.ts";
-import { NetLab } from "../../apps/common/netlab.ts";
+//
+// What keeps it from losing frames far below the path's capacity (each of these lost frames once):
+// - every option is checked before anything is built (pktgen's own parsers);
+// - pktgen starts only once l2fwd's worker runs (its "worker on core" line), and sends a warm-up first
+//   (demo-pktgen.ts): a cold Bun process runs its packet code slowly and spends CPU compiling it;
+// - l2fwd forwards in a pinned worker (--cores), not in its main thread, whose idle naps are timer
+//   sleeps of a millisecond or more; pktgen's loop runs on another core;
+// - pktgen releases frames in small bursts (a release every ≈40 µs), so l2fwd's worker keeps polling
+//   while traffic flows instead of going to sleep on epoll between releases (≈100 µs of silence puts it
+//   to sleep, and each wake-up costs tens of µs on a VM);
+// - every AF_PACKET ring is deep (tens of thousands of frames, hundreds of ms at 100 kpps) with ring
+//   frames sized to the demo's frames (and the veths' MTU to match): a process that loses its CPU for a
+//   few scheduler ticks (4 ms each at HZ=250) on a shared two-core machine no longer overflows its ring;
+// - pktgen waits up to 3 s for frames still in flight (--drain-ms) before it counts the missing as lost.
+// Children die with the demo: each runs under `setpriv --pdeathsig TERM`, and namespaces left by a demo
+// that was killed (named with its pid) are removed by the next one.
+import { helpText, parseArgs, UsageError } from "../../apps/common/args.ts";
+import { NetLab, reapStaleLabs } from "../../apps/common/netlab.ts";
 import { formatRate, onStopSignal } from "../../apps/common/runtime.ts";
+import { parsePktgenArgs, parseRate, resolveOptions, type PktgenResult } from "../../apps/pktgen.ts";
+import type { L2fwdResult } from "../../apps/l2fwd.ts";
+import { RX_DATA_OFFSET } from "../../drivers/af_packet/uapi.ts";
 import { openPort } from "../index.ts";
 import { Mempool } from "../mem/mempool.ts";
 import { BdkError } from "../sys/errors.ts";
 import { getAffinity, isRoot } from "../sys/libc.ts";
+import type { WarmupReport } from "./demo-pktgen.ts";
 
 const OPTIONS = {
-  duration: { type: "number", default: 5, min: 1, max: 3600, value: "S", help: "seconds of traffic" },
-  rate: { type: "string", default: "100kpps", value: "RATE", help: "pktgen's rate (pps, kpps, Mpps, Mbps; 'max' for unlimited)" },
+  duration: { type: "number", default: 5, min: 1, max: 3600, value: "S", help: "seconds of measured traffic" },
+  rate: { type: "string", default: "100kpps", value: "RATE", help: "pktgen's rate (pps, kpps, Mpps, Mbps, % of link; 'max' for unlimited)" },
   size: { type: "string", default: "64", value: "N", help: "frame size in bytes including CRC (or a range 64-1518)" },
+  warmup: { type: "number", default: 1, min: 0, max: 60, value: "S", help: "seconds of traffic before the measured run, not counted (0: none)" },
   json: { type: "bool", help: "print one JSON object with both apps' results" },
 } as const;
 
 const ROOT = new URL("../..", import.meta.url).pathname.replace(/\/$/, "");
 const BUN = process.execPath;
+/** Namespaces are named `${LAB_PREFIX}<pid>-gen` / `-fwd`: the pid tells the next demo whether their maker lives. */
+const LAB_PREFIX = "bdkdemo";
+/** Memory per AF_PACKET ring the demo aims at; the ring holds as many frames as fit (within the limits below). */
+const RING_BYTES = 8 << 20;
+const MIN_RING_FRAMES = 512;
+const MAX_RING_FRAMES = 32768;
+/** pktgen releases a burst at least this often (ns), far below the ≈100 µs of silence after which l2fwd's worker sleeps. */
+const RELEASE_GAP_NS = 40e3;
+/** How long pktgen waits for frames in flight after its last one (ms); it stops as soon as all are back. */
+const DRAIN_MS = 3000;
+/** veth reports 10 Gbit/s: what a "% of link" rate is a share of. */
+const VETH_MBPS = 10000;
+
+/** Everything the demo will do, decided (and checked) before anything is built. */
+export interface DemoPlan {
+  duration: number;
+  warmup: number;
+  json: boolean;
+  /** pktgen's arguments other than its ports. */
+  pktgenArgs: string[];
+  /** The frames per second asked for (undefined: as fast as possible). */
+  pps: number | undefined;
+  /** AF_PACKET ring frame size and frames per ring, for every port. */
+  frameSize: number;
+  ringFrames: number;
+  /** The veths' MTU: the largest frame a ring frame holds. */
+  mtu: number;
+  /** pktgen's burst: a release every RELEASE_GAP_NS at the rate, at most 32. */
+  burst: number;
+}
+
+export interface PortMissed {
+  app: "pktgen" | "l2fwd";
+  spec: string;
+  ipackets: number;
+  opackets: number;
+  /** Frames the port's RX ring had no room for. */
+  imissed: number;
+}
 
 export interface DemoResult {
   mode: "veth" | "ring";
-  pktgen: PktgenJson;
-  l2fwd?: { totals: { rx: number; tx: number; dropped: number }; durationSec: number };
+  /** Frames pktgen sent in the measured run that did not come back (pktgen.rx.lost). */
+  lost: number;
+  warmup: WarmupReport | undefined;
+  pktgen: PktgenResult;
+  l2fwd?: { totals: L2fwdResult["totals"]; durationSec: number; ports: L2fwdResult["ports"] };
+  /** Every port of both apps with its imissed (l2fwd's count since it started, warm-up included). */
+  ports: PortMissed[];
+  setup: { frameSize?: number; ringFrames: number; mtu?: number; burst: number; cores: { l2fwd?: number; pktgen?: number } };
 }
 
-interface PktgenJson {
-  txPackets: number;
-  txPps: number;
-  durationSec: number;
-  rx?: { received: number; lost: number; duplicated: number; reordered: number; latencyNs: { p50: number; p99: number; p999: number; max: number } };
+/** A pktgen refusal, said as the demo's (the option names are the same). */
+function asDemoError(e: unknown): never {
+  if (e instanceof BdkError) {
+    const what = e.fix && e.message.endsWith(`; ${e.fix}`) ? e.message.slice(0, -e.fix.length - 2) : e.message;
+    throw new UsageError(`demo: ${what.replace(/^pktgen: /, "")}`, (e.fix ?? "see bdk demo --help").replace("leave --rate out: unlimited", "--rate max: unlimited"));
+  }
+  throw e;
+}
+
+function nextPow2(n: number): number {
+  let p = 1;
+  while (p < n) p *= 2;
+  return p;
+}
+
+/** Parses and checks every option (throws UsageError); nothing is created here. undefined: --help. */
+export function planDemo(args: readonly string[]): DemoPlan | undefined {
+  const o = parseArgs("demo", OPTIONS, args);
+  if (o.help) return undefined;
+  if (o._.length > 0) {
+    throw new UsageError(`demo: unexpected argument${o._.length > 1 ? "s" : ""} ${o._.map((a) => `"${a}"`).join(" ")}`,
+      "bdk demo takes options only: bdk demo [--duration S] [--rate RATE] [--size N] [--warmup S] [--json]");
+  }
+  let rate;
+  try {
+    rate = o.rate === "max" ? undefined : parseRate(o.rate);
+  } catch (e) {
+    asDemoError(e);
+  }
+  const baseArgs = [...(rate ? ["--rate", o.rate] : []), "--size", o.size, "--duration", String(o.duration), "--json", "--interval", "1",
+    "--drain-ms", String(DRAIN_MS)];
+  // Everything else pktgen would refuse, refused now (the port specs are placeholders: nothing is opened).
+  let sizes: Uint16Array;
+  try {
+    sizes = resolveOptions(parsePktgenArgs(["--tx", "ring:check0", "--rx", "ring:check1", ...baseArgs])).sizes;
+  } catch (e) {
+    asDemoError(e);
+  }
+  let maxLen = 0;
+  let sum = 0;
+  for (const s of sizes) {
+    maxLen = Math.max(maxLen, s);
+    sum += s;
+  }
+  const meanLen = sum / sizes.length;
+  let pps: number | undefined;
+  if (rate?.unit === "pps") pps = rate.value;
+  else if (rate?.unit === "bps") pps = rate.value / ((meanLen + 4) * 8);
+  else if (rate?.unit === "percent") pps = (VETH_MBPS * 1e6 * rate.value) / 100 / ((meanLen + 24) * 8);
+  const burst = pps === undefined ? 32 : Math.max(1, Math.min(32, Math.floor((pps * RELEASE_GAP_NS) / 1e9)));
+  // Ring frames just big enough for the largest frame, so that deep rings stay small (32768 × 256 bytes for 64-byte frames).
+  const frameSize = Math.max(256, nextPow2(maxLen + RX_DATA_OFFSET));
+  const ringFrames = Math.max(MIN_RING_FRAMES, Math.min(MAX_RING_FRAMES, RING_BYTES / frameSize));
+  return {
+    duration: o.duration, warmup: o.warmup, json: o.json, pps, frameSize, ringFrames, burst,
+    mtu: Math.min(65535, frameSize - RX_DATA_OFFSET - 18),
+    pktgenArgs: [...baseArgs, "--burst", String(burst)],
+  };
 }
 
 export async function main(args: string[]): Promise<number> {
-  const o = parseArgs("demo", OPTIONS, args);
-  if (o.help) {
-    console.log(helpText("bdk demo", "[--duration S] [--rate RATE] [--size N]", OPTIONS));
+  const plan = planDemo(args);
+  if (!plan) {
+    console.log(helpText("bdk demo", "[--duration S] [--rate RATE] [--size N] [--warmup S] [--json]", OPTIONS));
     return 0;
   }
-  const rateArgs = o.rate === "max" ? [] : ["--rate", o.rate];
-  const common = [...rateArgs, "--size", o.size, "--duration", String(o.duration), "--json", "--interval", "1"];
-  const result = isRoot() ? await vethDemo(common, o.duration) : await ringDemo(common);
-  if (o.json) console.log(JSON.stringify(result));
+  const result = isRoot() ? await vethDemo(plan) : await ringDemo(plan);
+  if (plan.json) console.log(JSON.stringify(result));
   else printResult(result);
   return result.pktgen.rx && result.pktgen.rx.received > 0 ? 0 : 1;
 }
 
-async function vethDemo(pktgenArgs: string[], duration: number): Promise<DemoResult> {
-  const lab = new NetLab(`bdkdemo${process.pid}`);
+/** Namespaces of earlier demos that were killed: removed, in one line. */
+function reapEarlierDemos(): void {
+  const stale = reapStaleLabs(LAB_PREFIX, (cmd) => cmd.includes("demo"));
+  if (stale.length === 0) return;
+  const names = stale.flatMap((s) => s.namespaces);
+  const killed = stale.reduce((n, s) => n + s.killed.length, 0);
+  console.error(`demo: removed ${names.length} namespace${names.length === 1 ? "" : "s"} left by earlier demo${stale.length === 1 ? "" : "s"} that ` +
+    `${stale.length === 1 ? "is" : "are"} gone (pid ${stale.map((s) => s.pid).join(", ")}): ${names.join(", ")}` +
+    (killed > 0 ? `; stopped ${killed} process${killed === 1 ? "" : "es"} still running in them` : ""));
+}
+
+/** The argv prefix that makes a child die with the demo (SIGTERM when the demo's thread that spawned it exits, however it exits). */
+function dieWithParent(): string[] {
+  if (!Bun.which("setpriv")) throw new BdkError("demo: setpriv not found", "install util-linux (apt-get install util-linux)");
+  return ["setpriv", "--pdeathsig", "TERM", "--"];
+}
+
+async function vethDemo(plan: DemoPlan): Promise<DemoResult> {
+  const guard = dieWithParent();
+  reapEarlierDemos();
+  const lab = new NetLab(`${LAB_PREFIX}${process.pid}`);
   const children: Bun.Subprocess[] = [];
+  let stopping = false;
   const removeSignal = onStopSignal(() => {
+    stopping = true;
     for (const c of children) c.kill("SIGINT");
   });
+  // Two cores or more: l2fwd's worker on the last, pktgen's loop on the first.
+  const cpus = getAffinity();
+  const l2fwdCore = cpus[cpus.length - 1] ?? 0;
+  const pktgenCore = cpus.length >= 2 ? cpus[0] : undefined;
   try {
     const gen = lab.namespace("gen");
     const fwd = lab.namespace("fwd");
-    lab.veth([gen, "gen0"], [fwd, "fwd0"]);
-    lab.veth([fwd, "fwd1"], [gen, "gen1"]);
+    lab.veth([gen, "gen0"], [fwd, "fwd0"], { mtu: plan.mtu });
+    lab.veth([fwd, "fwd1"], [gen, "gen1"], { mtu: plan.mtu });
     console.error(`demo: namespaces ${gen} (pktgen: gen0 → … → gen1) and ${fwd} (l2fwd: fwd0 ↔ fwd1), joined by two veth pairs`);
 
-    const l2fwd = Bun.spawn([...lab.prefix(fwd), BUN, `${ROOT}/apps/l2fwd.ts`, "af_packet:fwd0", "af_packet:fwd1",
-      "--json", "--period", "1", "--link-wait", "2", "--duration", String(duration + 3)], { stdout: "pipe", stderr: "pipe" });
+    const fs = `frame_size=${plan.frameSize}`;
+    // l2fwd's own time limit is only a backstop (it is stopped when pktgen is done, or dies with the demo).
+    const backstop = Math.ceil(plan.warmup + plan.duration + DRAIN_MS / 1000) + 30;
+    const l2fwd = Bun.spawn([...guard, ...lab.prefix(fwd), BUN, `${ROOT}/apps/l2fwd.ts`, `af_packet:fwd0,${fs}`, `af_packet:fwd1,${fs}`,
+      "--cores", String(l2fwdCore), "--ring-size", String(plan.ringFrames), "--json", "--period", "1", "--link-wait", "2",
+      "--duration", String(backstop)], { stdout: "pipe", stderr: "pipe" });
     children.push(l2fwd);
+    const l2fwdOut = new Response(l2fwd.stdout).text();
     const l2fwdLog = relay(l2fwd.stderr, "l2fwd");
-    await waitForLine(l2fwdLog, /<-> port/, 15000, "l2fwd did not start forwarding");
+    // Ready: the ports are up and the worker that polls them runs (its line comes after it pinned itself).
+    await waitForLine(l2fwdLog, /worker on core/, 15000, "l2fwd did not start forwarding", l2fwd);
+    if (stopping) throw new BdkError("demo: stopped", "");
 
-    const pktgen = Bun.spawn([...lab.prefix(gen), BUN, `${ROOT}/apps/pktgen.ts`, "--tx", "af_packet:gen0", "--rx", "af_packet:gen1", ...pktgenArgs],
-      { stdout: "pipe", stderr: "pipe" });
+    const pktgen = Bun.spawn([...guard, ...lab.prefix(gen), BUN, `${ROOT}/src/cli/demo-pktgen.ts`, "--warmup", String(plan.warmup),
+      ...(pktgenCore !== undefined ? ["--core", String(pktgenCore)] : []), "--",
+      "--tx", `af_packet:gen0,frames=${plan.ringFrames},${fs}`, "--rx", `af_packet:gen1,frames=${plan.ringFrames},${fs}`, ...plan.pktgenArgs],
+    { stdout: "pipe", stderr: "pipe" });
     children.push(pktgen);
-    relay(pktgen.stderr, "pktgen");
+    const pktgenLog = relay(pktgen.stderr, "pktgen");
     const pktgenOut = await new Response(pktgen.stdout).text();
     const pktgenCode = await pktgen.exited;
+    await pktgenLog.done;
     l2fwd.kill("SIGINT");
-    const l2fwdOut = await new Response(l2fwd.stdout).text();
+    const l2fwdText = await l2fwdOut;
     await l2fwd.exited;
+    await l2fwdLog.done;
     if (pktgenCode !== 0) throw new BdkError(`demo: pktgen exited with ${pktgenCode}`, "see its messages above");
-    return { mode: "veth", pktgen: lastJson(pktgenOut, "pktgen"), l2fwd: lastJson(l2fwdOut, "l2fwd") };
+    const p = lastJson<PktgenResult>(pktgenOut, "pktgen", (j) => "txPackets" in j);
+    const w = jsonLines(pktgenOut).find((j) => "warmup" in j) as { warmup: WarmupReport } | undefined;
+    const f = lastJson<L2fwdResult>(l2fwdText, "l2fwd", (j) => "totals" in j);
+    return {
+      mode: "veth",
+      lost: p.rx?.lost ?? 0,
+      warmup: w?.warmup,
+      pktgen: p,
+      l2fwd: { totals: f.totals, durationSec: f.durationSec, ports: f.ports },
+      ports: [...pktgenPorts(p), ...f.ports.map((x): PortMissed => ({
+        app: "l2fwd", spec: x.spec, ipackets: x.stats.ipackets, opackets: x.stats.opackets, imissed: x.stats.imissed,
+      }))],
+      setup: { frameSize: plan.frameSize, ringFrames: plan.ringFrames, mtu: plan.mtu, burst: plan.burst, cores: { l2fwd: l2fwdCore, pktgen: pktgenCore } },
+    };
   } finally {
     removeSignal();
-    for (const c of children) if (c.exitCode === null) c.kill("SIGKILL");
+    for (const c of children) if (c.exitCode === null && c.signalCode === null) c.kill("SIGKILL");
     await Promise.all(children.map((c) => c.exited));
     lab.destroy();
   }
 }
 
+function pktgenPorts(p: PktgenResult): PortMissed[] {
+  const out: PortMissed[] = [];
+  for (const r of [p.ports.tx, p.ports.rx]) {
+    if (r) out.push({ app: "pktgen", spec: r.spec, ipackets: r.stats.ipackets, opackets: r.stats.opackets, imissed: r.stats.imissed });
+  }
+  return out;
+}
+
 /**
  * Without root: the same pipeline over in-memory ring links, in one process. pktgen runs in the main
  * thread; l2fwd runs in a pinned worker that attaches to its ends of the links (a ring link hands buffer
- * indices across without a copy, so every end shares one pool).
+ * indices across without a copy, so every end shares one pool). l2fwd stops only after pktgen is done,
+ * and pktgen waits up to DRAIN_MS for the frames still in the worker's hands (a loaded machine can
+ * deschedule the worker for hundreds of milliseconds).
  */
-async function ringDemo(pktgenArgs: string[]): Promise<DemoResult> {
+async function ringDemo(plan: DemoPlan): Promise<DemoResult> {
   console.error("demo: not root, so no namespaces or AF_PACKET sockets: running pktgen → l2fwd → pktgen over in-memory ring ports instead (run as root for the veth demo)");
   const { runL2fwd, parseL2fwdArgs } = await import("../../apps/l2fwd.ts");
-  const { runPktgen, parsePktgenArgs } = await import("../../apps/pktgen.ts");
+  const { runPktgen } = await import("../../apps/pktgen.ts");
   const pool = Mempool.create({ count: 16384, name: "demo" });
   // Deep rings: either thread may be descheduled for milliseconds on a busy machine.
   const opts = { pool, rxRingSize: 4096, txRingSize: 4096 };
@@ -102,49 +278,95 @@ async function ringDemo(pktgenArgs: string[]): Promise<DemoResult> {
   const rx = openPort("ring:demo1", opts);
   const fwd = [openPort("ring:demo0", opts), openPort("ring:demo1", opts)];
   let pktgenDone = false;
+  const ac = new AbortController();
+  const removeSignal = onStopSignal(() => ac.abort());
   try {
-    for (const p of fwd) p.start();
-    const core = Math.max(0, ...getAffinity());
+    // Both ends of each link started before l2fwd looks at its links (pktgen leaves started ports as they are).
+    for (const p of [tx, rx, ...fwd]) p.start();
+    const cpus = getAffinity();
+    const core = cpus[cpus.length - 1] ?? 0;
     const fw = parseL2fwdArgs(["ring:demo0", "ring:demo1", "--period", "0", "--link-wait", "0", "--cores", String(core)]);
     const forwarding = runL2fwd(fw, { shouldStop: () => pktgenDone, log: (l) => console.error(l), ports: fwd });
     try {
-      const r = await runPktgen({ ...parsePktgenArgs(["--tx", "ring:demo0", "--rx", "ring:demo1", ...pktgenArgs]), tx, rx });
+      const o = { ...parsePktgenArgs(["--tx", "ring:demo0", "--rx", "ring:demo1", ...plan.pktgenArgs]), tx, rx };
+      let warmup: WarmupReport | undefined;
+      if (plan.warmup > 0) {
+        const w = await runPktgen({ ...o, duration: plan.warmup, interval: 0 }, { signal: ac.signal });
+        warmup = { seconds: w.durationSec, sent: w.txPackets, received: w.rx?.received ?? 0, lost: w.rx?.lost ?? 0, p99Ns: w.rx?.latencyNs.p99 ?? 0 };
+        console.error(`demo: warm-up ${warmup.seconds.toFixed(1)} s (not counted): sent ${warmup.sent}, received ${warmup.received}, lost ${warmup.lost}`);
+        tx.resetStats();
+        rx.resetStats();
+      }
+      const r = await runPktgen(o, { signal: ac.signal });
       pktgenDone = true;
       const f = await forwarding;
-      return { mode: "ring", pktgen: r as unknown as PktgenJson, l2fwd: { totals: f.totals, durationSec: f.durationSec } };
+      return {
+        mode: "ring",
+        lost: r.rx?.lost ?? 0,
+        warmup,
+        pktgen: r,
+        l2fwd: { totals: f.totals, durationSec: f.durationSec, ports: f.ports },
+        ports: [...pktgenPorts(r), ...f.ports.map((x): PortMissed => ({
+          app: "l2fwd", spec: x.spec, ipackets: x.stats.ipackets, opackets: x.stats.opackets, imissed: x.stats.imissed,
+        }))],
+        setup: { ringFrames: 4096, burst: plan.burst, cores: { l2fwd: core } },
+      };
     } finally {
       pktgenDone = true;
       await forwarding.catch(() => undefined);
     }
   } finally {
+    removeSignal();
     for (const p of [tx, rx, ...fwd]) p.close();
     pool.destroy();
   }
 }
 
-function relay(stream: ReadableStream<Uint8Array>, tag: string): { lines: string[]; waiters: (() => void)[] } {
-  const state = { lines: [] as string[], waiters: [] as (() => void)[] };
-  void (async () => {
+interface Log {
+  lines: string[];
+  waiters: (() => void)[];
+  /** Resolves when the stream ends. */
+  done: Promise<void>;
+}
+
+function relay(stream: ReadableStream<Uint8Array>, tag: string): Log {
+  const state: Log = { lines: [], waiters: [], done: Promise.resolve() };
+  state.done = (async () => {
     const decoder = new TextDecoder();
     let rest = "";
+    const emit = (line: string): void => {
+      state.lines.push(line);
+      console.error(`  [${tag}] ${line}`);
+      for (const w of state.waiters.splice(0)) w();
+    };
     for await (const chunk of stream) {
       rest += decoder.decode(chunk, { stream: true });
       let nl: number;
       while ((nl = rest.indexOf("\n")) >= 0) {
-        const line = rest.slice(0, nl);
+        emit(rest.slice(0, nl));
         rest = rest.slice(nl + 1);
-        state.lines.push(line);
-        console.error(`  [${tag}] ${line}`);
-        for (const w of state.waiters.splice(0)) w();
       }
     }
+    if (rest !== "") emit(rest);
+    for (const w of state.waiters.splice(0)) w();
   })();
   return state;
 }
 
-async function waitForLine(log: { lines: string[]; waiters: (() => void)[] }, re: RegExp, ms: number, what: string): Promise<void> {
+/** Waits for a line matching `re`; fails after `ms` or as soon as `proc` exits. */
+async function waitForLine(log: Log, re: RegExp, ms: number, what: string, proc: Bun.Subprocess): Promise<void> {
   const until = Date.now() + ms;
+  let exited = false;
+  void proc.exited.then(() => {
+    exited = true;
+    for (const w of log.waiters.splice(0)) w();
+  });
   while (!log.lines.some((l) => re.test(l))) {
+    if (exited) {
+      await log.done;
+      if (log.lines.some((l) => re.test(l))) return;
+      throw new BdkError(`demo: ${what}: it exited with ${proc.exitCode ?? proc.signalCode}`, "see its messages above");
+    }
     if (Date.now() > until) throw new BdkError(`demo: ${what} within ${ms / 1000} s`, "see its messages above");
     await new Promise<void>((r) => {
       log.waiters.push(r);
@@ -153,21 +375,36 @@ async function waitForLine(log: { lines: string[]; waiters: (() => void)[] }, re
   }
 }
 
-function lastJson<T>(text: string, who: string): T {
-  const line = text.trim().split("\n").filter((l) => l.startsWith("{")).pop();
-  if (!line) throw new BdkError(`demo: ${who} printed no JSON result`, "see its messages above");
-  return JSON.parse(line) as T;
+function jsonLines(text: string): Record<string, unknown>[] {
+  const out: Record<string, unknown>[] = [];
+  for (const l of text.split("\n")) {
+    if (!l.startsWith("{")) continue;
+    try {
+      out.push(JSON.parse(l) as Record<string, unknown>);
+    } catch {
+      // not ours
+    }
+  }
+  return out;
+}
+
+function lastJson<T>(text: string, who: string, is: (j: Record<string, unknown>) => boolean): T {
+  const j = jsonLines(text).filter(is).pop();
+  if (!j) throw new BdkError(`demo: ${who} printed no JSON result`, "see its messages above");
+  return j as T;
 }
 
 function printResult(r: DemoResult): void {
   const p = r.pktgen;
+  const us = (ns: number): string => (ns >= 1e6 ? `${(ns / 1e6).toFixed(2)} ms` : `${(ns / 1000).toFixed(1)} µs`);
   console.log(`\nbdk demo (${r.mode === "veth" ? "AF_PACKET over veth pairs in private namespaces" : "in-memory ring ports"}):`);
+  if (r.warmup) console.log(`  warm-up         ${r.warmup.sent} frames in ${r.warmup.seconds.toFixed(1)} s, not counted (lost ${r.warmup.lost})`);
   console.log(`  pktgen sent     ${p.txPackets} frames in ${p.durationSec.toFixed(1)} s (${formatRate(p.txPps)})`);
-  if (r.l2fwd) console.log(`  l2fwd forwarded ${r.l2fwd.totals.tx} frames (dropped ${r.l2fwd.totals.dropped})`);
+  if (r.l2fwd) console.log(`  l2fwd forwarded ${r.l2fwd.totals.tx} frames${r.warmup ? ", warm-up included" : ""} (dropped ${r.l2fwd.totals.dropped})`);
   if (p.rx) {
     const l = p.rx.latencyNs;
-    const us = (ns: number): string => (ns >= 1e6 ? `${(ns / 1e6).toFixed(2)} ms` : `${(ns / 1000).toFixed(1)} µs`);
     console.log(`  pktgen received ${p.rx.received}: lost ${p.rx.lost}, duplicated ${p.rx.duplicated}, reordered ${p.rx.reordered}`);
     console.log(`  latency         p50 ${us(l.p50)}  p99 ${us(l.p99)}  p99.9 ${us(l.p999)}  max ${us(l.max)}`);
   }
+  console.log(`  imissed         ${r.ports.map((x) => `${x.app} ${x.spec.split(",")[0]} ${x.imissed}`).join(", ")}  (frames a port's RX ring had no room for)`);
 }

@@ -20,7 +20,13 @@ export interface ParsedSpec {
   kind: string;
   /** The bare value, when ARGS had no "=". */
   positional: string | undefined;
+  /** key=value pairs, in an object without a prototype: a key such as "__proto__" or "constructor" is just a key. */
   pairs: Record<string, string>;
+}
+
+/** An empty record without a prototype: keys are the spec's own, never Object.prototype's. */
+function record<T>(): Record<string, T> {
+  return Object.create(null) as Record<string, T>;
 }
 
 export function splitSpec(spec: string): ParsedSpec {
@@ -32,7 +38,7 @@ export function splitSpec(spec: string): ParsedSpec {
   const colon = spec.indexOf(":");
   const kind = (colon < 0 ? spec : spec.slice(0, colon)).trim();
   const args = colon < 0 ? "" : spec.slice(colon + 1);
-  const pairs: Record<string, string> = {};
+  const pairs = record<string>();
   let positional: string | undefined;
   for (const part of args.split(",").map((p) => p.trim()).filter((p) => p !== "")) {
     const eq = part.indexOf("=");
@@ -41,7 +47,7 @@ export function splitSpec(spec: string): ParsedSpec {
       positional = part;
     } else {
       const key = part.slice(0, eq).trim();
-      if (key in pairs) throw new BdkError(`port spec "${spec}": "${key}" given twice`, "give each key once");
+      if (Object.hasOwn(pairs, key)) throw new BdkError(`port spec "${spec}": "${key}" given twice`, "give each key once");
       pairs[key] = part.slice(eq + 1).trim();
     }
   }
@@ -51,20 +57,20 @@ export function splitSpec(spec: string): ParsedSpec {
 /** Checks and converts spec arguments against a driver's declared parameters. */
 export function checkParams(spec: string, parsed: ParsedSpec, declared: Record<string, ParamSpec>, positionalName: string | undefined): Params {
   const list = (): string => Object.entries(declared).map(([k, p]) => `${k}=<${p.type}> (${p.help})`).join(", ") || "none";
-  const out: Params = {};
-  const raw: Record<string, string> = { ...parsed.pairs };
+  const out = record<ParamValue>();
+  const raw = Object.assign(record<string>(), parsed.pairs);
   if (parsed.positional !== undefined) {
     if (!positionalName) throw new BdkError(`port spec "${spec}": "${parsed.positional}" is not key=value`, `accepted: ${list()}`);
-    if (positionalName in raw) throw new BdkError(`port spec "${spec}": ${positionalName} given twice`, "give it once");
+    if (Object.hasOwn(raw, positionalName)) throw new BdkError(`port spec "${spec}": ${positionalName} given twice`, "give it once");
     raw[positionalName] = parsed.positional;
   }
   for (const [key, text] of Object.entries(raw)) {
-    const p = declared[key];
+    const p = Object.hasOwn(declared, key) ? declared[key] : undefined;
     if (!p) throw new BdkError(`port spec "${spec}": unknown argument "${key}"`, `accepted: ${list()}`);
     out[key] = convert(spec, key, text, p.type);
   }
   for (const [key, p] of Object.entries(declared)) {
-    if (p.required && !(key in out)) throw new BdkError(`port spec "${spec}": missing ${key}`, `accepted: ${list()}`);
+    if (p.required && !Object.hasOwn(out, key)) throw new BdkError(`port spec "${spec}": missing ${key}`, `accepted: ${list()}`);
   }
   return out;
 }
@@ -76,7 +82,10 @@ function convert(spec: string, key: string, text: string, type: ParamType): Para
       return text;
     case "int": {
       if (!/^\d+$/.test(text)) throw new BdkError(`port spec "${spec}": ${key}="${text}" is not a whole number`, `give ${key}=<0,1,2…>`);
-      return Number(text);
+      const n = Number(text);
+      // More digits than a double holds exactly ("99999999999999999999", or 400 nines: Infinity) is no count.
+      if (!Number.isSafeInteger(n)) throw new BdkError(`port spec "${spec}": ${key}=${text} is too large`, `give ${key}=<0..${Number.MAX_SAFE_INTEGER}>`);
+      return n;
     }
     case "bool":
       if (/^(1|true|yes|on)$/i.test(text)) return true;

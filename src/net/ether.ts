@@ -10,6 +10,7 @@
  *  | dst  | src  | 0x8100  | TCI | type | ...   one 802.1Q tag (TCI = PCP:3 DEI:1 VID:12)
  * ```
  */
+import { BdkError } from "../sys/errors.ts";
 import { bytesEqual, copyBytes, read16, write16 } from "./bytes.ts";
 
 export const ETHER_ADDR_LEN = 6;
@@ -228,7 +229,7 @@ export function macToString(buf: Uint8Array, off: number = 0): string {
 
 /**
  * Parses "02:00:00:00:00:01" (also "-" separators, or 12 hex digits without separators) into a
- * new 6-byte array. Throws an Error naming the bad input and the expected form.
+ * new 6-byte array. Throws a BdkError (a user's error) naming the bad input and the expected form.
  */
 export function parseMac(text: string): Uint8Array {
   const s = text.trim();
@@ -241,7 +242,7 @@ export function parseMac(text: string): Uint8Array {
   }
   const ok = parts.length === 6 && parts.every((p) => /^[0-9a-fA-F]{1,2}$/.test(p));
   if (!ok) {
-    throw new Error(`invalid MAC address ${JSON.stringify(text)}: expected six hex bytes like 02:00:00:00:00:01`);
+    throw new BdkError(`invalid MAC address ${JSON.stringify(text)}: expected six hex bytes like 02:00:00:00:00:01`);
   }
   const out = new Uint8Array(6);
   for (let i = 0; i < 6; i++) out[i] = parseInt(parts[i]!, 16);

@@ -8,6 +8,7 @@
  *  |ver|ihl| tos  | total length | id    | flags|frag  | ttl | proto| csum   | src | dst |
  * ```
  */
+import { BdkError } from "../sys/errors.ts";
 import { read16, read32, write16, write32 } from "./bytes.ts";
 import { checksumAdjust16, checksumAdjust32, checksumFold, checksumSum } from "./checksum.ts";
 
@@ -223,7 +224,7 @@ export function ipv4PseudoSum(buf: Uint8Array, off: number, proto: number, l4Len
 
 /**
  * Parses dotted-quad "10.0.0.1" into an unsigned 32-bit number. Strict: four decimal numbers 0-255
- * without leading zeros (no octal or hex forms). Throws an Error naming the bad input.
+ * without leading zeros (no octal or hex forms). Throws a BdkError (a user's error) naming the bad input.
  */
 export function parseIpv4(text: string): number {
   const parts = text.trim().split(".");
@@ -235,7 +236,7 @@ export function parseIpv4(text: string): number {
     else v = v * 256 + Number(p);
   }
   if (!ok) {
-    throw new Error(
+    throw new BdkError(
       `invalid IPv4 address ${JSON.stringify(text)}: expected four decimal numbers 0-255 like 10.0.0.1`,
     );
   }

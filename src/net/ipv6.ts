@@ -8,6 +8,7 @@
  *  |ver:4|tc:8|flow:20  | payload len  | next  | hop lim | src  | dst  |
  * ```
  */
+import { BdkError } from "../sys/errors.ts";
 import { bytesEqual, copyBytes, read16, write16 } from "./bytes.ts";
 import { checksumSum } from "./checksum.ts";
 
@@ -116,14 +117,14 @@ export function ipv6PseudoSum(buf: Uint8Array, off: number, nextHeader: number, 
 
 // ---- setup-time helpers -------------------------------------------------------------------------
 
-function badIpv6(text: string): Error {
-  return new Error(
+function badIpv6(text: string): BdkError {
+  return new BdkError(
     `invalid IPv6 address ${JSON.stringify(text)}: expected eight groups of 1-4 hex digits separated by ":" ` +
       `(one "::" may stand for a run of zero groups; the last 32 bits may be dotted IPv4) like fd00::1`,
   );
 }
 
-/** Parses an IPv6 address (RFC 4291 §2.2 text forms) into `out[outOff..+16)`; throws on bad input. */
+/** Parses an IPv6 address (RFC 4291 §2.2 text forms) into `out[outOff..+16)`; throws a BdkError on bad input. */
 export function parseIpv6Into(text: string, out: Uint8Array, outOff: number = 0): void {
   const s = text.trim();
   const halves = s.split("::");
@@ -175,7 +176,7 @@ function parseDotted(p: string): number {
   return v;
 }
 
-/** Parses an IPv6 address into a new 16-byte array; throws an Error naming the bad input. */
+/** Parses an IPv6 address into a new 16-byte array; throws a BdkError naming the bad input. */
 export function parseIpv6(text: string): Uint8Array {
   const out = new Uint8Array(16);
   parseIpv6Into(text, out, 0);

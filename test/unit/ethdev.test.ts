@@ -5,7 +5,8 @@ import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { openPort } from "../../src/index.ts";
 import { Burst } from "../../src/ethdev/port.ts";
-import { normalizePciAddress, splitSpec } from "../../src/ethdev/spec.ts";
+import { checkParams, normalizePciAddress, splitSpec } from "../../src/ethdev/spec.ts";
+import { BdkError } from "../../src/sys/errors.ts";
 import { Mempool } from "../../src/mem/mempool.ts";
 import { PcapWriter } from "../../drivers/pcap/file.ts";
 
@@ -24,6 +25,30 @@ describe("port specs", () => {
     expect(splitSpec("pcap:in=a.pcap,out=b.pcap")).toEqual({ kind: "pcap", positional: undefined, pairs: { in: "a.pcap", out: "b.pcap" } });
     expect(() => splitSpec("pcap:in=a,in=b")).toThrow('"in" given twice');
     expect(() => splitSpec("")).toThrow("empty port spec");
+  });
+
+  test("keys named like Object.prototype's are keys like any other (found by the fuzzer)", () => {
+    // Fuzz: splitSpec("af_packet:__proto__=") said '"__proto__" given twice' (the key was looked up on
+    // Object.prototype), and "__proto__=x" was silently dropped.
+    const p = splitSpec("af_packet:__proto__=");
+    expect(Object.hasOwn(p.pairs, "__proto__")).toBe(true);
+    expect(p.pairs["__proto__"]).toBe("");
+    expect(Object.entries(splitSpec("null:constructor=1,toString=2").pairs)).toEqual([["constructor", "1"], ["toString", "2"]]);
+    expect(() => splitSpec("null:__proto__=1,__proto__=2")).toThrow('"__proto__" given twice');
+    expect(() => openPort("null:constructor=1")).toThrow(/unknown argument "constructor"; accepted: size=<int>/);
+    expect(() => openPort("null:__proto__=1")).toThrow(/unknown argument "__proto__"/);
+    expect(() => openPort("null:hasOwnProperty=1")).toThrow(/unknown argument "hasOwnProperty"/);
+  });
+
+  test("a whole number too large to be exact is refused (found by the fuzzer)", () => {
+    // Fuzz: "pcap:loop=9007199254740993" gave loop 9007199254740992; 400 nines gave Infinity.
+    const declared = { loop: { type: "int" as const, help: "" } };
+    for (const text of ["9007199254740993", "99999999999999999999", "9".repeat(400)]) {
+      const spec = `pcap:loop=${text}`;
+      expect(() => checkParams(spec, splitSpec(spec), declared, undefined)).toThrow(BdkError);
+      expect(() => checkParams(spec, splitSpec(spec), declared, undefined)).toThrow(`loop=${text} is too large`);
+    }
+    expect(checkParams("x:loop=9007199254740991", splitSpec("x:loop=9007199254740991"), declared, undefined)).toEqual({ loop: 9007199254740991 });
   });
 
   test("an unknown spec lists every accepted form", () => {

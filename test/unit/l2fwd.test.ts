@@ -1,7 +1,13 @@
 // l2fwd: argument handling, and forwarding between two veth pairs in namespaces this test makes and removes.
-import { describe, expect, test } from "bun:test";
+import { describe, expect, spyOn, test } from "bun:test";
+import { mkdtempSync, readlinkSync, readdirSync, rmSync } from "node:fs";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
+import { allowedCores } from "../../apps/common/args.ts";
 import { NetLab } from "../../apps/common/netlab.ts";
-import { lanesFor, parseL2fwdArgs, parsePortmap, shareLanes } from "../../apps/l2fwd.ts";
+import { lanesFor, main as l2fwdMain, parseL2fwdArgs, parsePortmap, runL2fwd, shareLanes } from "../../apps/l2fwd.ts";
+import { claimInterface, claimPath, readClaim } from "../../drivers/af_packet/claim.ts";
+import { Mempool, openPort } from "../../src/index.ts";
 
 const ROOT = new URL("../..", import.meta.url).pathname;
 const BUN = process.execPath;
@@ -44,6 +50,150 @@ describe("l2fwd arguments", () => {
     expect(() => parseL2fwdArgs([])).toThrow("no ports given");
     expect(() => parseL2fwdArgs(["--cores", "0,1", "null", "null"])).not.toThrow();
   });
+
+  test("numbers follow the one strict grammar: -b 1e3, 0x20 and \" 32\" are refused, a period of 3.5 s is accepted", () => {
+    for (const bad of ["1e3", "0x20", " 32", "3.5"]) {
+      expect(() => parseL2fwdArgs(["-b", bad, "null", "null"])).toThrow(`l2fwd: --burst expects a whole number, got "${bad}"`);
+    }
+    expect(parseL2fwdArgs(["-T", "3.5", "null", "null"]).period).toBe(3.5);
+    expect(() => parseL2fwdArgs(["-T", "1e1", "null", "null"])).toThrow('l2fwd: --period expects a number, got "1e1"');
+    expect(() => parseL2fwdArgs(["-b", "32", "-b", "64", "null", "null"])).toThrow('l2fwd: --burst given twice ("-b 32" and "-b 64")');
+  });
+
+  test("--pool and --ring-size: one range message, from min and max", () => {
+    expect(() => parseL2fwdArgs(["--pool", "0", "null", "null"])).toThrow("l2fwd: --pool 0 is out of range; give 64..16777216");
+    expect(() => parseL2fwdArgs(["--pool", "99999999999", "null", "null"])).toThrow("l2fwd: --pool 99999999999 is out of range; give 64..16777216");
+    expect(() => parseL2fwdArgs(["--ring-size", "1048576", "null", "null"])).toThrow("l2fwd: --ring-size 1048576 is out of range; give 64..65536");
+    expect(() => parseL2fwdArgs(["--ring-size", "1000", "null", "null"])).toThrow("l2fwd: --ring-size 1000 is not a power of two");
+  });
+
+  test("--cores: an empty list is refused, a core outside the affinity mask too; a core twice is allowed", () => {
+    expect(() => parseL2fwdArgs(["--cores", "", "null", "null"])).toThrow("l2fwd: --cores needs a value, got an empty one");
+    expect(() => parseL2fwdArgs(["--cores", "0,,1", "null", "null"])).toThrow("(an empty item)");
+    expect(() => parseL2fwdArgs(["--cores=", "null", "null"])).toThrow("--cores needs a value");
+    const allowed = allowedCores()!;
+    const outside = [1023, 1022].find((c) => !allowed.includes(c))!;
+    expect(() => parseL2fwdArgs(["--cores", `0,${outside}`, "null", "null"])).toThrow(`l2fwd: core ${outside} is not among the cores this process may run on`);
+    expect(parseL2fwdArgs(["--cores", "0,0", "null", "null"]).cores).toBe("0,0");
+  });
+
+  test("two workers on one core: one warning line naming the core and the worker count", async () => {
+    const pool = Mempool.create({ count: 1024, hugepages: "never", name: "l2fwd-shared-core" });
+    // Both ends of both links: l2fwd gets one end of each.
+    const all = ["ring:shared-core-a", "ring:shared-core-a", "ring:shared-core-b", "ring:shared-core-b"].map((spec) => openPort(spec, { pool, rxQueues: 2, txQueues: 2 }));
+    const ports = [all[1]!, all[2]!];
+    const lines: string[] = [];
+    try {
+      for (const p of all) p.start();
+      const o = parseL2fwdArgs(["ring:shared-core-a", "ring:shared-core-b", "--cores", "0,0", "--port-queues", "2", "--period", "0", "--link-wait", "0"]);
+      const r = await runL2fwd(o, { ports, shouldStop: () => true, log: (l) => lines.push(l) });
+      expect(r.workers.map((w) => w.core)).toEqual([0, 0]);
+    } finally {
+      for (const p of all) p.close();
+      pool.destroy();
+    }
+    expect(lines.filter((l) => l.includes("warning"))).toEqual(["l2fwd: warning: core 0 runs 2 workers: they share it (fine while they sleep; when busy each gets 1/2 of the core)"]);
+  }, 20000);
+
+  test("the same port twice is refused with both indices", () => {
+    expect(() => parseL2fwdArgs(["af_packet:x", "af_packet:x"])).toThrow('l2fwd: ports 0 and 1 are the same interface x ("af_packet:x" and "af_packet:x")');
+    expect(() => parseL2fwdArgs(["af_packet:x", "af_packet:y", "af_packet:z", "af_packet:x,frames=4096"])).toThrow("l2fwd: ports 0 and 3 are the same interface x");
+    expect(() => parseL2fwdArgs(["03:00.0", "0000:03:00.0"])).toThrow("l2fwd: ports 0 and 1 are the same PCI device 0000:03:00.0");
+    expect(() => parseL2fwdArgs(["ring:a", "ring:a"])).toThrow("l2fwd: ports 0 and 1 are the two ends of one ring link a");
+    expect(() => parseL2fwdArgs(["--portmap", "(0,1)", "ring:a", "ring:a"])).toThrow("two ends of one ring link a");
+    // Ports that share nothing may repeat.
+    expect(parseL2fwdArgs(["null", "null"]).pairs).toEqual([[0, 1]]);
+  });
+
+  test("the help says what 0 means for every duration and count", async () => {
+    const out: string[] = [];
+    const log = spyOn(console, "log").mockImplementation((...a: unknown[]) => void out.push(a.join(" ")));
+    try {
+      await l2fwdMain(["--help"]);
+    } finally {
+      log.mockRestore();
+    }
+    const help = out.join("\n");
+    expect(help).toMatch(/--duration S +stop after S seconds \(0: no limit, run until Ctrl-C\)/);
+    expect(help).toMatch(/--period S +seconds between stats lines \(0: none\)/);
+  });
+});
+
+describe("the af_packet interface claim", () => {
+  const fdsOn = (path: string): number => readdirSync("/proc/self/fd").filter((fd) => {
+    try {
+      return readlinkSync(`/proc/self/fd/${fd}`) === path;
+    } catch {
+      return false;
+    }
+  }).length;
+
+  test("a second process on the interface is warned with the holder's pid and command; released at close and at exit", async () => {
+    const dir = mkdtempSync(join(tmpdir(), "bdk-claim-"));
+    try {
+      // Another process holds the claim on ifindex 1 until its stdin closes.
+      const holder = Bun.spawn([BUN, "-e", `
+        import { claimInterface } from "${ROOT}drivers/af_packet/claim.ts";
+        const c = claimInterface("af_packet:lo", "lo", 1, { dir: ${JSON.stringify(dir)} });
+        console.log(c.held ? "held" : "not held");
+        for await (const _ of Bun.stdin.stream()) {}`], { stdin: "pipe", stdout: "pipe", stderr: "inherit" });
+      const reader = holder.stdout.getReader();
+      expect(new TextDecoder().decode((await reader.read()).value)).toBe("held\n");
+      const path = claimPath(1, dir);
+      expect(readClaim(path)).toEqual({ pid: holder.pid, command: expect.any(String) });
+
+      const warnings: string[] = [];
+      const warn = (_key: string, message: string): void => void warnings.push(message);
+      const second = claimInterface("af_packet:lo", "lo", 1, { dir, warn });
+      expect(second.held).toBe(false);
+      expect(warnings).toHaveLength(1);
+      expect(warnings[0]).toStartWith(`af_packet:lo: interface lo is already in use by bdk process ${holder.pid} (`);
+      expect(warnings[0]).toContain("both receive its frames");
+      second.release();
+
+      // The holder exits: the lock dies with it, and the next claim is ours, without a word.
+      holder.stdin.end();
+      await holder.exited;
+      const mine = claimInterface("af_packet:lo", "lo", 1, { dir, warn });
+      const again = claimInterface("af_packet:lo2", "lo", 1, { dir, warn }); // a second port of this process shares it
+      expect([mine.held, again.held, warnings.length]).toEqual([true, true, 1]);
+      expect(readClaim(path)?.pid).toBe(process.pid);
+      expect(fdsOn(path)).toBe(1);
+      mine.release();
+      expect(fdsOn(path)).toBe(1); // the other port still holds it
+      again.release();
+      again.release(); // idempotent
+      expect(fdsOn(path)).toBe(0); // closed: released
+    } finally {
+      rmSync(dir, { recursive: true, force: true });
+    }
+  }, 20000);
+
+  test.skipIf(process.getuid?.() !== 0)("two processes opening af_packet:lo: the second warns, naming the first's pid (root)", async () => {
+    const holder = Bun.spawn([BUN, "-e", `
+      import { openPort } from "${ROOT}src/index.ts";
+      const p = openPort("af_packet:lo");
+      console.log("open");
+      for await (const _ of Bun.stdin.stream()) {}
+      p.close();`], { stdin: "pipe", stdout: "pipe", stderr: "pipe" });
+    try {
+      const reader = holder.stdout.getReader();
+      expect(new TextDecoder().decode((await reader.read()).value)).toBe("open\n");
+      const second = Bun.spawnSync([BUN, "-e", `
+        import { openPort } from "${ROOT}src/index.ts";
+        openPort("af_packet:lo").close();`], { stdout: "pipe", stderr: "pipe" });
+      expect(second.exitCode).toBe(0);
+      expect(second.stderr.toString()).toContain(`bdk: warning: af_packet:lo: interface lo is already in use by bdk process ${holder.pid}`);
+    } finally {
+      holder.stdin.end();
+      await holder.exited;
+    }
+    // Once the first has closed its port, nobody is warned.
+    const third = Bun.spawnSync([BUN, "-e", `
+      import { openPort } from "${ROOT}src/index.ts";
+      openPort("af_packet:lo").close();`], { stdout: "pipe", stderr: "pipe" });
+    expect(third.stderr.toString()).not.toContain("already in use");
+  }, 20000);
 });
 
 /** The CLI as a user runs it, inside a namespace; resolves with its exit code and output. */

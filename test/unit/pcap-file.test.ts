@@ -429,3 +429,30 @@ describe("malformed pcap files give one clear PcapError line", () => {
     expectPcapError(tmp.dir, "cannot read pcap file", "it is a directory");
   });
 });
+
+describe("buffer sizes (found by the fuzzer)", () => {
+  test("a bufferSize that is not a whole number is refused by name, not read as an empty buffer", () => {
+    // Fuzz: PcapReader.open(valid file, { bufferSize: NaN }) made a 0-byte buffer and reported the valid file
+    // as "truncated: 0 bytes"; Infinity threw a RangeError reported as an unreadable file.
+    const path = tmp.path("buffer-size.pcap");
+    writeFrames(path, [hex(UDP4), hex(TCP4)], false);
+    for (const bad of [NaN, Infinity, -Infinity, 0.5, 2 ** 31]) {
+      let err: unknown;
+      try {
+        PcapReader.open(path, { bufferSize: bad });
+      } catch (e) {
+        err = e;
+      }
+      expect(err).toBeInstanceOf(PcapError);
+      expect((err as Error).message).toContain(`bufferSize ${bad} is not a whole number of bytes up to 1073741824 (1 GiB)`);
+      expect(() => new PcapWriter(tmp.path("w.pcap"), { bufferSize: bad })).toThrow(PcapError);
+    }
+    // Whole numbers below the minimum are raised to it, as documented.
+    for (const ok of [-1, 0, 1, 262184, 1 << 20]) {
+      const r = PcapReader.open(path, { bufferSize: ok });
+      let n = 0;
+      while (r.next()) n++;
+      expect(n).toBe(2);
+    }
+  });
+});

@@ -1,7 +1,7 @@
 // `bdk devbind`, `bdk check` and `bdk hugepages` on recorded trees: what they print and their exit codes.
 // (Binding itself changes the kernel's state: test/vm/vfio.test.ts does it in the guest.)
 import { afterAll, describe, expect, spyOn, test } from "bun:test";
-import { mkdtempSync, readFileSync, rmSync } from "node:fs";
+import { mkdtempSync, readFileSync, rmSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { main as check } from "../../src/cli/check.ts";
@@ -88,7 +88,41 @@ describe("bdk check", () => {
     expect(j.devices[0]!.mode).toBe("none");
     expect(j.devices[0]!.reasons.map((r) => r.code)).toEqual(["kernel-driver", "no-iommu"]);
     const q = await run(check, ["-q", "0000:00:02.0"], tree("vfio-e1000"));
-    expect(q.out).toBe("0000:00:02.0 (82540EM, 8086:100e): SAFE (IOMMU)");
+    expect(q.out).toBe("0000:00:02.0 safe");
+  });
+
+  test("-q is one line per device: safe, or unsafe with the first reason (no fixes, no notes)", async () => {
+    const q = await run(check, ["-q"], tree("vfio-e1000"));
+    expect(q.code).toBe(1);
+    expect(q.out.split("\n")).toEqual([
+      "0000:00:02.0 safe",
+      "0000:01:00.0 unsafe: 0000:01:00.0 (82576, 8086:10c9) is still on its kernel driver igb (eth1)",
+    ]);
+    const full = await run(check, [], tree("vfio-e1000"));
+    expect(full.out.split("\n").length).toBeGreaterThan(2);
+  });
+
+  test("the advice to bind a routed NIC carries devbind's guard: it would cut the network, and what --force means", async () => {
+    // eth0 of 0000:00:02.0 is up with 2 routes (the machine's network); eth1 of 0000:01:00.0 is idle.
+    const r = await run(check, [], tree("kernel-drivers"));
+    expect(r.out).toContain("0000:00:02.0 (82540EM, 8086:100e) is still on its kernel driver e1000 (eth0)\n" +
+      "    fix: binding it would cut this machine's network: eth0 carries 2 routes (*Active*), so `bdk devbind --bind vfio-pci 0000:00:02.0` refuses; " +
+      "move its addresses and routes to another interface and take it down (ip link set eth0 down) first. --force binds anyway, and every route " +
+      "and connection over eth0 is lost (an SSH session over it included)");
+    expect(r.out).not.toContain("fix: bdk devbind --bind vfio-pci 0000:00:02.0");
+    // The idle NIC keeps the plain command, which devbind carries out without a word.
+    expect(r.out).toContain("(eth1)\n    fix: bdk devbind --bind vfio-pci 0000:01:00.0\n");
+    // The same decision as devbind's: it refuses the routed one, for the same reason.
+    const d = await run(devbind, ["--bind", "vfio-pci", "0000:00:02.0"], tree("kernel-drivers"));
+    expect(d.err).toContain("interface eth0 of 0000:00:02.0 carries 2 routes (*Active*)");
+    // --json carries the guarded advice too.
+    const j = JSON.parse((await run(check, ["--json", "00:02.0"], tree("kernel-drivers"))).out) as { devices: { reasons: { code: string; fix: string }[] }[] };
+    expect(j.devices[0]!.reasons.find((x) => x.code === "kernel-driver")!.fix).toStartWith("binding it would cut this machine's network: eth0 carries 2 routes");
+  });
+
+  test("a bind the guard would refuse for another reason says so (no IOMMU group), instead of the bare command", async () => {
+    const r = await run(check, ["0000:01:00.0"], tree("no-iommu"));
+    expect(r.out).toContain("fix: `bdk devbind --bind vfio-pci 0000:01:00.0` would be refused: 0000:01:00.0 has no IOMMU group, so vfio-pci will refuse it");
   });
 
   test("a machine without network devices", async () => {
@@ -124,6 +158,8 @@ describe("bdk hugepages", () => {
   test("--reserve writes the pool size and reports what the kernel gave", async () => {
     const dir = join(scratch, "t");
     Bun.spawnSync(["cp", "-a", join(FIX, "vfio-e1000"), dir]);
+    // A fake /proc/meminfo: 4 GiB, 3 GiB available (the free-memory check reads it).
+    writeFileSync(join(dir, "proc/meminfo"), "MemTotal:        4194304 kB\nMemFree:         1048576 kB\nMemAvailable:    3145728 kB\n");
     const r = await run(hugepages, ["--reserve", "2M:64", "--json"], treePaths(dir));
     expect(r.code).toBe(0);
     expect(readFileSync(join(dir, "sys/kernel/mm/hugepages/hugepages-2048kB/nr_hugepages"), "utf8")).toBe("64");

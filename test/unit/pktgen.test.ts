@@ -1,7 +1,7 @@
 // pktgen over real ports: ring links in this process, a capture port that keeps what TX sends, tshark as
 // the independent judge of checksums, pcap replay byte for byte, the rate limiter (loose bounds only), the
 // CLI's one-line errors, and (as root, when af_packet exists) a veth pair.
-import { afterAll, describe, expect, test } from "bun:test";
+import { afterAll, describe, expect, spyOn, test } from "bun:test";
 import { spawnSync } from "bun";
 import { existsSync, mkdtempSync, rmSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
@@ -689,12 +689,59 @@ describe("command line", () => {
     [["--tx", "null", "--pcap", "x.pcap", "--imix"], /^pktgen: --pcap replays the file's frames as they are/],
     [["--rx-only", "null", "--tx", "null"], /^pktgen: --rx-only cannot be combined/],
     [["null", "null"], /^pktgen: unexpected arguments/],
+    // One number grammar: no exponents, hex, blanks or leading dots, anywhere a number is typed.
+    [["--tx", "null", "--count", "1e3"], /^pktgen: --count expects a whole number, got "1e3"/],
+    [["--tx", "null", "--burst", "0x20"], /^pktgen: --burst expects a whole number, got "0x20"/],
+    [["--tx", "null", "--interval", "1e-1"], /^pktgen: --interval expects a number, got "1e-1"/],
+    [["--tx", "null", "--size", " 64"], /^pktgen: --size " 64" is malformed/],
+    [["--tx", "null", "--size", "64 - 128"], /^pktgen: --size "64 - 128" is malformed/],
+    [["--tx", "null", "--rate", ".5Mpps"], /^pktgen: --rate "\.5Mpps" is malformed/],
+    [["--tx", "null", "--rate", "1e6"], /^pktgen: --rate "1e6" is malformed/],
+    [["--tx", "null", "--rate", "1 Mpps"], /^pktgen: --rate "1 Mpps" is malformed/],
+    [["--tx", "null", "--src-port", " 80"], /^pktgen: --src-port " 80" is not a UDP port or range/],
+    // Options given twice, empty values, --loop without --pcap, one port twice.
+    [["--tx", "ring:a", "--tx", "ring:b"], /^pktgen: --tx given twice \("--tx ring:a" and "--tx ring:b"\); give it once$/],
+    [["--tx", "null", "--rate", "1Mpps", "--rate=2Mpps"], /^pktgen: --rate given twice/],
+    [["--tx", ""], /^pktgen: --tx needs a value, got an empty one/],
+    [["--tx", "null", "--loop", "3"], /^pktgen: --loop without --pcap; --loop N replays a --pcap file N times/],
+    [["--tx", "null", "--rx", "null"], /^pktgen: --tx and --rx are both "null": two separate ports/],
+    [["--tx", "0000:03:00.0", "--rx", "03:00.0"], /^pktgen: --tx and --rx are the same PCI device 0000:03:00\.0/],
   ];
   for (const [argv, re] of cases) {
     test(`${JSON.stringify(argv)} → ${re.source.slice(1, 50)}`, () => {
       expect(() => parsePktgenArgs(argv)).toThrow(re);
     });
   }
+
+  test("--tx and --rx on one af_packet interface: allowed, with one note line; a ring name twice is a link, without one", () => {
+    const notes: string[] = [];
+    const err = spyOn(console, "error").mockImplementation((...a: unknown[]) => void notes.push(a.join(" ")));
+    try {
+      const o = parsePktgenArgs(["--tx", "af_packet:veth0", "--rx", "af_packet:veth0,frames=4096"]);
+      expect([o.tx, o.rx]).toEqual(["af_packet:veth0", "af_packet:veth0,frames=4096"]);
+      expect(notes).toEqual(["pktgen: note: --tx and --rx are one interface veth0: it sends and receives there; this process does not see its own frames, " +
+        "only what comes back from the link (a forwarder or reflector on the far side)"]);
+      notes.length = 0;
+      parsePktgenArgs(["--tx", "ring:a", "--rx", "ring:a"]);
+      parsePktgenArgs(["--tx", "af_packet:veth0", "--rx", "af_packet:veth1"]);
+      expect(notes).toEqual([]);
+    } finally {
+      err.mockRestore();
+    }
+  });
+
+  test("--loop goes with --pcap; plain decimals are numbers", () => {
+    expect(parsePktgenArgs(["--tx", "null", "--pcap", "x.pcap", "--loop", "0"]).loop).toBe(0);
+    expect(parsePktgenArgs(["--tx", "null"]).loop).toBeUndefined();
+    expect(parsePktgenArgs(["--tx", "null", "--interval", "0.25", "--duration", "1.5"])).toMatchObject({ interval: 0.25, duration: 1.5 });
+  });
+
+  test("the help says what 0 means for every duration and count", () => {
+    const help = cli(["--help"]).stdout;
+    expect(help).toMatch(/--duration S +stop after S seconds \(0: no limit; the default\)/);
+    expect(help).toMatch(/--count N +stop after N frames .*\(default: no limit\)/);
+    expect(help).toMatch(/--loop N +with --pcap only: times to replay the file \(0: no limit/);
+  });
 
   test("the positional TX port and the defaults", () => {
     const o = parsePktgenArgs(["null", "--rate", "1.5Mpps", "--size", "64-128", "--count", "10"]);

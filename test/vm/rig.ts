@@ -19,6 +19,8 @@ import {
   type NicInfo, type NicSpec,
 } from "./topology.ts";
 
+import { Qmp } from "./qmp.ts";
+
 export type { NicInfo, NicModel, NicSpec, UdpWire } from "./topology.ts";
 export { nicAddresses } from "./topology.ts";
 
@@ -35,13 +37,23 @@ export interface RunOptions {
   timeoutSec?: number;
   memMb?: number;
   /** Each line of the command's output as it arrives (boot lines too with verbose). */
-  onLine?: (line: string) => void;
+  onLine?: (line: string, rig: RigHandle) => void;
   /** Called once QEMU runs and every TAP has carrier: the moment to move TAPs into namespaces. */
-  onStart?: (nics: NicInfo[]) => void | Promise<void>;
+  onStart?: (nics: NicInfo[], rig: RigHandle) => void | Promise<void>;
   verbose?: boolean;
   /** How long to queue for the machine-wide lock while another guest runs. Default 600. */
   lockTimeoutSec?: number;
   signal?: AbortSignal;
+}
+
+/** What a host test can do to a running guest. */
+export interface RigHandle {
+  /** The run's folder, /bdk-run ($BDK_VM_RUN) in the guest (not cached: live data both ways). */
+  runDir: string;
+  /** Writes runDir/NAME (the guest's waitSignal(NAME) sees it). */
+  signal(name: string, text?: string): void;
+  /** A QMP command to QEMU (e.g. set_link { name: "n0", up: false }: netdev n<i> is NIC i's wire). */
+  qmp(command: string, args?: Record<string, unknown>): Promise<unknown>;
 }
 
 export interface RunResult {
@@ -300,26 +312,36 @@ async function boot(args: string[], nics: NicInfo[], runDir: string, lockFd: num
   // A throwing onLine must not stop us reading QEMU's stdout (QEMU would block on a full pipe):
   // remember the error, stop the guest, and report it at the end.
   let lineError: Error | undefined;
-  const onLine = opts.onLine && ((line: string): void => {
+  const onLine = opts.onLine && ((line: string, rigHandle: RigHandle): void => {
     try {
-      opts.onLine!(line);
+      opts.onLine!(line, rigHandle);
     } catch (e) {
       lineError ??= e instanceof Error ? e : new Error(String(e));
       stop("aborted");
     }
   });
-  const reader = new ConsoleReader(onLine, opts.verbose);
+  let qmp: Promise<Qmp> | undefined;
+  const rig: RigHandle = {
+    runDir,
+    signal: (name, text = "") => writeFileSync(join(runDir, name), text),
+    qmp: async (command, args) => {
+      qmp ??= Qmp.connect(join(runDir, "qmp.sock"));
+      return (await qmp).execute(command, args);
+    },
+  };
+  const reader = new ConsoleReader(onLine && ((l: string) => onLine(l, rig)), opts.verbose);
   const stderr: string[] = [];
   const pumps = Promise.all([
     pumpLines(qemu.stdout, (l) => reader.line(l)),
     pumpLines(qemu.stderr, (l) => stderr.push(l)),
   ]);
-  const started = startHook(nics, opts.onStart, () => exited).catch((e: unknown) => {
+  const started = startHook(nics, opts.onStart, rig, () => exited).catch((e: unknown) => {
     stop("aborted");
     return e instanceof Error ? e : new Error(String(e));
   });
   const qemuCode = await qemu.exited;
   exited = true;
+  if (qmp) void qmp.then((q) => q.close(), () => undefined);
   clearTimeout(timer);
   opts.signal?.removeEventListener("abort", onAbort);
   await pumps;
@@ -349,11 +371,11 @@ async function boot(args: string[], nics: NicInfo[], runDir: string, lockFd: num
 }
 
 /** Waits for TAP carriers, then runs the caller's onStart hook. */
-async function startHook(nics: NicInfo[], hook: RunOptions["onStart"], exited: () => boolean): Promise<Error | undefined> {
+async function startHook(nics: NicInfo[], hook: RunOptions["onStart"], rig: RigHandle, exited: () => boolean): Promise<Error | undefined> {
   const taps = nics.flatMap((n) => (n.tap ? [n.tap] : []));
   if (!hook) return undefined;
   await waitCarrier(taps, exited);
-  if (!exited()) await hook(nics);
+  if (!exited()) await hook(nics, rig);
   return undefined;
 }
 

@@ -182,6 +182,8 @@ export function machineArgs(m: MachineOptions): string[] {
     "-device", "virtio-9p-pci,fsdev=fsproj,mount_tag=bdkproj,bus=pcie.0,addr=0x10",
     "-fsdev", `local,id=fsrun,path=${qemuValue(m.runDir)},security_model=none`,
     "-device", "virtio-9p-pci,fsdev=fsrun,mount_tag=bdkrun,bus=pcie.0,addr=0x11",
+    // The monitor, for host tests that act on devices while the guest runs (set_link …): test/vm/qmp.ts.
+    "-qmp", `unix:${qemuValue(`${m.runDir}/qmp.sock`)},server=on,wait=off`,
   ];
 }
 

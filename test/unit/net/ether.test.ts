@@ -35,6 +35,7 @@ import {
   vlanTci,
   vlanVid,
 } from "../../../src/net/ether.ts";
+import { BdkError } from "../../../src/sys/errors.ts";
 import { hex, toHex } from "./tools.ts";
 
 const A = parseMac("02:00:00:00:00:01");
@@ -106,6 +107,10 @@ describe("Ethernet header", () => {
     for (const bad of ["", "02:00:00:00:00", "02:00:00:00:00:01:03", "020:00:00:00:00:01", "02::00:00:00:01"]) {
       expect(() => parseMac(bad)).toThrow(/invalid MAC address .*expected six hex bytes/);
     }
+  });
+
+  test("bad MAC text is a BdkError, a user's error (fuzz: parseMac(\"\") threw a plain Error)", () => {
+    for (const bad of ["", "zz:00:00:00:00:01", "\u0000"]) expect(() => parseMac(bad)).toThrow(BdkError);
   });
 });
 

@@ -33,6 +33,7 @@ import {
   ipv4Write,
   parseIpv4,
 } from "../../../src/net/ipv4.ts";
+import { BdkError } from "../../../src/sys/errors.ts";
 import { hex, prng, refChecksum, toHex } from "./tools.ts";
 
 // Wikipedia, "Internet checksum" / "IPv4 header checksum" example: checksum b861.
@@ -161,5 +162,9 @@ describe("IPv4 text form", () => {
     for (const bad of ["", "10.0.0", "10.0.0.1.2", "10.0.0.01", "0x0a.0.0.1", "10..0.1", "a.b.c.d", "-1.0.0.0"]) {
       expect(() => parseIpv4(bad)).toThrow(/invalid IPv4 address .*expected four decimal numbers/);
     }
+  });
+
+  test("bad address text is a BdkError, a user's error (fuzz: parseIpv4(\".0.0.0\") threw a plain Error)", () => {
+    for (const bad of [".0.0.0", "", "256.0.0.0"]) expect(() => parseIpv4(bad)).toThrow(BdkError);
   });
 });

@@ -18,8 +18,10 @@ import {
   ipv6Version,
   ipv6Write,
   parseIpv6,
+  parseIpv6Into,
 } from "../../../src/net/ipv6.ts";
 import { checksumFinish } from "../../../src/net/checksum.ts";
+import { BdkError } from "../../../src/sys/errors.ts";
 import { hex, refChecksum, toHex } from "./tools.ts";
 
 const S = parseIpv6("fd00::1");
@@ -104,6 +106,13 @@ describe("IPv6 text form", () => {
   test("bad input names the input and the expected form", () => {
     for (const bad of ["", "1::2::3", "12345::", "1:2:3:4:5:6:7:8:9", "1:2:3:4:5:6:7", "g::1", "1:2:3:4:5:6:7:8::", ":1::", "1.2.3.4::", "::1.2.3", "fe80::1%eth0", ":::"]) {
       expect(() => parseIpv6(bad)).toThrow(/^invalid IPv6 address .*expected eight groups of 1-4 hex digits/);
+    }
+  });
+
+  test("bad address text is a BdkError, a user's error (fuzz: parseIpv6(\"G0:0:0:0:0:0:0:0\") threw a plain Error)", () => {
+    for (const bad of ["G0:0:0:0:0:0:0:0", "", "::1.2.3.04"]) {
+      expect(() => parseIpv6(bad)).toThrow(BdkError);
+      expect(() => parseIpv6Into(bad, new Uint8Array(16))).toThrow(BdkError);
     }
   });
 });

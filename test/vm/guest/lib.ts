@@ -110,3 +110,17 @@ export function keepCpusAwake(): () => void {
     for (const p of spinners) p.kill("SIGKILL");
   };
 }
+
+/** Waits (polling) until the host test wrote /bdk-run/NAME (RigHandle.signal); returns its text. Throws after `ms`. */
+export function waitSignal(name: string, ms: number): string {
+  const path = `${process.env.BDK_VM_RUN ?? "/bdk-run"}/${name}`;
+  const end = Date.now() + ms;
+  for (;;) {
+    try {
+      return readFileSync(path, "utf8");
+    } catch {
+      if (Date.now() > end) throw new Error(`no signal "${name}" from the host within ${ms} ms`);
+      Bun.sleepSync(20);
+    }
+  }
+}

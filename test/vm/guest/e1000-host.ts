@@ -1,0 +1,84 @@
+// e1000 / e1000e against the host kernel (run by test/vm/nics.test.ts; the host side captures, pings and
+// generates). Arguments: the e1000's and the e1000e's PCI addresses; NIC 0 is wired to the host's tapA
+// (namespace A), NIC 1 to tapB (namespace B).
+//   1. TX: 10 000 test frames of mixed sizes (60..1514) leave the e1000, then 100 jumbo frames of 9000 bytes
+//      with MTU 9000; the host's tcpdump checks them byte for byte.
+//   2. Forwarding: `bdk l2fwd` between the e1000 and the e1000e while the host pings across and streams
+//      sequence-numbered frames; stopped when the host says so, its JSON summary reported.
+import { Burst, Mempool, openPort, type Port } from "../../../src/index.ts";
+import { writeTestFrame } from "./frames.ts";
+import { bdk, BUN, PROJECT, report, waitSignal } from "./lib.ts";
+
+const [A, B] = process.argv.slice(2) as [string, string];
+report("bind", bdk("devbind", "--bind", "vfio-pci", A, B, "--force").code);
+
+async function waitUp(p: Port): Promise<void> {
+  const until = Date.now() + 5000;
+  while (!p.link().up && Date.now() < until) await Bun.sleep(20);
+  await Bun.sleep(1200); // QEMU holds receive for a second after RCTL is written
+}
+
+/** Sends frames made by `make(i, buffer)` until all `count` went; returns how many. */
+function send(p: Port, pool: Mempool, count: number, make: (i: number, b: number) => void): number {
+  const txq = p.txQueue(0);
+  const burst = new Burst(32);
+  let sent = 0;
+  const until = Date.now() + 120_000;
+  while (sent < count && Date.now() < until) {
+    const n = pool.allocBulk(burst.bufs, 0, Math.min(32, count - sent));
+    if (n === 0) continue;
+    burst.count = n;
+    for (let k = 0; k < n; k++) make(sent + k, burst.bufs[k]!);
+    let off = 0;
+    while (off < n && Date.now() < until) off += txq.burst(burst, off);
+    burst.freeFrom(pool, off);
+    sent += off;
+  }
+  return sent;
+}
+
+// ---- 1. TX to the host ----
+{
+  const pool = Mempool.create({ count: 2048, dataRoom: 16384, name: "tx" });
+  const a = openPort(A, { pool, txRingSize: 256, rxRingSize: 256 });
+  a.start();
+  await waitUp(a);
+  const sent = send(a, pool, 10_000, (i, b) => {
+    pool.len[b] = writeTestFrame(i, pool.bytes, pool.offset(b));
+  });
+  a.setMtu(9000);
+  const jumbo = send(a, pool, 100, (i, b) => {
+    pool.len[b] = writeTestFrame(10_000 + i, pool.bytes, pool.offset(b), 9000);
+  });
+  // Let the last descriptors go out before closing.
+  await Bun.sleep(500);
+  report("tx", { sent, jumbo, stats: a.stats() });
+  a.close();
+  pool.flushCache();
+  report("tx-leak", pool.inUse());
+  pool.destroy();
+}
+
+// ---- 2. l2fwd between the two NICs ----
+{
+  const fw = Bun.spawn([BUN, `${PROJECT}/apps/l2fwd.ts`, A, B, "--no-mac-updating", "--period", "0", "--link-wait", "5", "--json", "--ring-size", "512"],
+    { cwd: PROJECT, stdout: "pipe", stderr: "pipe" });
+  let err = "";
+  const pump = (async () => {
+    for await (const chunk of fw.stderr) {
+      err += new TextDecoder().decode(chunk);
+      if (/<-> port 1/.test(err) && !err.includes("@@sent-ready")) {
+        err += "@@sent-ready";
+        await Bun.sleep(1500); // RCTL's hold
+        report("fwd-ready", true);
+      }
+    }
+  })();
+  waitSignal("fwd-done", 240_000);
+  fw.kill("SIGINT");
+  const out = await new Response(fw.stdout).text();
+  const code = await fw.exited;
+  await pump;
+  report("fwd", { code, summary: JSON.parse(out.trim().split("\n").pop() ?? "null"), err: err.replace("@@sent-ready", "").split("\n").slice(-8) });
+}
+report("done", true);
