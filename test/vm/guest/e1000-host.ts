@@ -74,7 +74,7 @@ function send(p: Port, pool: Mempool, count: number, make: (i: number, b: number
       }
     }
   })();
-  waitSignal("fwd-done", 240_000);
+  await waitSignal("fwd-done", 240_000);
   fw.kill("SIGINT");
   const out = await new Response(fw.stdout).text();
   const code = await fw.exited;

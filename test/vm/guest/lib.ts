@@ -111,8 +111,8 @@ export function keepCpusAwake(): () => void {
   };
 }
 
-/** Waits (polling) until the host test wrote /bdk-run/NAME (RigHandle.signal); returns its text. Throws after `ms`. */
-export function waitSignal(name: string, ms: number): string {
+/** Waits (polling, without blocking the event loop) until the host test wrote /bdk-run/NAME (RigHandle.signal); returns its text. Throws after `ms`. */
+export async function waitSignal(name: string, ms: number): Promise<string> {
   const path = `${process.env.BDK_VM_RUN ?? "/bdk-run"}/${name}`;
   const end = Date.now() + ms;
   for (;;) {
@@ -120,7 +120,7 @@ export function waitSignal(name: string, ms: number): string {
       return readFileSync(path, "utf8");
     } catch {
       if (Date.now() > end) throw new Error(`no signal "${name}" from the host within ${ms} ms`);
-      Bun.sleepSync(20);
+      await Bun.sleep(20);
     }
   }
 }
