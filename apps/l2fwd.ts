@@ -21,6 +21,7 @@ const OPTIONS = {
   "queues-per-worker": { type: "int", alias: "q", default: 0, min: 0, max: 1024, value: "N", help: "RX queues each worker polls, as DPDK's -q (0: share them out round-robin)" },
   "ring-size": { type: "int", default: 512, min: 64, max: 65536, powerOfTwo: true, value: "N", help: "descriptors per RX/TX ring, a power of two" },
   pool: { type: "int", default: 8192, min: 64, max: 16777216, value: "N", help: "buffers in the shared mempool" },
+  mtu: { type: "int", default: 0, min: 0, max: 65000, value: "N", help: "set every port's MTU (0: leave it); buffers are sized to hold such frames" },
   period: { type: "number", alias: "T", default: 10, min: 0, max: 86400, value: "S", help: "seconds between stats lines (0: none)" },
   duration: { type: "number", default: 0, min: 0, value: "S", help: "stop after S seconds (0: no limit, run until Ctrl-C)" },
   promiscuous: { type: "bool", default: true, help: "receive frames for any destination MAC" },
@@ -172,7 +173,7 @@ export async function runL2fwd(o: L2fwdOptions, control: L2fwdControl = {}): Pro
   const laneOptions: LaneOptions = { burst: o.burst, macUpdating: o["mac-updating"] };
 
   const given = control.ports;
-  const pool = given ? given[0]!.config!.pool : Mempool.create({ count: o.pool, name: "l2fwd" });
+  const pool = given ? given[0]!.config!.pool : Mempool.create({ count: o.pool, dataRoom: dataRoomFor(o.mtu), name: "l2fwd" });
   const ports: Port[] = given ? [...given] : [];
   let stop = false;
   const removeSignal = onStopSignal(() => {
@@ -188,6 +189,7 @@ export async function runL2fwd(o: L2fwdOptions, control: L2fwdControl = {}): Pro
       for (const spec of o.specs) {
         ports.push(openPort(spec, {
           pool, rxQueues: o["port-queues"], txQueues, rxRingSize: o["ring-size"], txRingSize: o["ring-size"], promiscuous: o.promiscuous,
+          ...(o.mtu > 0 ? { mtu: o.mtu } : {}),
         }));
       }
       for (const p of ports) p.start();
@@ -260,6 +262,18 @@ export async function runL2fwd(o: L2fwdOptions, control: L2fwdControl = {}): Pro
       pool.destroy();
     }
   }
+}
+
+/**
+ * Buffers for frames of `mtu`: one standard frame (2048), or for jumbo MTUs the next power of two that
+ * holds a whole frame, since NICs take receive buffer sizes in powers of two (an e1000 with MTU 9000
+ * receives into 16 KiB buffers).
+ */
+function dataRoomFor(mtu: number): number {
+  if (mtu <= 1500) return 2048;
+  let room = 2048;
+  while (room < mtu + 18) room *= 2;
+  return Math.min(room, 65000);
 }
 
 async function waitForLinks(ports: Port[], seconds: number, log: (line: string) => void): Promise<void> {

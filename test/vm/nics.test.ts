@@ -73,6 +73,8 @@ describe("e1000 and e1000e against the host kernel (TAPs in namespaces)", () => 
   let run: RunResult;
   let r: Map<string, any>;
   let ping = "";
+  let pingJumbo = "";
+  let tapRxAfterTx = -1;
   let rxResult: any;
   let txResult: any;
   let hostError: Error | undefined;
@@ -99,12 +101,18 @@ describe("e1000 and e1000e against the host kernel (TAPs in namespaces)", () => 
             { stdout: "ignore", stderr: "pipe" });
         },
         onLine: (line, rig) => {
-          if (line.startsWith("@@tx ")) setTimeout(() => tcpdump?.kill("SIGINT"), 1000);
+          if (line.startsWith("@@tx ")) {
+            tapRxAfterTx = Number(Bun.spawnSync(inA(["cat", `/sys/class/net/${tapA}/statistics/rx_packets`])).stdout.toString());
+            setTimeout(() => tcpdump?.kill("SIGINT"), 1000);
+          }
           if (!line.startsWith("@@fwd-ready")) return;
           void (async () => {
             try {
               const p = Bun.spawnSync(inA(["ping", "-c", "5", "-i", "0.3", "-W", "3", "192.0.2.2"]), { stdout: "pipe", stderr: "pipe" });
               ping = p.stdout.toString();
+              // Jumbo frames through l2fwd --mtu 9000: 8972 bytes of ICMP payload, not fragmented.
+              const jumbo = Bun.spawnSync(inA(["ping", "-c", "3", "-i", "0.3", "-W", "3", "-s", "8972", "-M", "do", "192.0.2.2"]), { stdout: "pipe", stderr: "pipe" });
+              pingJumbo = jumbo.stdout.toString() + jumbo.stderr.toString();
               const rx = Bun.spawn(inB([process.execPath, `${ROOT}apps/pktgen.ts`, "--rx-only", `af_packet:${tapB},frames=4096`, "--count", "100000", "--duration", "120", "--json", "--interval", "0.5"]),
                 { stdout: "pipe", stderr: "pipe" });
               const reader = rx.stderr.getReader();
@@ -161,8 +169,16 @@ describe("e1000 and e1000e against the host kernel (TAPs in namespaces)", () => 
     }
   });
 
-  test("forwarding: ping crosses l2fwd between the e1000 and the e1000e", () => {
+  test("stats: what the port says it sent is what the host's TAP received (software and hardware counters)", () => {
+    const tx = r.get("tx");
+    expect(tx.stats.opackets).toBe(10_100);
+    expect(tapRxAfterTx).toBe(10_100);
+    expect(tx.hwTxPackets).toBe(10_100);
+  });
+
+  test("forwarding: ping crosses l2fwd between the e1000 and the e1000e, also with 9000-byte frames (MTU 9000)", () => {
     expect(ping).toMatch(/5 packets transmitted, 5 received/);
+    expect(pingJumbo).toMatch(/3 packets transmitted, 3 received/);
   });
 
   test("forwarding: 100 000 sequence-numbered frames from the host arrive with 0 lost, 0 reordered; l2fwd's counts agree", () => {

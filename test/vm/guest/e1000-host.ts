@@ -52,7 +52,7 @@ function send(p: Port, pool: Mempool, count: number, make: (i: number, b: number
   });
   // Let the last descriptors go out before closing.
   await Bun.sleep(500);
-  report("tx", { sent, jumbo, stats: a.stats() });
+  report("tx", { sent, jumbo, stats: a.stats(), hwTxPackets: a.xstats().find((x) => x.name === "tx_good_packets_hw")?.value });
   a.close();
   pool.flushCache();
   report("tx-leak", pool.inUse());
@@ -61,7 +61,8 @@ function send(p: Port, pool: Mempool, count: number, make: (i: number, b: number
 
 // ---- 2. l2fwd between the two NICs ----
 {
-  const fw = Bun.spawn([BUN, `${PROJECT}/apps/l2fwd.ts`, A, B, "--no-mac-updating", "--period", "0", "--link-wait", "5", "--json", "--ring-size", "512"],
+  const fw = Bun.spawn([BUN, `${PROJECT}/apps/l2fwd.ts`, A, B, "--no-mac-updating", "--period", "0", "--link-wait", "5", "--json", "--ring-size", "512",
+    "--mtu", "9000", "--pool", "2048"],
     { cwd: PROJECT, stdout: "pipe", stderr: "pipe" });
   let err = "";
   const pump = (async () => {
