@@ -79,7 +79,9 @@ export function parsePortmap(text: string, ports: number): [number, number][] {
   const pairs: [number, number][] = [];
   const used = new Set<number>();
   const re = /\(\s*(\d+)\s*,\s*(\d+)\s*\)/g;
-  if (!/^\s*(\(\s*\d+\s*,\s*\d+\s*\)\s*,?\s*)+$/.test(text)) {
+  // Pairs separated by blanks and/or one comma, matched one way only (blanks, then an optional comma and
+  // blanks): a separator that could split two ways backtracks exponentially on a long malformed list.
+  if (!/^\s*\(\s*\d+\s*,\s*\d+\s*\)(?:\s*(?:,\s*)?\(\s*\d+\s*,\s*\d+\s*\))*\s*(?:,\s*)?$/.test(text)) {
     throw new UsageError(`l2fwd: --portmap "${text}" is malformed`, "write it like (0,1),(2,3)");
   }
   for (const m of text.matchAll(re)) {

@@ -111,8 +111,9 @@ export function parseArgs<S extends OptionSpecs>(command: string, specs: S, argv
       if (!k) throw unknown(command, arg, specs);
       key = k;
     }
-    let spec = specs[key];
-    if (!spec && key.startsWith("no-") && specs[key.slice(3)]?.type === "bool") {
+    // Own keys only: "--constructor" or "--__proto__" must be unknown options, not Object.prototype's members.
+    let spec = Object.hasOwn(specs, key) ? specs[key] : undefined;
+    if (!spec && key.startsWith("no-") && Object.hasOwn(specs, key.slice(3)) && specs[key.slice(3)]?.type === "bool") {
       if (inline !== undefined) throw new UsageError(`${command}: ${arg} takes no value`, `write --${key}`);
       once(key.slice(3), arg);
       out[key.slice(3)] = false;

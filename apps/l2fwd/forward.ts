@@ -78,8 +78,12 @@ interface Lane {
  * stream never reach it (a sleeping forwarder lets the rings overflow), an idle link soon does.
  */
 const IDLE_ROUNDS = 1024;
-/** How long an idle worker sleeps on its queues at most before it looks at the stop flag again (ms). */
-const IDLE_SLEEP_MS = 10;
+/**
+ * How long an idle worker sleeps on its queues at most before it looks at the stop flag again (ms). Frames
+ * wake it at once; this only bounds how late it sees a stop request, and each wake-up costs a few register
+ * accesses and system calls (an idle forwarder should cost next to nothing).
+ */
+const IDLE_SLEEP_MS = 100;
 
 function lane(spec: LaneSpec, rxq: RxQueue, txq: TxQueue, txMac: string, burst: number): Lane {
   return { rxq, txq, txIndex: spec.tx, rxCounter: 3 * spec.rx, txCounter: 3 * spec.tx, burst: new Burst(burst), txMac: macBytes(txMac) };

@@ -298,9 +298,8 @@ export class E1000Port extends PortBase {
 
   /** Clears the interrupt: the causes (ICR read), the eventfd, and INTx's automask. */
   protected override drainEventFd(): void {
-    if (!this.irq || this.closed) return;
+    if (!this.irq || this.closed || this.irq.drain() === 0) return;
     this.regs.read(ICR);
-    this.irq.drain();
     this.irq.unmask();
   }
 }

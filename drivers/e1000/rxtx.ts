@@ -188,10 +188,12 @@ export class E1000RxQueue extends RxQueueBase {
     const irq = this.irq;
     if (!irq) return;
     Atomics.store(this.m.bar, IMC >>> 2, this.m.s.irqCause);
-    // Reading ICR clears the causes (and deasserts INTx); then the line may fire again.
-    Atomics.load(this.m.bar, ICR >>> 2);
-    irq.drain();
-    irq.unmask();
+    // An interrupt came (the eventfd counted it): reading ICR clears its causes and deasserts INTx, and
+    // VFIO's automask is lifted so that the line may fire again. No interrupt: nothing to clear.
+    if (irq.drain() !== 0) {
+      Atomics.load(this.m.bar, ICR >>> 2);
+      irq.unmask();
+    }
   }
 
   /** Descriptors the NIC has filled and the app has not taken yet (for tests and diagnostics). */

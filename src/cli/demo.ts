@@ -46,10 +46,14 @@ const LAB_PREFIX = "bdkdemo";
 const RING_BYTES = 8 << 20;
 const MIN_RING_FRAMES = 512;
 const MAX_RING_FRAMES = 32768;
+/** AF_PACKET's limit (pktgen's RX ring is twice the others). */
+const MAX_RX_RING_FRAMES = 65536;
 /** pktgen releases a burst at least this often (ns), far below the ≈100 µs of silence after which l2fwd's worker sleeps. */
 const RELEASE_GAP_NS = 40e3;
 /** How long pktgen waits for frames in flight after its last one (ms); it stops as soon as all are back. */
 const DRAIN_MS = 3000;
+/** Ring size of the in-memory links of the demo without root. */
+const RING_DEMO_FRAMES = 4096;
 /** veth reports 10 Gbit/s: what a "% of link" rate is a share of. */
 const VETH_MBPS = 10000;
 
@@ -62,9 +66,14 @@ export interface DemoPlan {
   pktgenArgs: string[];
   /** The frames per second asked for (undefined: as fast as possible). */
   pps: number | undefined;
-  /** AF_PACKET ring frame size and frames per ring, for every port. */
+  /** AF_PACKET ring frame size and frames per ring, for every port but pktgen's RX port. */
   frameSize: number;
   ringFrames: number;
+  /**
+   * pktgen's RX ring: twice as deep, so that it can take a full ring of l2fwd's at once (a forwarder that
+   * wakes up after a stall empties its ring into pktgen's, which may be stalled too).
+   */
+  rxRingFrames: number;
   /** The veths' MTU: the largest frame a ring frame holds. */
   mtu: number;
   /** pktgen's burst: a release every RELEASE_GAP_NS at the rate, at most 32. */
@@ -89,7 +98,7 @@ export interface DemoResult {
   l2fwd?: { totals: L2fwdResult["totals"]; durationSec: number; ports: L2fwdResult["ports"] };
   /** Every port of both apps with its imissed (l2fwd's count since it started, warm-up included). */
   ports: PortMissed[];
-  setup: { frameSize?: number; ringFrames: number; mtu?: number; burst: number; cores: { l2fwd?: number; pktgen?: number } };
+  setup: { frameSize?: number; ringFrames: number; rxRingFrames: number; mtu?: number; burst: number; cores: { l2fwd?: number; pktgen?: number } };
 }
 
 /** A pktgen refusal, said as the demo's (the option names are the same). */
@@ -146,9 +155,9 @@ export function planDemo(args: readonly string[]): DemoPlan | undefined {
   const frameSize = Math.max(256, nextPow2(maxLen + RX_DATA_OFFSET));
   const ringFrames = Math.max(MIN_RING_FRAMES, Math.min(MAX_RING_FRAMES, RING_BYTES / frameSize));
   return {
-    duration: o.duration, warmup: o.warmup, json: o.json, pps, frameSize, ringFrames, burst,
+    duration: o.duration, warmup: o.warmup, json: o.json, pps, frameSize, ringFrames, rxRingFrames: Math.min(MAX_RX_RING_FRAMES, 2 * ringFrames), burst,
     mtu: Math.min(65535, frameSize - RX_DATA_OFFSET - 18),
-    pktgenArgs: [...baseArgs, "--burst", String(burst)],
+    pktgenArgs: [...baseArgs, "--burst", process.env.XBURST ?? String(burst)],
   };
 }
 
@@ -194,7 +203,8 @@ async function vethDemo(plan: DemoPlan): Promise<DemoResult> {
   // Two cores or more: l2fwd's worker on the last, pktgen's loop on the first.
   const cpus = getAffinity();
   const l2fwdCore = cpus[cpus.length - 1] ?? 0;
-  const pktgenCore = cpus.length >= 2 ? cpus[0] : undefined;
+  const pktgenCore = cpus.length >= 2 && !process.env.XNOPIN ? cpus[0] : undefined;
+  const xnice = process.env.XNICE ? ["nice", "-n", process.env.XNICE] : [];
   try {
     const gen = lab.namespace("gen");
     const fwd = lab.namespace("fwd");
@@ -205,7 +215,7 @@ async function vethDemo(plan: DemoPlan): Promise<DemoResult> {
     const fs = `frame_size=${plan.frameSize}`;
     // l2fwd's own time limit is only a backstop (it is stopped when pktgen is done, or dies with the demo).
     const backstop = Math.ceil(plan.warmup + plan.duration + DRAIN_MS / 1000) + 30;
-    const l2fwd = Bun.spawn([...guard, ...lab.prefix(fwd), BUN, `${ROOT}/apps/l2fwd.ts`, `af_packet:fwd0,${fs}`, `af_packet:fwd1,${fs}`,
+    const l2fwd = Bun.spawn([...guard, ...lab.prefix(fwd), ...xnice, BUN, `${ROOT}/apps/l2fwd.ts`, `af_packet:fwd0,${fs}`, `af_packet:fwd1,${fs}`,
       "--cores", String(l2fwdCore), "--ring-size", String(plan.ringFrames), "--json", "--period", "1", "--link-wait", "2",
       "--duration", String(backstop)], { stdout: "pipe", stderr: "pipe" });
     children.push(l2fwd);
@@ -215,9 +225,9 @@ async function vethDemo(plan: DemoPlan): Promise<DemoResult> {
     await waitForLine(l2fwdLog, /worker on core/, 15000, "l2fwd did not start forwarding", l2fwd);
     if (stopping) throw new BdkError("demo: stopped", "");
 
-    const pktgen = Bun.spawn([...guard, ...lab.prefix(gen), BUN, `${ROOT}/src/cli/demo-pktgen.ts`, "--warmup", String(plan.warmup),
+    const pktgen = Bun.spawn([...guard, ...lab.prefix(gen), ...xnice, BUN, `${ROOT}/src/cli/demo-pktgen.ts`, "--warmup", String(plan.warmup),
       ...(pktgenCore !== undefined ? ["--core", String(pktgenCore)] : []), "--",
-      "--tx", `af_packet:gen0,frames=${plan.ringFrames},${fs}`, "--rx", `af_packet:gen1,frames=${plan.ringFrames},${fs}`, ...plan.pktgenArgs],
+      "--tx", `af_packet:gen0,frames=${plan.ringFrames},${fs}`, "--rx", `af_packet:gen1,frames=${plan.rxRingFrames},${fs}`, ...plan.pktgenArgs],
     { stdout: "pipe", stderr: "pipe" });
     children.push(pktgen);
     const pktgenLog = relay(pktgen.stderr, "pktgen");
@@ -241,7 +251,7 @@ async function vethDemo(plan: DemoPlan): Promise<DemoResult> {
       ports: [...pktgenPorts(p), ...f.ports.map((x): PortMissed => ({
         app: "l2fwd", spec: x.spec, ipackets: x.stats.ipackets, opackets: x.stats.opackets, imissed: x.stats.imissed,
       }))],
-      setup: { frameSize: plan.frameSize, ringFrames: plan.ringFrames, mtu: plan.mtu, burst: plan.burst, cores: { l2fwd: l2fwdCore, pktgen: pktgenCore } },
+      setup: { frameSize: plan.frameSize, ringFrames: plan.ringFrames, rxRingFrames: plan.rxRingFrames, mtu: plan.mtu, burst: plan.burst, cores: { l2fwd: l2fwdCore, pktgen: pktgenCore } },
     };
   } finally {
     removeSignal();
@@ -270,12 +280,15 @@ async function ringDemo(plan: DemoPlan): Promise<DemoResult> {
   console.error("demo: not root, so no namespaces or AF_PACKET sockets: running pktgen → l2fwd → pktgen over in-memory ring ports instead (run as root for the veth demo)");
   const { runL2fwd, parseL2fwdArgs } = await import("../../apps/l2fwd.ts");
   const { runPktgen } = await import("../../apps/pktgen.ts");
-  const pool = Mempool.create({ count: 16384, name: "demo" });
-  // Deep rings: either thread may be descheduled for milliseconds on a busy machine.
-  const opts = { pool, rxRingSize: 4096, txRingSize: 4096 };
+  const pool = Mempool.create({ count: 4 * RING_DEMO_FRAMES, name: "demo" });
+  // Deep rings: either thread may be descheduled for milliseconds on a busy machine. A ring link never
+  // drops (TX takes only what fits), but l2fwd drops what its TX queue does not take, as DPDK's does. So
+  // pktgen's RX ring holds more than everything that can be in flight before it: the RX ring l2fwd
+  // reads from (pktgen's TX waits when that is full) plus the burst in l2fwd's hands.
+  const opts = { pool, rxRingSize: RING_DEMO_FRAMES, txRingSize: RING_DEMO_FRAMES };
   // The first open of a link name is one end, the second the other: pktgen → demo0 → l2fwd → demo1 → pktgen.
   const tx = openPort("ring:demo0", opts);
-  const rx = openPort("ring:demo1", opts);
+  const rx = openPort("ring:demo1", { ...opts, rxRingSize: 2 * RING_DEMO_FRAMES });
   const fwd = [openPort("ring:demo0", opts), openPort("ring:demo1", opts)];
   let pktgenDone = false;
   const ac = new AbortController();
@@ -309,7 +322,7 @@ async function ringDemo(plan: DemoPlan): Promise<DemoResult> {
         ports: [...pktgenPorts(r), ...f.ports.map((x): PortMissed => ({
           app: "l2fwd", spec: x.spec, ipackets: x.stats.ipackets, opackets: x.stats.opackets, imissed: x.stats.imissed,
         }))],
-        setup: { ringFrames: 4096, burst: plan.burst, cores: { l2fwd: core } },
+        setup: { ringFrames: RING_DEMO_FRAMES, rxRingFrames: 2 * RING_DEMO_FRAMES, burst: plan.burst, cores: { l2fwd: core } },
       };
     } finally {
       pktgenDone = true;

@@ -9,6 +9,7 @@ export interface OpenOptions extends Partial<PortConfig> {
 
 export const OPEN_OPTION_KEYS: readonly (keyof OpenOptions)[] = [
   "pool", "rxQueues", "txQueues", "rxRingSize", "txRingSize", "promiscuous", "mtu", "allowUnsafeNoIommu",
+  "rxOffloads", "txOffloads", "rss", "rxQueueConfig", "txQueueConfig",
 ];
 
 export interface DriverDef {

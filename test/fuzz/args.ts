@@ -13,7 +13,7 @@
 import { parseArgs, parseCoreList, type OptionSpecs } from "../../apps/common/args.ts";
 import { parseL2fwdArgs } from "../../apps/l2fwd.ts";
 import { CLI_OPTIONS, parsePktgenArgs, resolveOptions, type PktgenOptions } from "../../apps/pktgen/options.ts";
-import { check, fc, fuzzText, outcome, prop, type FuzzFamily, type FuzzTarget, type Tally } from "./harness.ts";
+import { check, fc, fuzzText, outcome, prop, silence, type FuzzFamily, type FuzzTarget, type Tally } from "./harness.ts";
 
 const RUN_KNOWN = process.env.FUZZ_KNOWN === "1";
 
@@ -210,19 +210,6 @@ const coreListTarget: FuzzTarget = {
       const r = outcome(t, `parseCoreList(${JSON.stringify(text)})`, () => parseCoreList("fuzz", text));
       if (r.ok) check(r.value.every((c) => Number.isInteger(c) && c >= 0 && c < 1024) && r.value.length > 0, () => `cores ${JSON.stringify(r.value.slice(0, 10))}`);
     }),
-};
-
-const silence = <T>(f: () => T): T => {
-  const err = console.error;
-  const warn = console.warn;
-  console.error = () => {};
-  console.warn = () => {};
-  try {
-    return f();
-  } finally {
-    console.error = err;
-    console.warn = warn;
-  }
 };
 
 const l2fwdTarget: FuzzTarget = {

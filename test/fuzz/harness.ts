@@ -12,8 +12,8 @@
  * RangeError, a plain Error) fails the case, and so does a call that takes longer than `FUZZ_SLOW_MS`.
  *
  * Environment: FUZZ_RUNS (cases per target), FUZZ_SEED (fast-check seed), FUZZ_ONLY (substring of the
- * target names to run), FUZZ_SLOW_MS (per-call limit, default 1000), FUZZ_TRACE=1 (print every input
- * before running it: to find the input of a hang).
+ * target names to run), FUZZ_SLOW_MS (per-call limit, default 2000 ms: far above any parser call, far below an
+ * exponential blow-up), FUZZ_TRACE=1 (print every input before running it: to find the input of a hang).
  */
 import fc from "fast-check";
 import { SysError } from "../../src/sys/errno.ts";
@@ -40,7 +40,7 @@ export function fuzzSeed(): number | undefined {
   return n;
 }
 
-const SLOW_MS = Number(process.env.FUZZ_SLOW_MS ?? 1000);
+const SLOW_MS = Number(process.env.FUZZ_SLOW_MS ?? 2000);
 const TRACE = process.env.FUZZ_TRACE === "1";
 
 /** How the calls of one target ended. */
@@ -131,6 +131,20 @@ export function check(cond: boolean, message: string | (() => string)): asserts 
     const e = new CheckFailed(typeof message === "string" ? message : message());
     e.stack = `CheckFailed: ${e.message}`;
     throw e;
+  }
+}
+
+/** Runs `f` with console.warn / console.error muted (notes and warnings the code under test prints). */
+export function silence<T>(f: () => T): T {
+  const err = console.error;
+  const warn = console.warn;
+  console.error = () => {};
+  console.warn = () => {};
+  try {
+    return f();
+  } finally {
+    console.error = err;
+    console.warn = warn;
   }
 }
 

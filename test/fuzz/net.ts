@@ -232,6 +232,11 @@ function refFold(s: number): number {
   return s;
 }
 
+/** Two checksums that verify alike: equal, or 0x0000 and 0xffff (one's complement's two zeros). */
+function sameChecksum(a: number, b: number): boolean {
+  return (a ^ 0xffff) % 0xffff === (b ^ 0xffff) % 0xffff;
+}
+
 const checksumTarget: FuzzTarget = {
   name: "checksum: sum/fold/finish/adjust vs RFC 1071",
   property: (t: Tally) =>
@@ -258,13 +263,13 @@ const checksumTarget: FuzzTarget = {
             N.write16(w, at, word);
             const c1 = N.internetChecksum(w, 0, len);
             const adj = N.checksumAdjust16(c0, old16, word);
-            check(refFold(adj ^ 0xffff) % 0xffff === refFold(c1 ^ 0xffff) % 0xffff, `checksumAdjust16: ${adj} vs recomputed ${c1}`);
+            check(sameChecksum(adj, c1), `checksumAdjust16: ${adj} vs recomputed ${c1}`);
             const at32 = 2 * ((a >>> 5) % ((len >> 1) - 1));
             const old32 = N.read32(w, at32);
             N.write32(w, at32, word32);
             const c2 = N.internetChecksum(w, 0, len);
             const adj32 = N.checksumAdjust32(c1, old32, word32);
-            check(refFold(adj32 ^ 0xffff) % 0xffff === refFold(c2 ^ 0xffff) % 0xffff, `checksumAdjust32: ${adj32} vs recomputed ${c2}`);
+            check(sameChecksum(adj32, c2), `checksumAdjust32: ${adj32} vs recomputed ${c2}`);
           }
         });
       },

@@ -32,13 +32,12 @@ async function runFamily(name: string): Promise<boolean> {
     for (const target of fam.targets) {
       if (only && !target.name.includes(only)) continue;
       const seed = fuzzSeed() ?? (Date.now() ^ (Math.random() * 0x100000000)) | 0;
-      process.env.FUZZ_SEED = String(seed);
       const cases = Math.max(1, Math.round(runs * (target.share ?? 1)));
       process.stdout.write(`  ${fam.name}: ${target.name} … (seed ${seed})\n`);
       const tally = new Tally();
       const t0 = performance.now();
       try {
-        runTarget(target, runs, tally);
+        runTarget(target, runs, tally, seed);
         const ms = performance.now() - t0;
         process.stdout.write(
           `  ok    ${fam.name}: ${target.name}: ${cases} cases in ${fmtMs(ms)}; calls returned ${tally.accepted}, refused ${tally.refused}` +

@@ -126,3 +126,19 @@ describe("what a port spec opens", () => {
     expect(portResource("null:size=64")).toBeUndefined();
   });
 });
+
+describe("found by the fuzzer", () => {
+  test("Object.prototype's names are unknown options, not members", async () => {
+    const { parsePktgenArgs } = await import("../../apps/pktgen/options.ts");
+    for (const name of ["--constructor", "--__proto__", "--toString", "--hasOwnProperty", "--__defineGetter__"]) {
+      expect(() => parsePktgenArgs(["--tx", "ring:a", name, "1"])).toThrow("unknown option");
+    }
+  });
+
+  test("a long malformed --portmap is refused at once (no exponential backtracking)", async () => {
+    const { parsePortmap } = await import("../../apps/l2fwd.ts");
+    const text = `${"(0,0)   ".repeat(30)}(1,0))x`;
+    expect(() => parsePortmap(text, 8)).toThrow("is malformed");
+    expect(parsePortmap("(0,1), (2,3) (4,5),(6,7)", 8)).toEqual([[0, 1], [2, 3], [4, 5], [6, 7]]);
+  });
+});

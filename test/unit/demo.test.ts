@@ -59,6 +59,7 @@ test("the demo reports rates, loss, latency and every port's imissed, loses noth
   expect(r.mode).toBe("veth");
   expect(r.pktgen.txPackets).toBeGreaterThan(200000);
   // Far below the path's capacity nothing may go missing: not in the rings (imissed), not anywhere else.
+  if (r.lost !== 0) console.error(`demo lost ${r.lost}: ${JSON.stringify({ ports: r.ports, warmup: r.warmup, l2fwd: r.l2fwd.totals, stop: r.pktgen.stopReason })}\n${err}`);
   expect(r.lost).toBe(0);
   expect(r.pktgen.rx.lost).toBe(0);
   expect(r.pktgen.rx.received).toBe(r.pktgen.txPackets);

@@ -249,14 +249,17 @@ describe("chip driver registry", () => {
     const create = (): never => {
       throw new Error("not used");
     };
-    registerPciDriver({ name: "fake-e1000", ids: [[0x8086, 0x100e], [0x8086, 0x100f]], create });
+    // The real e1000 driver holds 8086:100e (registered by the package entry): a second driver for it is refused.
+    expect(findPciDriver(0x8086, 0x100e)?.name).toBe("e1000");
+    expect(() => registerPciDriver({ name: "other", ids: [[0x8086, 0x100e]], create })).toThrow("8086:100e is already driven by e1000");
+    registerPciDriver({ name: "fake-nic", ids: [[0x1234, 0x0001], [0x1234, 0x0002]], create });
     try {
-      expect(findPciDriver(0x8086, 0x100f)?.name).toBe("fake-e1000");
-      expect(findPciDriver(0x8086, 0x10c9)).toBeUndefined();
-      expect(() => registerPciDriver({ name: "other", ids: [[0x8086, 0x100e]], create })).toThrow("8086:100e is already driven by fake-e1000");
+      expect(findPciDriver(0x1234, 0x0002)?.name).toBe("fake-nic");
+      expect(findPciDriver(0x1234, 0x0003)).toBeUndefined();
+      expect(() => registerPciDriver({ name: "other", ids: [[0x1234, 0x0001]], create })).toThrow("1234:0001 is already driven by fake-nic");
     } finally {
-      unregisterPciDriver("fake-e1000");
+      unregisterPciDriver("fake-nic");
     }
-    expect(findPciDriver(0x8086, 0x100e)).toBeUndefined();
+    expect(findPciDriver(0x1234, 0x0001)).toBeUndefined();
   });
 });

@@ -193,3 +193,128 @@ describe("e1000 and e1000e against the host kernel (TAPs in namespaces)", () => 
     expect(fwd.summary.totals.dropped).toBe(0);
   });
 });
+
+describe("e1000 and e1000e: bad input, cycles, link flaps through QMP, RX interrupts, SIGINT", () => {
+  const [E1000, E1000E] = nicAddresses(["e1000", "e1000e"]) as [string, string];
+  let run: RunResult;
+  let r: Map<string, any>;
+  let forwardedAfterFlap = 0;
+  let firstFrameMs = -1;
+  let hostError: Error | undefined;
+
+  beforeAll(async () => {
+    // What l2fwd forwards from NIC 0 leaves NIC 1 as a datagram to NIC 1's remote port: listen there.
+    const received: number[] = [];
+    let rxSocket: { close(): void } | undefined;
+    const tx = await Bun.udpSocket({ hostname: "127.0.0.1", port: 0 });
+    const frame = testFrame(1, 64);
+    let nic0Port = 0;
+    // A frame for NIC 0 is a datagram to its local port.
+    const send = (n: number): void => {
+      for (let i = 0; i < n; i++) tx.send(frame, nic0Port, "127.0.0.1");
+    };
+    const arrivals = async (from: number, want: number, ms: number): Promise<number> => {
+      const until = Date.now() + ms;
+      while (received.length - from < want && Date.now() < until) await Bun.sleep(10);
+      return received.length - from;
+    };
+    try {
+      run = await runInGuest({
+        nics: ["e1000", "e1000e"],
+        command: `bun test/vm/guest/e1000-ops.ts ${E1000} ${E1000E}`,
+        timeoutSec: 400,
+        onStart: async (nics) => {
+          nic0Port = nics[0]!.udp!.local;
+          rxSocket = await Bun.udpSocket({
+            hostname: "127.0.0.1", port: nics[1]!.udp!.remote,
+            socket: {
+              data() {
+                received.push(Date.now());
+              },
+            },
+          });
+        },
+        onLine: (line, rig) => {
+          if (line.startsWith("@@fwd-ready")) {
+            void (async () => {
+              try {
+                await rig.qmp("set_link", { name: "n0", up: false });
+                await Bun.sleep(1500);
+                await rig.qmp("set_link", { name: "n0", up: true });
+                await Bun.sleep(2500); // autonegotiation, l2fwd's event poll, QEMU's receive hold
+                const from = received.length;
+                send(100);
+                forwardedAfterFlap = await arrivals(from, 100, 20_000);
+              } catch (e) {
+                hostError = e as Error;
+              } finally {
+                rig.signal("flap-done");
+              }
+            })();
+          }
+          if (line.startsWith("@@idle")) {
+            void (async () => {
+              try {
+                const from = received.length;
+                const t0 = Date.now();
+                send(1);
+                if ((await arrivals(from, 1, 10_000)) === 1) firstFrameMs = received[from]! - t0;
+              } catch (e) {
+                hostError = e as Error;
+              } finally {
+                rig.signal("first-frame-done");
+              }
+            })();
+          }
+        },
+      });
+      r = results(run);
+    } finally {
+      rxSocket?.close();
+      tx.close();
+    }
+  }, 420_000);
+
+  test("the guest ran to the end", () => {
+    expect(hostError).toBeUndefined();
+    expect(run.code).toBe(0);
+    expect(r.get("done")).toBe(true);
+  });
+
+  test("bad input: one clear error each, naming the limit", () => {
+    const b = r.get("bad");
+    expect(b.ringSmall).toMatch(/rxRingSize 4 is not a power of two in 8\.\.4096/);
+    expect(b.ringBig).toMatch(/txRingSize 8192 is not a power of two in 8\.\.4096/);
+    expect(b.queues).toMatch(/rxQueues 2 is out of range; this port supports 1\.\.1/);
+    expect(b.mtuA).toMatch(/MTU 16111 is out of range; this port supports 68\.\.16110/);
+    expect(b.mtuB).toMatch(/MTU 9001 is out of range; this port supports 68\.\.9000/);
+    expect(b.mtuPool).toMatch(/MTU 9000 does not fit .*2048-byte buffers.*dataRoom ≥ 9018/);
+    expect(b.offload).toMatch(/txOffloads asks for tcp_tso, which this port cannot do/);
+  });
+
+  test("100 open/configure/start/stop/close cycles leave no fd, mapping or buffer behind", () => {
+    const c = r.get("cycles");
+    expect(c.fds[1]).toBe(c.fds[0]);
+    expect(c.maps[1]).toBe(c.maps[0]);
+    expect(c.inUse).toBe(0);
+  });
+
+  test("set_link off/on from QEMU's monitor: two events in l2fwd's log and summary; forwarding resumes by itself", () => {
+    const f = r.get("fwd");
+    expect(f.code).toBe(0);
+    expect(f.summary.events.filter((e: any) => e.port === 0).map((e: any) => e.up)).toEqual([false, true]);
+    expect(f.log.some((l: string) => /port 0 \(0000:00:02\.0\) link DOWN/.test(l))).toBe(true);
+    expect(forwardedAfterFlap).toBe(100);
+  });
+
+  test("RX interrupt mode: an idle l2fwd uses under 5 % of a vCPU over 10 s; the first frame after is forwarded", () => {
+    expect(r.get("idle").cpu).toBeLessThan(0.05);
+    expect(firstFrameMs).toBeGreaterThanOrEqual(0);
+  });
+
+  test("SIGINT releases both devices: the next open takes them at once", () => {
+    const f = r.get("fwd");
+    expect(f.reopen).toBe("ok");
+    expect(f.summary.ports[0].rx).toBeGreaterThanOrEqual(100);
+  });
+});
