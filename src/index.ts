@@ -27,7 +27,7 @@ export { RxQueueBase, TxQueueBase, identityFrom } from "./ethdev/queue-base.ts";
 export type { QueueIdentity } from "./ethdev/queue-base.ts";
 export { checkHandleDriver } from "./ethdev/queue.ts";
 export { QueueCounters, C_PACKETS, C_BYTES, C_ERRORS, C_MISSED, C_NOMBUF, C_DRIVER0 } from "./ethdev/counters.ts";
-export { registerPciDriver, pciDrivers } from "../drivers/pci/index.ts";
+export { registerPciDriver, pciDrivers, findPciDriver } from "../drivers/pci/index.ts";
 export type { PciDriver } from "../drivers/pci/index.ts";
 
 // Memory

@@ -11,6 +11,7 @@ import { idPair } from "../pci/ids.ts";
 import type { HostPaths } from "../pci/paths.ts";
 import { BdkError } from "../sys/errors.ts";
 import { assignmentVerdict, verdictWord, type Verdict } from "../vfio/safety.ts";
+import { findPciDriver } from "../index.ts";
 
 const OPTIONS = {
   status: { type: "bool", alias: "s", help: "list network devices by driver, with IOMMU group, interfaces and the safety verdict (the default)" },
@@ -24,7 +25,7 @@ const OPTIONS = {
 const SYNOPSIS = "[--status] | --bind vfio-pci BDF… | --unbind BDF… | --restore BDF…  [--force] [--json]";
 const FOOTER = `
 A BDF is a PCI address: 0000:00:02.0 (or 00:02.0). Markers in the listing: *Active* = the interface
-carries routes, up = it is administratively up. The last word is the safety verdict of \`bdk check\`.
+carries routes, up = it is administratively up. bdk= names the bdk poll-mode driver that takes the device (none: not yet). The last word is the safety verdict of \`bdk check\`.
 Examples:
   bdk devbind --status
   bdk devbind --bind vfio-pci 0000:00:02.0 0000:00:03.0
@@ -76,7 +77,12 @@ export function statusLine(d: PciFunction, v: Verdict): string {
   const unused = d.driver !== VFIO_DRIVER ? " unused=vfio-pci" : "";
   const group = ` iommu_group=${d.iommuGroup ?? "none"}`;
   const numa = d.numaNode === null ? "" : ` numa=${d.numaNode}`;
-  return `${d.address} '${d.deviceName} ${idPair(d.vendorId, d.deviceId)}'${drv}${unused}${interfacesText(d)}${group}${numa}${active} verdict=${verdictWord(v)}`;
+  return `${d.address} '${d.deviceName} ${idPair(d.vendorId, d.deviceId)}'${drv}${unused}${interfacesText(d)}${group}${numa}${active} bdk=${bdkDriverOf(d)} verdict=${verdictWord(v)}`;
+}
+
+/** The bdk poll-mode driver that would take the device ("none": bdk has no driver for its ids yet). */
+export function bdkDriverOf(d: PciFunction): string {
+  return findPciDriver(d.vendorId, d.deviceId)?.name ?? "none";
 }
 
 /** The sections of the listing, computed from a scan (exported for tests). */
@@ -101,6 +107,7 @@ function status(json: boolean, paths?: HostPaths): number {
     console.log(JSON.stringify({
       devices: rows.map((r) => ({
         ...r.device,
+        bdkDriver: bdkDriverOf(r.device),
         verdict: { safe: r.verdict.safe, word: verdictWord(r.verdict), mode: r.verdict.mode, reasons: r.verdict.reasons, notes: r.verdict.notes },
       })),
     }, null, 2));
