@@ -4,7 +4,9 @@
 // RX interrupt (a queue's eventFd, for RxWaiter) and link changes (the port's eventFd, for pollEvents).
 import { PortBase } from "../../src/ethdev/base.ts";
 import type { LinkStatus, PortCapabilities, PortStats, ResolvedPortConfig, XStat } from "../../src/ethdev/port.ts";
-import { RX_OFFLOAD_IPV4_CKSUM, RX_OFFLOAD_TCP_CKSUM, RX_OFFLOAD_UDP_CKSUM } from "../../src/ethdev/offloads.ts";
+import {
+  RX_OFFLOAD_IPV4_CKSUM, RX_OFFLOAD_TCP_CKSUM, RX_OFFLOAD_UDP_CKSUM, RX_OFFLOAD_VLAN_FILTER, RX_OFFLOAD_VLAN_STRIP, TX_OFFLOAD_VLAN_INSERT,
+} from "../../src/ethdev/offloads.ts";
 import { checkUnicastMac } from "../../src/ethdev/soft.ts";
 import { createArena, type DmaArena } from "../../src/mem/arena.ts";
 import type { Mempool } from "../../src/mem/mempool.ts";
@@ -15,11 +17,11 @@ import { IrqLine } from "../../src/vfio/irq-line.ts";
 import { HwStats } from "../intel/hwstats.ts";
 import { Mmio } from "../intel/mmio.ts";
 import {
-  clearMulticastTable, clearVlanTable, globalReset, linkStatus, maskInterrupts, readMac, setupLink, writeMac,
+  clearMulticastTable, clearVlanTable, globalReset, linkStatus, maskInterrupts, multicastHash, readMac, setupLink, writeMac,
 } from "./init.ts";
 import {
-  DESC_BYTES, HW_COUNTERS, ICR, ICR_LSC, ICR_RXT0, IMC, IMS, ITR, RADV, RCTL, RCTL_BAM, RCTL_BSEX, RCTL_BSIZE_SHIFT, RCTL_EN, RCTL_LPE,
-  RCTL_MPE, RCTL_SECRC, RCTL_UPE, RDBAH, RDBAL, RDH, RDLEN, RDT, RDTR, RX_QUEUE_STRIDE, RXCSUM, RXCSUM_IPOFLD, RXCSUM_TUOFLD, TCTL,
+  CTRL, CTRL_VME, DESC_BYTES, HW_COUNTERS, ICR, ICR_LSC, ICR_RXT0, IMC, IMS, ITR, MTA, RADV, RCTL, RCTL_BAM, RCTL_BSEX, RCTL_BSIZE_SHIFT,
+  RCTL_EN, RCTL_LPE, RCTL_MPE, RCTL_SECRC, RCTL_UPE, RCTL_VFE, VET, VFTA, RDBAH, RDBAL, RDH, RDLEN, RDT, RDTR, RX_QUEUE_STRIDE, RXCSUM, RXCSUM_IPOFLD, RXCSUM_TUOFLD, TCTL,
   TCTL_COLD_SHIFT, TCTL_CT_SHIFT, TCTL_EN, TCTL_PSP, TDBAL, TDH, TDT, TIPG, TX_QUEUE_STRIDE,
 } from "./regs.ts";
 import {
@@ -54,6 +56,7 @@ export class E1000Port extends PortBase {
   private configs = 0;
   private generation = 0;
   private promisc = true;
+  private allMulti = false;
   private mtuValue = 1500;
   /** RCTL buffer size bits and size for the current configuration. */
   private bsize = { bytes: 2048, bits: 0 };
@@ -91,8 +94,8 @@ export class E1000Port extends PortBase {
   capabilities(): PortCapabilities {
     return {
       maxRxQueues: 1, maxTxQueues: 1, minRingSize: 8, maxRingSize: 4096, rss: false, maxFrameSize: this.chip.maxFrame,
-      rxOffloads: RX_OFFLOAD_IPV4_CKSUM | RX_OFFLOAD_UDP_CKSUM | RX_OFFLOAD_TCP_CKSUM,
-      txOffloads: 0,
+      rxOffloads: RX_OFFLOAD_IPV4_CKSUM | RX_OFFLOAD_UDP_CKSUM | RX_OFFLOAD_TCP_CKSUM | RX_OFFLOAD_VLAN_STRIP | RX_OFFLOAD_VLAN_FILTER,
+      txOffloads: TX_OFFLOAD_VLAN_INSERT,
     };
   }
 
@@ -111,6 +114,12 @@ export class E1000Port extends PortBase {
     if (!fit) throw new BdkError(`${this.name}: the pool's ${room}-byte buffers are smaller than the NIC's smallest receive buffer (256)`, "create the pool with dataRoom ≥ 2048");
     this.bsize = { bytes: fit[0], bits: fit[1] };
     if (config.mtu !== undefined) this.checkMtu(config.mtu);
+    // SDM 13.4.1: CTRL.VME turns on VLAN mode for both directions: tags are stripped on receive and may be
+    // inserted on transmit. One cannot be had without the other on these chips.
+    if ((config.txOffloads & TX_OFFLOAD_VLAN_INSERT) !== 0 && (config.rxOffloads & RX_OFFLOAD_VLAN_STRIP) === 0) {
+      throw new BdkError(`${this.name}: VLAN insert on TX needs VLAN strip on RX here (CTRL.VME enables both)`,
+        "ask for rxOffloads: RX_OFFLOAD_VLAN_STRIP as well, or insert tags in software");
+    }
     // One arena for every ring of the port: descriptors (128-byte aligned, SDM 3.2.6), slots, control words.
     const layout: { descOff: number; slotsOff: number; ctlOff: number; size: number }[] = [];
     let at = 0;
@@ -174,6 +183,11 @@ export class E1000Port extends PortBase {
     // SDM 14.5: IPG for IEEE 802.3 copper (10/8/6); TCTL: enable, pad short packets, collision threshold 15,
     // collision distance 64 (full duplex).
     r.write(TIPG, 10 | (8 << 10) | (6 << 20));
+    // VLAN mode (SDM 13.4.1 CTRL.VME) with the 802.1Q Ethernet type in VET (SDM 13.4.4), which the NIC uses
+    // both to recognise tags on receive and to write them on transmit.
+    const vlanMode = (cfg.rxOffloads & RX_OFFLOAD_VLAN_STRIP) !== 0;
+    r.write(VET, 0x8100);
+    r.write(CTRL, vlanMode ? r.read(CTRL) | CTRL_VME : r.read(CTRL) & ~CTRL_VME);
     r.write(TCTL, TCTL_EN | TCTL_PSP | (0x0f << TCTL_CT_SHIFT) | (0x40 << TCTL_COLD_SHIFT));
     // Receive last: everything is in place when frames start landing. (QEMU holds received frames for a
     // second after every RCTL write: the port writes RCTL only when something in it changes.)
@@ -220,7 +234,9 @@ export class E1000Port extends PortBase {
   private rctl(): number {
     let v = RCTL_EN | RCTL_BAM | RCTL_SECRC | this.bsize.bits;
     if (this.promisc) v |= RCTL_UPE | RCTL_MPE;
+    else if (this.allMulti) v |= RCTL_MPE;
     if (this.mtuValue > 1500) v |= RCTL_LPE;
+    if (this.config && (this.config.rxOffloads & RX_OFFLOAD_VLAN_FILTER) !== 0) v |= RCTL_VFE;
     return v >>> 0;
   }
 
@@ -250,6 +266,43 @@ export class E1000Port extends PortBase {
     if (on === this.promisc) return;
     this.promisc = on;
     if (this.started) this.regs.write(RCTL, this.rctl());
+  }
+
+  override allMulticast(): boolean {
+    return this.allMulti;
+  }
+
+  override setAllMulticast(on: boolean): void {
+    this.assertOpen();
+    if (on === this.allMulti) return;
+    this.allMulti = on;
+    if (this.started && !this.promisc) this.regs.write(RCTL, this.rctl());
+  }
+
+  /** SDM 13.4.29 and 14.4: the multicast table array, one bit per 12-bit hash of a group address. */
+  override setMulticastAddresses(macs: readonly string[]): void {
+    this.assertOpen();
+    const words = new Uint32Array(128);
+    for (const mac of macs) {
+      if (typeof mac !== "string" || !/^[0-9a-f]{2}(:[0-9a-f]{2}){5}$/i.test(mac) || (parseInt(mac.slice(0, 2), 16) & 1) === 0) {
+        throw new BdkError(`${this.name}: "${mac}" is not a multicast MAC address`, "give group addresses (first byte odd), e.g. 01:00:5e:00:00:fb");
+      }
+      const h = multicastHash(mac);
+      words[h >>> 5]! |= 1 << (h & 31);
+    }
+    for (let i = 0; i < words.length; i++) this.regs.write(MTA + 4 * i, words[i]!);
+  }
+
+  /** SDM 13.4.41: the VLAN filter table array, one bit per VLAN id (RCTL.VFE turns it on). */
+  override setVlanFilter(vid: number, on: boolean): void {
+    this.assertOpen();
+    if (!this.config || (this.config.rxOffloads & RX_OFFLOAD_VLAN_FILTER) === 0) {
+      throw new BdkError(`${this.name}: setVlanFilter() on a port configured without RX_OFFLOAD_VLAN_FILTER`, "configure the port with rxOffloads: RX_OFFLOAD_VLAN_FILTER");
+    }
+    if (!Number.isInteger(vid) || vid < 0 || vid > 4095) throw new BdkError(`${this.name}: VLAN id ${vid} is out of range`, "give 0..4095");
+    const reg = VFTA + 4 * (vid >>> 5);
+    if (on) this.regs.set(reg, 1 << (vid & 31));
+    else this.regs.clear(reg, 1 << (vid & 31));
   }
 
   mtu(): number {

@@ -13,7 +13,9 @@ import { C_BYTES, C_ERRORS, C_NOMBUF, C_PACKETS } from "../../src/ethdev/counter
 import { checkHandleDriver, type QueueHandle } from "../../src/ethdev/queue.ts";
 import { identityFrom, RxQueueBase, TxQueueBase, type QueueIdentity } from "../../src/ethdev/queue-base.ts";
 import { DmaArena, type ArenaHandle } from "../../src/mem/arena.ts";
-import { BUF_IP_CSUM_BAD, BUF_IP_CSUM_GOOD, BUF_L4_CSUM_BAD, BUF_L4_CSUM_GOOD } from "../../src/mem/mbuf.ts";
+import {
+  BUF_IP_CSUM_BAD, BUF_IP_CSUM_GOOD, BUF_L4_CSUM_BAD, BUF_L4_CSUM_GOOD, BUF_VLAN, BUF_VLAN_STRIPPED, TX_VLAN,
+} from "../../src/mem/mbuf.ts";
 import type { Mempool } from "../../src/mem/mempool.ts";
 import { BdkError } from "../../src/sys/errors.ts";
 import { arrayBufferAt } from "../../src/sys/libc.ts";
@@ -21,7 +23,7 @@ import { IrqLine, type IrqLineHandle } from "../../src/vfio/irq-line.ts";
 import { dmaWords } from "../intel/mmio.ts";
 import {
   ICR, IMC, IMS, RXD_ERR_FRAME, RXD_ERR_IPE, RXD_ERR_TCPE, RXD_STAT_DD, RXD_STAT_EOP, RXD_STAT_IPCS, RXD_STAT_IXSM, RXD_STAT_TCPCS,
-  TXD_CMD_EOP, TXD_CMD_IFCS, TXD_CMD_RS, TXD_STAT_DD,
+  RXD_STAT_VP, TXD_CMD_EOP, TXD_CMD_IFCS, TXD_CMD_RS, TXD_CMD_VLE, TXD_STAT_DD,
 } from "./regs.ts";
 
 /** Control words of a queue (Int32, in the ring arena). */
@@ -114,6 +116,7 @@ export class E1000RxQueue extends RxQueueBase {
     const lens = pool.len;
     const ports = pool.port;
     const flags = pool.flags;
+    const vlan = pool.vlanTci;
     const lo = pool.dmaLo;
     const hi = pool.dmaHi;
     const headroom = pool.headroom;
@@ -140,13 +143,18 @@ export class E1000RxQueue extends RxQueueBase {
         const len = d[w + 2]! & 0xffff;
         lens[b] = len;
         ports[b] = id;
+        let f = 0;
         // Checksum status (SDM 3.2.6): IXSM set means the NIC did not check.
         if ((st & RXD_STAT_IXSM) === 0) {
-          let f = 0;
           if ((st & RXD_STAT_IPCS) !== 0) f |= (st & RXD_ERR_IPE) !== 0 ? BUF_IP_CSUM_BAD : BUF_IP_CSUM_GOOD;
           if ((st & RXD_STAT_TCPCS) !== 0) f |= (st & RXD_ERR_TCPE) !== 0 ? BUF_L4_CSUM_BAD : BUF_L4_CSUM_GOOD;
-          flags[b] = f;
         }
+        // VLAN mode (CTRL.VME): the NIC took the tag out of the frame; it is in the special field (SDM 3.2.7).
+        if ((st & RXD_STAT_VP) !== 0) {
+          vlan[b] = st >>> 16;
+          f |= BUF_VLAN | BUF_VLAN_STRIPPED;
+        }
+        flags[b] = f;
         out[n++] = b;
         bytes += len;
       }
@@ -247,15 +255,23 @@ export class E1000TxQueue extends TxQueueBase {
     const offs = pool.dataOff;
     const lo = pool.dmaLo;
     const hi = pool.dmaHi;
+    const req = pool.txOffload;
+    const vlan = pool.vlanTci;
     let bytes = 0;
     for (let k = 0; k < n; k++) {
       const b = bufs[start + k]!;
       const len = lens[b]!;
       const w = next * 4;
       dmaWords(lo[b]!, hi[b]!, offs[b]!, d, w);
-      // Short frames are padded by the NIC (TCTL.PSP); IFCS appends the CRC.
-      d[w + 2] = (len | TXD_CMD_EOP | TXD_CMD_IFCS | TXD_CMD_RS) >>> 0;
-      d[w + 3] = 0;
+      // Short frames are padded by the NIC (TCTL.PSP); IFCS appends the CRC; VLE inserts the tag from the
+      // special field (SDM 3.3.3, with CTRL.VME).
+      if ((req[b]! & TX_VLAN) === 0) {
+        d[w + 2] = (len | TXD_CMD_EOP | TXD_CMD_IFCS | TXD_CMD_RS) >>> 0;
+        d[w + 3] = 0;
+      } else {
+        d[w + 2] = (len | TXD_CMD_EOP | TXD_CMD_IFCS | TXD_CMD_RS | TXD_CMD_VLE) >>> 0;
+        d[w + 3] = (vlan[b]! << 16) >>> 0;
+      }
       slots[next] = b;
       bytes += len;
       next = (next + 1) & mask;

@@ -53,6 +53,27 @@ export abstract class PortBase implements Port {
   abstract mtu(): number;
   abstract setMtu(mtu: number): void;
 
+  /** Filters a port may lack: the default refuses, naming the driver (NIC drivers override them). */
+  allMulticast(): boolean {
+    return false;
+  }
+
+  setAllMulticast(_on: boolean): void {
+    throw this.unsupported("setAllMulticast");
+  }
+
+  setMulticastAddresses(_macs: readonly string[]): void {
+    throw this.unsupported("setMulticastAddresses");
+  }
+
+  setVlanFilter(_vid: number, _on: boolean): void {
+    throw this.unsupported("setVlanFilter");
+  }
+
+  protected unsupported(what: string): BdkError {
+    return new BdkError(`${this.name}: ${what}() is not supported by the ${this.driver} driver`, "see the drivers' feature matrix in the README");
+  }
+
   info(): PortInfo {
     return { spec: this.spec, driver: this.driver, name: this.name, ...this.capabilities() };
   }

@@ -161,6 +161,13 @@ export interface Port {
   setMacAddress(mac: string): void;
   promiscuous(): boolean;
   setPromiscuous(on: boolean): void;
+  /** Receive every multicast frame (not only those of setMulticastAddresses). */
+  allMulticast(): boolean;
+  setAllMulticast(on: boolean): void;
+  /** The multicast groups to receive (replaces the list; [] for none). */
+  setMulticastAddresses(macs: readonly string[]): void;
+  /** Accepts (on) or drops (off) frames tagged with VLAN `vid` (a port configured with RX_OFFLOAD_VLAN_FILTER). */
+  setVlanFilter(vid: number, on: boolean): void;
   mtu(): number;
   setMtu(mtu: number): void;
 

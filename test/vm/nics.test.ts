@@ -295,7 +295,8 @@ describe("e1000 and e1000e: bad input, cycles, link flaps through QMP, RX interr
   test("100 open/configure/start/stop/close cycles leave no fd, mapping or buffer behind", () => {
     const c = r.get("cycles");
     expect(c.fds[1]).toBe(c.fds[0]);
-    expect(c.maps[1]).toBe(c.maps[0]);
+    // A mapping leaked per cycle would be 100 or more; the runtime's own heap may add one or two.
+    expect(c.maps[1] - c.maps[0]).toBeLessThan(5);
     expect(c.inUse).toBe(0);
   });
 
@@ -317,4 +318,47 @@ describe("e1000 and e1000e: bad input, cycles, link flaps through QMP, RX interr
     expect(f.reopen).toBe("ok");
     expect(f.summary.ports[0].rx).toBeGreaterThanOrEqual(100);
   });
+});
+
+describe("e1000 and e1000e: receive filters and VLAN offloads (crossed wire, each NIC as the receiver)", () => {
+  const [E1000, E1000E] = nicAddresses(["e1000", "e1000e"]) as [string, string];
+  let run: RunResult;
+  let r: Map<string, any>;
+
+  beforeAll(async () => {
+    const [a, b] = await Promise.all([Bun.udpSocket({ hostname: "127.0.0.1", port: 0 }), Bun.udpSocket({ hostname: "127.0.0.1", port: 0 })]);
+    const [pa, pb] = [a.port, b.port];
+    a.close();
+    b.close();
+    run = await runInGuest({
+      nics: [`e1000:udp=${pa}:${pb}`, `e1000e:udp=${pb}:${pa}`],
+      command: `bun test/vm/guest/e1000-filters.ts ${E1000E} ${E1000} e1000- && bun test/vm/guest/e1000-filters.ts ${E1000} ${E1000E} e1000e-`,
+      timeoutSec: 300,
+    });
+    r = results(run);
+  }, 320_000);
+
+  const ids = (x: { id: number }[]): number[] => x.map((f) => f.id).sort();
+  for (const nic of ["e1000", "e1000e"]) {
+    test(`${nic}: promiscuous, plain, all-multicast and a multicast list accept exactly what they should`, () => {
+      expect(run.code).toBe(0);
+      expect(r.get(`${nic}-done`)).toBe(true);
+      expect(ids(r.get(`${nic}-promiscuous`))).toEqual([1, 2, 3, 4, 5, 6, 7]);
+      expect(ids(r.get(`${nic}-plain`))).toEqual([1, 3, 6, 7]);
+      expect(ids(r.get(`${nic}-allmulti`))).toEqual([1, 3, 4, 5, 6, 7]);
+      expect(ids(r.get(`${nic}-mclist`))).toEqual([1, 3, 4, 6, 7]);
+    });
+
+    test(`${nic}: the VLAN filter passes VLAN 100 only, stripped into the metadata; without offloads tags stay in the frame`, () => {
+      expect(r.get(`${nic}-vlan-filter-strip`)).toEqual([{ id: 1, len: 64 }, { id: 3, len: 64 }, { id: 6, len: 60, strippedVid: 100 }]);
+      const keep = r.get(`${nic}-vlan-keep`);
+      expect(keep.find((f: any) => f.id === 6)).toEqual({ id: 6, len: 64, tagInFrame: 100 });
+      expect(keep.find((f: any) => f.id === 7)).toEqual({ id: 7, len: 64, tagInFrame: 200 });
+    });
+
+    test(`${nic}: TX VLAN insert puts the buffer's tag on the wire; asked without strip it is refused with the reason`, () => {
+      expect(r.get(`${nic}-vlan-insert`)).toEqual([{ id: 1, len: 68, tagInFrame: 300 }]);
+      expect(r.get(`${nic}-insert-without-strip`)).toMatch(/VLAN insert on TX needs VLAN strip on RX here \(CTRL\.VME enables both\)/);
+    });
+  }
 });
