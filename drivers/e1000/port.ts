@@ -5,7 +5,8 @@
 import { PortBase } from "../../src/ethdev/base.ts";
 import type { LinkStatus, PortCapabilities, PortStats, ResolvedPortConfig, XStat } from "../../src/ethdev/port.ts";
 import {
-  RX_OFFLOAD_IPV4_CKSUM, RX_OFFLOAD_TCP_CKSUM, RX_OFFLOAD_UDP_CKSUM, RX_OFFLOAD_VLAN_FILTER, RX_OFFLOAD_VLAN_STRIP, TX_OFFLOAD_VLAN_INSERT,
+  RX_OFFLOAD_IPV4_CKSUM, RX_OFFLOAD_TCP_CKSUM, RX_OFFLOAD_UDP_CKSUM, RX_OFFLOAD_VLAN_FILTER, RX_OFFLOAD_VLAN_STRIP, TX_OFFLOAD_IPV4_CKSUM,
+  TX_OFFLOAD_TCP_CKSUM, TX_OFFLOAD_UDP_CKSUM, TX_OFFLOAD_VLAN_INSERT,
 } from "../../src/ethdev/offloads.ts";
 import { checkUnicastMac } from "../../src/ethdev/soft.ts";
 import { createArena, type DmaArena } from "../../src/mem/arena.ts";
@@ -95,7 +96,7 @@ export class E1000Port extends PortBase {
     return {
       maxRxQueues: 1, maxTxQueues: 1, minRingSize: 8, maxRingSize: 4096, rss: false, maxFrameSize: this.chip.maxFrame,
       rxOffloads: RX_OFFLOAD_IPV4_CKSUM | RX_OFFLOAD_UDP_CKSUM | RX_OFFLOAD_TCP_CKSUM | RX_OFFLOAD_VLAN_STRIP | RX_OFFLOAD_VLAN_FILTER,
-      txOffloads: TX_OFFLOAD_VLAN_INSERT,
+      txOffloads: TX_OFFLOAD_VLAN_INSERT | TX_OFFLOAD_IPV4_CKSUM | TX_OFFLOAD_UDP_CKSUM | TX_OFFLOAD_TCP_CKSUM,
     };
   }
 

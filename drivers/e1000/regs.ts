@@ -124,6 +124,17 @@ export const TXD_CMD_IFCS = 1 << 25;
 export const TXD_CMD_RS = 1 << 27;
 export const TXD_CMD_VLE = 1 << 30;
 export const TXD_STAT_DD = 1 << 0;
+// Extended TX descriptors (SDM 3.3.6 context, 3.3.7 data): DEXT in the command, DTYP in bits 23:20 of word 2,
+// the data descriptor's POPTS in bits 15:8 of word 3.
+export const TXD_CMD_DEXT = 1 << 29;
+export const TXD_DTYP_DATA = 1 << 20;
+export const TXD_POPTS_IXSM = 1 << 0;
+export const TXD_POPTS_TXSM = 1 << 1;
+/** The context descriptor's TUCMD (bits 31:24 of word 2). */
+export const TUCMD_TCP = 1 << 0;
+export const TUCMD_IP = 1 << 1;
+export const TUCMD_RS = 1 << 3;
+export const TUCMD_DEXT = 1 << 5;
 
 // MDIC (SDM 13.4.6): PHY registers through the MAC.
 export const MDIC_DATA_MASK = 0xffff;

@@ -14,7 +14,8 @@ import { checkHandleDriver, type QueueHandle } from "../../src/ethdev/queue.ts";
 import { identityFrom, RxQueueBase, TxQueueBase, type QueueIdentity } from "../../src/ethdev/queue-base.ts";
 import { DmaArena, type ArenaHandle } from "../../src/mem/arena.ts";
 import {
-  BUF_IP_CSUM_BAD, BUF_IP_CSUM_GOOD, BUF_L4_CSUM_BAD, BUF_L4_CSUM_GOOD, BUF_VLAN, BUF_VLAN_STRIPPED, TX_VLAN,
+  BUF_IP_CSUM_BAD, BUF_IP_CSUM_GOOD, BUF_L4_CSUM_BAD, BUF_L4_CSUM_GOOD, BUF_VLAN, BUF_VLAN_STRIPPED, TX_IP_CKSUM, TX_TCP_CKSUM,
+  TX_UDP_CKSUM, TX_VLAN,
 } from "../../src/mem/mbuf.ts";
 import type { Mempool } from "../../src/mem/mempool.ts";
 import { BdkError } from "../../src/sys/errors.ts";
@@ -23,13 +24,18 @@ import { IrqLine, type IrqLineHandle } from "../../src/vfio/irq-line.ts";
 import { dmaWords } from "../intel/mmio.ts";
 import {
   ICR, IMC, IMS, RXD_ERR_FRAME, RXD_ERR_IPE, RXD_ERR_TCPE, RXD_STAT_DD, RXD_STAT_EOP, RXD_STAT_IPCS, RXD_STAT_IXSM, RXD_STAT_TCPCS,
-  RXD_STAT_VP, TXD_CMD_EOP, TXD_CMD_IFCS, TXD_CMD_RS, TXD_CMD_VLE, TXD_STAT_DD,
+  RXD_STAT_VP, TUCMD_DEXT, TUCMD_IP, TUCMD_RS, TUCMD_TCP, TXD_CMD_DEXT, TXD_CMD_EOP, TXD_CMD_IFCS, TXD_CMD_RS, TXD_CMD_VLE, TXD_DTYP_DATA,
+  TXD_POPTS_IXSM, TXD_POPTS_TXSM, TXD_STAT_DD,
 } from "./regs.ts";
 
 /** Control words of a queue (Int32, in the ring arena). */
 const W_NEXT = 0; // RX: next descriptor to look at; TX: next free descriptor
 const W_CLEAN = 1; // TX: next descriptor to reclaim
 const W_DROPPING = 2; // RX: inside a frame longer than one buffer (dropped up to its EOP)
+const W_CONTEXT = 3; // TX: the checksum context last written (0: none), see contextKey
+/** A TX slot that holds a context descriptor, not a buffer. */
+const NO_BUFFER = 0xffffffff;
+const CSUM_REQUESTS = TX_IP_CKSUM | TX_TCP_CKSUM | TX_UDP_CKSUM;
 export const QUEUE_CTL_BYTES = 64;
 
 /** Where a queue lives and what it touches: plain data, the same for the owner and a worker. */
@@ -242,14 +248,13 @@ export class E1000TxQueue extends TxQueueBase {
     // Reclaim what the NIC has sent (every descriptor carries RS, so each gets DD).
     let clean = ctl[W_CLEAN]!;
     while (clean !== next && (d[clean * 4 + 3]! & TXD_STAT_DD) !== 0) {
-      pool.free(slots[clean]!);
+      const b = slots[clean]!;
+      if (b !== NO_BUFFER) pool.free(b);
       clean = (clean + 1) & mask;
     }
     ctl[W_CLEAN] = clean;
     // One descriptor stays empty so that a full ring is told apart from an empty one.
-    const room = (clean - next - 1) & mask;
-    const n = end - start < room ? end - start : room;
-    if (n === 0) return 0;
+    let room = (clean - next - 1) & mask;
     const bufs = burst.bufs;
     const lens = pool.len;
     const offs = pool.dataOff;
@@ -257,25 +262,49 @@ export class E1000TxQueue extends TxQueueBase {
     const hi = pool.dmaHi;
     const req = pool.txOffload;
     const vlan = pool.vlanTci;
+    const count = end - start;
+    let n = 0;
     let bytes = 0;
-    for (let k = 0; k < n; k++) {
-      const b = bufs[start + k]!;
+    while (n < count && room !== 0) {
+      const b = bufs[start + n]!;
       const len = lens[b]!;
+      const r = req[b]!;
+      let cmd = TXD_CMD_EOP | TXD_CMD_IFCS | TXD_CMD_RS;
+      let opts = 0;
+      if ((r & CSUM_REQUESTS) !== 0) {
+        // Checksum offload: a context descriptor says where the headers are (written only when that
+        // changes), then an extended data descriptor asks for the sums (SDM 3.3.6, 3.3.7).
+        const key = contextKey(r, pool.l2Len[b]!, pool.l3Len[b]!);
+        if (key !== ctl[W_CONTEXT]) {
+          if (room < 2) break;
+          writeContext(d, next * 4, r, pool.l2Len[b]!, pool.l3Len[b]!);
+          slots[next] = NO_BUFFER;
+          next = (next + 1) & mask;
+          room--;
+          ctl[W_CONTEXT] = key;
+        }
+        cmd |= TXD_CMD_DEXT | TXD_DTYP_DATA;
+        if ((r & TX_IP_CKSUM) !== 0) opts |= TXD_POPTS_IXSM;
+        if ((r & (TX_TCP_CKSUM | TX_UDP_CKSUM)) !== 0) opts |= TXD_POPTS_TXSM;
+      }
       const w = next * 4;
       dmaWords(lo[b]!, hi[b]!, offs[b]!, d, w);
       // Short frames are padded by the NIC (TCTL.PSP); IFCS appends the CRC; VLE inserts the tag from the
       // special field (SDM 3.3.3, with CTRL.VME).
-      if ((req[b]! & TX_VLAN) === 0) {
-        d[w + 2] = (len | TXD_CMD_EOP | TXD_CMD_IFCS | TXD_CMD_RS) >>> 0;
-        d[w + 3] = 0;
+      if ((r & TX_VLAN) === 0) {
+        d[w + 2] = (len | cmd) >>> 0;
+        d[w + 3] = opts << 8;
       } else {
-        d[w + 2] = (len | TXD_CMD_EOP | TXD_CMD_IFCS | TXD_CMD_RS | TXD_CMD_VLE) >>> 0;
-        d[w + 3] = (vlan[b]! << 16) >>> 0;
+        d[w + 2] = (len | cmd | TXD_CMD_VLE) >>> 0;
+        d[w + 3] = ((vlan[b]! << 16) | (opts << 8)) >>> 0;
       }
       slots[next] = b;
       bytes += len;
       next = (next + 1) & mask;
+      room--;
+      n++;
     }
+    if (n === 0) return 0;
     ctl[W_NEXT] = next;
     Atomics.store(m.bar, m.tailWord, next);
     const c = this.cnt;
@@ -290,7 +319,8 @@ export class E1000TxQueue extends TxQueueBase {
     let clean = m.ctl[W_CLEAN]!;
     const next = m.ctl[W_NEXT]!;
     while (clean !== next) {
-      this.pool.free(m.slots[clean]!);
+      const b = m.slots[clean]!;
+      if (b !== NO_BUFFER) this.pool.free(b);
       clean = (clean + 1) & m.mask;
     }
     m.ctl[W_CLEAN] = clean;
@@ -299,6 +329,29 @@ export class E1000TxQueue extends TxQueueBase {
   protected handleState(): E1000QueueState {
     return this.state;
   }
+}
+
+/** What identifies a checksum context: the requests and the header lengths (0 is never one: requests are set). */
+function contextKey(req: number, l2: number, l3: number): number {
+  return l3 > 0xff ? -1 : ((req & 0xff) | (l2 << 8) | (l3 << 16)) | 0;
+}
+
+/**
+ * A TCP/IP context descriptor (SDM 3.3.6): IP checksum from IPCSS through IPCSE stored at IPCSO; TCP/UDP
+ * checksum from TUCSS to the end stored at TUCSO (the app has put the pseudo-header sum there, as with
+ * DPDK). RS so that it is written back (DD) like any other descriptor.
+ */
+function writeContext(d: Uint32Array, w: number, req: number, l2: number, l3: number): void {
+  const ipcss = l2;
+  const tucss = l2 + l3;
+  const tcp = (req & TX_TCP_CKSUM) !== 0;
+  d[w] = (ipcss | ((ipcss + 10) << 8) | ((tucss - 1) << 16)) >>> 0;
+  d[w + 1] = (tucss | ((tucss + (tcp ? 16 : 6)) << 8)) >>> 0;
+  let tucmd = TUCMD_DEXT | TUCMD_RS;
+  if ((req & TX_IP_CKSUM) !== 0) tucmd |= TUCMD_IP;
+  if (tcp) tucmd |= TUCMD_TCP;
+  d[w + 2] = (tucmd << 24) >>> 0;
+  d[w + 3] = 0;
 }
 
 /** Resets a queue's control words and, for RX, fills every descriptor with a fresh buffer (before the NIC is enabled). */

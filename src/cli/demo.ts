@@ -204,7 +204,7 @@ async function vethDemo(plan: DemoPlan): Promise<DemoResult> {
   const cpus = getAffinity();
   const l2fwdCore = cpus[cpus.length - 1] ?? 0;
   const pktgenCore = cpus.length >= 2 && !process.env.XNOPIN ? cpus[0] : undefined;
-  const xnice = process.env.XNICE ? ["nice", "-n", process.env.XNICE] : [];
+  const xnice = [...(process.env.XSETSID ? ["setsid"] : []), ...(process.env.XNICE ? ["nice", "-n", process.env.XNICE] : [])];
   try {
     const gen = lab.namespace("gen");
     const fwd = lab.namespace("fwd");

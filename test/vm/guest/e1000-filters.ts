@@ -4,8 +4,9 @@
 //   1 unicast to the receiver   2 unicast to another MAC   3 broadcast   4 multicast 01:00:5e:00:00:fb
 //   5 multicast 01:00:5e:00:00:fc   6 to the receiver, VLAN 100   7 to the receiver, VLAN 200
 // A third argument prefixes the report names (two runs in one guest).
+import { offloadFrame } from "./frames.ts";
 import {
-  Burst, Mempool, openPort, RX_OFFLOAD_VLAN_FILTER, RX_OFFLOAD_VLAN_STRIP, TX_OFFLOAD_VLAN_INSERT, TX_VLAN, BUF_VLAN_STRIPPED,
+  Burst, Mempool, net, openPort, RX_OFFLOAD_IPV4_CKSUM, RX_OFFLOAD_TCP_CKSUM, RX_OFFLOAD_UDP_CKSUM, BUF_IP_CSUM_MASK, BUF_L4_CSUM_MASK, RX_OFFLOAD_VLAN_FILTER, RX_OFFLOAD_VLAN_STRIP, TX_OFFLOAD_VLAN_INSERT, TX_VLAN, BUF_VLAN_STRIPPED,
   type Port, type PortConfig,
 } from "../../../src/index.ts";
 import { bdk, report } from "./lib.ts";
@@ -109,6 +110,37 @@ await phase("vlan-filter-strip", () => {
   r.setVlanFilter(100, true);
 });
 await phase("vlan-keep", () => reconfigure({}));
+// RX checksum status: good UDP, good TCP, a bad IPv4 header sum, a bad UDP sum; flags as the NIC reports them.
+reconfigure({ promiscuous: true, rxOffloads: RX_OFFLOAD_IPV4_CKSUM | RX_OFFLOAD_UDP_CKSUM | RX_OFFLOAD_TCP_CKSUM });
+await hold();
+{
+  const frames: Uint8Array[] = [];
+  for (let i = 0; i < 4; i++) {
+    const f = new Uint8Array(128);
+    const { len } = offloadFrame(i === 3 ? 2 : i, f, 0, net, true);
+    if (i === 2) f[14 + 10] ^= 0xff; // IPv4 header checksum
+    if (i === 3) f[14 + 20 + 6] ^= 0xff; // UDP checksum
+    if (i === 3) f[14 + 5] = 3; // IP id: tell it apart from frame 2
+    if (i === 3) net.ipv4UpdateChecksum(f, 14);
+    frames.push(f.subarray(0, len));
+  }
+  send(s, frames);
+  const got: { id: number; ip: number; l4: number }[] = [];
+  const burst = new Burst(32);
+  const until = Date.now() + 700;
+  while (Date.now() < until) {
+    const n = r.rxQueue(0).burst(burst);
+    for (let i = 0; i < n; i++) {
+      const b = burst.bufs[i]!;
+      const o = pool.offset(b);
+      if (pool.bytes[o + 12] !== 0x08 || pool.bytes[o + 13] !== 0x00) continue;
+      got.push({ id: pool.bytes[o + 19]!, ip: pool.flags[b]! & BUF_IP_CSUM_MASK, l4: pool.flags[b]! & BUF_L4_CSUM_MASK });
+    }
+    burst.freeFrom(pool, 0);
+    if (n === 0) await Bun.sleep(5);
+  }
+  say("rx-csum", got);
+}
 // TX VLAN insert: the sender tags an untagged frame; the receiver keeps tags.
 s.close();
 let refused = "";
