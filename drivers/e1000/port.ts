@@ -187,8 +187,12 @@ export class E1000Port extends PortBase {
     // VLAN mode (SDM 13.4.1 CTRL.VME) with the 802.1Q Ethernet type in VET (SDM 13.4.4), which the NIC uses
     // both to recognise tags on receive and to write them on transmit.
     const vlanMode = (cfg.rxOffloads & RX_OFFLOAD_VLAN_STRIP) !== 0;
-    r.write(VET, 0x8100);
-    r.write(CTRL, vlanMode ? r.read(CTRL) | CTRL_VME : r.read(CTRL) & ~CTRL_VME);
+    if (vlanMode) {
+      r.write(VET, 0x8100);
+      r.set(CTRL, CTRL_VME);
+    } else if ((r.read(CTRL) & CTRL_VME) !== 0) {
+      r.clear(CTRL, CTRL_VME);
+    }
     r.write(TCTL, TCTL_EN | TCTL_PSP | (0x0f << TCTL_CT_SHIFT) | (0x40 << TCTL_COLD_SHIFT));
     // Receive last: everything is in place when frames start landing. (QEMU holds received frames for a
     // second after every RCTL write: the port writes RCTL only when something in it changes.)

@@ -28,6 +28,7 @@ import { openPort } from "../index.ts";
 import { Mempool } from "../mem/mempool.ts";
 import { BdkError } from "../sys/errors.ts";
 import { getAffinity, isRoot } from "../sys/libc.ts";
+import { CpuWatch, type ThreadCpu } from "./demo-cpu.ts";
 import type { WarmupReport } from "./demo-pktgen.ts";
 
 const OPTIONS = {
@@ -98,6 +99,11 @@ export interface DemoResult {
   l2fwd?: { totals: L2fwdResult["totals"]; durationSec: number; ports: L2fwdResult["ports"] };
   /** Every port of both apps with its imissed (l2fwd's count since it started, warm-up included). */
   ports: PortMissed[];
+  /**
+   * CPU time l2fwd's worker and pktgen's loop got during the measured run, and how long they waited for a
+   * CPU while runnable (other load on the machine): what explains latency tails and, past the rings' depth, loss.
+   */
+  cpu?: ThreadCpu[];
   setup: { frameSize?: number; ringFrames: number; rxRingFrames: number; mtu?: number; burst: number; cores: { l2fwd?: number; pktgen?: number } };
 }
 
@@ -157,7 +163,7 @@ export function planDemo(args: readonly string[]): DemoPlan | undefined {
   return {
     duration: o.duration, warmup: o.warmup, json: o.json, pps, frameSize, ringFrames, rxRingFrames: Math.min(MAX_RX_RING_FRAMES, 2 * ringFrames), burst,
     mtu: Math.min(65535, frameSize - RX_DATA_OFFSET - 18),
-    pktgenArgs: [...baseArgs, "--burst", process.env.XBURST ?? String(burst)],
+    pktgenArgs: [...baseArgs, "--burst", String(burst)],
   };
 }
 
@@ -203,8 +209,7 @@ async function vethDemo(plan: DemoPlan): Promise<DemoResult> {
   // Two cores or more: l2fwd's worker on the last, pktgen's loop on the first.
   const cpus = getAffinity();
   const l2fwdCore = cpus[cpus.length - 1] ?? 0;
-  const pktgenCore = cpus.length >= 2 && !process.env.XNOPIN ? cpus[0] : undefined;
-  const xnice = [...(process.env.XSETSID ? ["setsid"] : []), ...(process.env.XNICE ? ["nice", "-n", process.env.XNICE] : [])];
+  const pktgenCore = cpus.length >= 2 ? cpus[0] : undefined;
   try {
     const gen = lab.namespace("gen");
     const fwd = lab.namespace("fwd");
@@ -215,23 +220,33 @@ async function vethDemo(plan: DemoPlan): Promise<DemoResult> {
     const fs = `frame_size=${plan.frameSize}`;
     // l2fwd's own time limit is only a backstop (it is stopped when pktgen is done, or dies with the demo).
     const backstop = Math.ceil(plan.warmup + plan.duration + DRAIN_MS / 1000) + 30;
-    const l2fwd = Bun.spawn([...guard, ...lab.prefix(fwd), ...xnice, BUN, `${ROOT}/apps/l2fwd.ts`, `af_packet:fwd0,${fs}`, `af_packet:fwd1,${fs}`,
+    const l2fwd = Bun.spawn([...guard, ...lab.prefix(fwd), BUN, `${ROOT}/apps/l2fwd.ts`, `af_packet:fwd0,${fs}`, `af_packet:fwd1,${fs}`,
       "--cores", String(l2fwdCore), "--ring-size", String(plan.ringFrames), "--json", "--period", "1", "--link-wait", "2",
       "--duration", String(backstop)], { stdout: "pipe", stderr: "pipe" });
     children.push(l2fwd);
     const l2fwdOut = new Response(l2fwd.stdout).text();
     const l2fwdLog = relay(l2fwd.stderr, "l2fwd");
     // Ready: the ports are up and the worker that polls them runs (its line comes after it pinned itself).
-    await waitForLine(l2fwdLog, /worker on core/, 15000, "l2fwd did not start forwarding", l2fwd);
+    const ready = await waitForLine(l2fwdLog, /worker on core \d+ \(tid (\d+)\)/, 15000, "l2fwd did not start forwarding", l2fwd);
     if (stopping) throw new BdkError("demo: stopped", "");
+    const workerTid = Number(ready[1]);
 
-    const pktgen = Bun.spawn([...guard, ...lab.prefix(gen), ...xnice, BUN, `${ROOT}/src/cli/demo-pktgen.ts`, "--warmup", String(plan.warmup),
+    const pktgen = Bun.spawn([...guard, ...lab.prefix(gen), BUN, `${ROOT}/src/cli/demo-pktgen.ts`, "--warmup", String(plan.warmup),
       ...(pktgenCore !== undefined ? ["--core", String(pktgenCore)] : []), "--",
       "--tx", `af_packet:gen0,frames=${plan.ringFrames},${fs}`, "--rx", `af_packet:gen1,frames=${plan.rxRingFrames},${fs}`, ...plan.pktgenArgs],
     { stdout: "pipe", stderr: "pipe" });
     children.push(pktgen);
-    const pktgenLog = relay(pktgen.stderr, "pktgen");
+    // The CPU both busy threads get, from the measured run's start (after the warm-up) to pktgen's end.
+    let watch: CpuWatch | undefined;
+    const startWatch = (): void => {
+      watch ??= new CpuWatch([{ name: "l2fwd worker", pid: l2fwd.pid, tid: workerTid }, { name: "pktgen", pid: pktgen.pid, tid: pktgen.pid }]);
+    };
+    if (plan.warmup === 0) startWatch();
+    const pktgenLog = relay(pktgen.stderr, "pktgen", (line) => {
+      if (/warm-up .*not counted/.test(line)) startWatch();
+    });
     const pktgenOut = await new Response(pktgen.stdout).text();
+    const cpu = watch?.stop();
     const pktgenCode = await pktgen.exited;
     await pktgenLog.done;
     l2fwd.kill("SIGINT");
@@ -251,6 +266,7 @@ async function vethDemo(plan: DemoPlan): Promise<DemoResult> {
       ports: [...pktgenPorts(p), ...f.ports.map((x): PortMissed => ({
         app: "l2fwd", spec: x.spec, ipackets: x.stats.ipackets, opackets: x.stats.opackets, imissed: x.stats.imissed,
       }))],
+      cpu,
       setup: { frameSize: plan.frameSize, ringFrames: plan.ringFrames, rxRingFrames: plan.rxRingFrames, mtu: plan.mtu, burst: plan.burst, cores: { l2fwd: l2fwdCore, pktgen: pktgenCore } },
     };
   } finally {
@@ -342,7 +358,8 @@ interface Log {
   done: Promise<void>;
 }
 
-function relay(stream: ReadableStream<Uint8Array>, tag: string): Log {
+/** Relays a child's stderr line by line, tagged, keeping the lines (and telling `onLine`). */
+function relay(stream: ReadableStream<Uint8Array>, tag: string, onLine?: (line: string) => void): Log {
   const state: Log = { lines: [], waiters: [], done: Promise.resolve() };
   state.done = (async () => {
     const decoder = new TextDecoder();
@@ -350,6 +367,7 @@ function relay(stream: ReadableStream<Uint8Array>, tag: string): Log {
     const emit = (line: string): void => {
       state.lines.push(line);
       console.error(`  [${tag}] ${line}`);
+      onLine?.(line);
       for (const w of state.waiters.splice(0)) w();
     };
     for await (const chunk of stream) {
@@ -366,18 +384,28 @@ function relay(stream: ReadableStream<Uint8Array>, tag: string): Log {
   return state;
 }
 
-/** Waits for a line matching `re`; fails after `ms` or as soon as `proc` exits. */
-async function waitForLine(log: Log, re: RegExp, ms: number, what: string, proc: Bun.Subprocess): Promise<void> {
+/** Waits for a line matching `re` and returns its match; fails after `ms` or as soon as `proc` exits. */
+async function waitForLine(log: Log, re: RegExp, ms: number, what: string, proc: Bun.Subprocess): Promise<RegExpExecArray> {
   const until = Date.now() + ms;
   let exited = false;
   void proc.exited.then(() => {
     exited = true;
     for (const w of log.waiters.splice(0)) w();
   });
-  while (!log.lines.some((l) => re.test(l))) {
+  const found = (): RegExpExecArray | undefined => {
+    for (const l of log.lines) {
+      const m = re.exec(l);
+      if (m) return m;
+    }
+    return undefined;
+  };
+  for (;;) {
+    const m = found();
+    if (m) return m;
     if (exited) {
       await log.done;
-      if (log.lines.some((l) => re.test(l))) return;
+      const late = found();
+      if (late) return late;
       throw new BdkError(`demo: ${what}: it exited with ${proc.exitCode ?? proc.signalCode}`, "see its messages above");
     }
     if (Date.now() > until) throw new BdkError(`demo: ${what} within ${ms / 1000} s`, "see its messages above");
@@ -420,4 +448,7 @@ function printResult(r: DemoResult): void {
     console.log(`  latency         p50 ${us(l.p50)}  p99 ${us(l.p99)}  p99.9 ${us(l.p999)}  max ${us(l.max)}`);
   }
   console.log(`  imissed         ${r.ports.map((x) => `${x.app} ${x.spec.split(",")[0]} ${x.imissed}`).join(", ")}  (frames a port's RX ring had no room for)`);
+  if (r.cpu) {
+    console.log(`  waited for CPU  ${r.cpu.map((t) => `${t.name} ${t.waitPct}% of the run (longest stretch off the CPU ${t.longestStarvedMs} ms)`).join(", ")}`);
+  }
 }
