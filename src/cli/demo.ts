@@ -231,7 +231,7 @@ async function vethDemo(plan: DemoPlan): Promise<DemoResult> {
     if (stopping) throw new BdkError("demo: stopped", "");
     const workerTid = Number(ready[1]);
 
-    const pktgen = Bun.spawn([...guard, ...lab.prefix(gen), BUN, `${ROOT}/src/cli/demo-pktgen.ts`, "--warmup", String(plan.warmup),
+    const pktgen = Bun.spawn([...guard, ...lab.prefix(gen), BUN, `${ROOT}/src/cli/${process.env.XTL ? "demo-pktgen-tl.ts" : "demo-pktgen.ts"}`, "--warmup", String(plan.warmup),
       ...(pktgenCore !== undefined ? ["--core", String(pktgenCore)] : []), "--",
       "--tx", `af_packet:gen0,frames=${plan.ringFrames},${fs}`, "--rx", `af_packet:gen1,frames=${plan.rxRingFrames},${fs}`, ...plan.pktgenArgs],
     { stdout: "pipe", stderr: "pipe" });
