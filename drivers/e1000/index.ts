@@ -4,10 +4,10 @@ import { registerPciDriver } from "../pci/registry.ts";
 import { E1000Port, type E1000Chip } from "./port.ts";
 
 export { E1000Port } from "./port.ts";
-export { E1000RxQueue, E1000TxQueue, attachQueue } from "./rxtx.ts";
+export { E1000RxQueue, E1000eRxQueue, E1000TxQueue, attachQueue } from "./rxtx.ts";
 
-const I8254X: E1000Chip = { driver: "e1000", maxFrame: 16128 };
-const I82574: E1000Chip = { driver: "e1000e", maxFrame: 9018 };
+const I8254X: E1000Chip = { driver: "e1000", maxFrame: 16128, queues: 1 };
+const I82574: E1000Chip = { driver: "e1000e", maxFrame: 9018, queues: 2 };
 
 registerPciDriver({
   name: "e1000",

@@ -6,7 +6,7 @@ import { PortBase } from "../../src/ethdev/base.ts";
 import type { LinkStatus, PortCapabilities, PortStats, ResolvedPortConfig, XStat } from "../../src/ethdev/port.ts";
 import {
   RX_OFFLOAD_IPV4_CKSUM, RX_OFFLOAD_TCP_CKSUM, RX_OFFLOAD_UDP_CKSUM, RX_OFFLOAD_VLAN_FILTER, RX_OFFLOAD_VLAN_STRIP, TX_OFFLOAD_IPV4_CKSUM,
-  TX_OFFLOAD_TCP_CKSUM, TX_OFFLOAD_UDP_CKSUM, TX_OFFLOAD_VLAN_INSERT,
+  TX_OFFLOAD_TCP_CKSUM, TX_OFFLOAD_UDP_CKSUM, TX_OFFLOAD_VLAN_INSERT, RX_OFFLOAD_RSS_HASH, RSS_IPV4, RSS_IPV4_TCP, RSS_IPV6, RSS_IPV6_TCP,
 } from "../../src/ethdev/offloads.ts";
 import { checkUnicastMac } from "../../src/ethdev/soft.ts";
 import { createArena, type DmaArena } from "../../src/mem/arena.ts";
@@ -22,16 +22,19 @@ import {
 } from "./init.ts";
 import {
   CTRL, CTRL_VME, DESC_BYTES, HW_COUNTERS, ICR, ICR_LSC, ICR_RXT0, IMC, IMS, ITR, MTA, RADV, RCTL, RCTL_BAM, RCTL_BSEX, RCTL_BSIZE_SHIFT,
-  RCTL_EN, RCTL_LPE, RCTL_MPE, RCTL_SECRC, RCTL_UPE, RCTL_VFE, VET, VFTA, RDBAH, RDBAL, RDH, RDLEN, RDT, RDTR, RX_QUEUE_STRIDE, RXCSUM, RXCSUM_IPOFLD, RXCSUM_TUOFLD, TCTL,
+  RCTL_EN, RCTL_LPE, RCTL_MPE, RCTL_SECRC, RCTL_UPE, RCTL_VFE, VET, VFTA, MRQC, MRQC_IPV4, MRQC_IPV6, MRQC_RSS_ENABLE, MRQC_TCP_IPV4,
+  MRQC_TCP_IPV6, RETA, RETA_ENTRIES, RFCTL, RFCTL_EXTEN, RSS_KEY_BYTES, RSSRK, RXCSUM_PCSD, RDBAH, RDBAL, RDH, RDLEN, RDT, RDTR, RX_QUEUE_STRIDE, RXCSUM, RXCSUM_IPOFLD, RXCSUM_TUOFLD, TCTL,
   TCTL_COLD_SHIFT, TCTL_CT_SHIFT, TCTL_EN, TCTL_PSP, TDBAL, TDH, TDT, TIPG, TX_QUEUE_STRIDE,
 } from "./regs.ts";
 import {
-  drainRxRing, E1000RxQueue, E1000TxQueue, primeRxRing, QUEUE_CTL_BYTES, resetTxRing, type E1000QueueState,
+  drainRxRing, E1000eRxQueue, E1000RxQueue, E1000TxQueue, primeRxRing, QUEUE_CTL_BYTES, resetTxRing, type E1000QueueState,
 } from "./rxtx.ts";
 
 export interface E1000Chip {
   /** The driver name a port reports: "e1000" (8254x) or "e1000e" (82574). */
   driver: "e1000" | "e1000e";
+  /** 82574: two queue pairs, extended RX descriptors, RSS. */
+  queues: number;
   /** The longest frame (without CRC) the chip receives with long-packet enable (SDM 13.4.22 LPE; 82574: 9018). */
   maxFrame: number;
 }
@@ -41,6 +44,12 @@ const BUFFER_SIZES: readonly [number, number][] = [
   [16384, RCTL_BSEX | (1 << RCTL_BSIZE_SHIFT)], [8192, RCTL_BSEX | (2 << RCTL_BSIZE_SHIFT)], [4096, RCTL_BSEX | (3 << RCTL_BSIZE_SHIFT)],
   [2048, 0], [1024, 1 << RCTL_BSIZE_SHIFT], [512, 2 << RCTL_BSIZE_SHIFT], [256, 3 << RCTL_BSIZE_SHIFT],
 ];
+
+/** The key of Microsoft's RSS verification suite, which NIC drivers use as their default. */
+const DEFAULT_RSS_KEY = new Uint8Array([
+  0x6d, 0x5a, 0x56, 0xda, 0x25, 0x5b, 0x0e, 0xc2, 0x41, 0x67, 0x25, 0x3d, 0x43, 0xa3, 0x8f, 0xb0, 0xd0, 0xca, 0x2b, 0xcb,
+  0xae, 0x7b, 0x30, 0xb4, 0x77, 0xcb, 0x2d, 0xa3, 0x80, 0x30, 0xf2, 0x0c, 0x6a, 0x42, 0xb7, 0x3b, 0xbe, 0xac, 0x01, 0xfa,
+]);
 
 const LINK_DOWN: LinkStatus = { up: false, speedMbps: 0, fullDuplex: false };
 const align = (n: number, a: number): number => Math.ceil(n / a) * a;
@@ -93,9 +102,13 @@ export class E1000Port extends PortBase {
   }
 
   capabilities(): PortCapabilities {
+    const multi = this.chip.queues > 1;
     return {
-      maxRxQueues: 1, maxTxQueues: 1, minRingSize: 8, maxRingSize: 4096, rss: false, maxFrameSize: this.chip.maxFrame,
-      rxOffloads: RX_OFFLOAD_IPV4_CKSUM | RX_OFFLOAD_UDP_CKSUM | RX_OFFLOAD_TCP_CKSUM | RX_OFFLOAD_VLAN_STRIP | RX_OFFLOAD_VLAN_FILTER,
+      maxRxQueues: this.chip.queues, maxTxQueues: this.chip.queues, minRingSize: 8, maxRingSize: 4096, maxFrameSize: this.chip.maxFrame,
+      rss: multi,
+      ...(multi ? { rssHashTypes: RSS_IPV4 | RSS_IPV4_TCP | RSS_IPV6 | RSS_IPV6_TCP, rssKeySize: RSS_KEY_BYTES, retaSize: RETA_ENTRIES } : {}),
+      rxOffloads: RX_OFFLOAD_IPV4_CKSUM | RX_OFFLOAD_UDP_CKSUM | RX_OFFLOAD_TCP_CKSUM | RX_OFFLOAD_VLAN_STRIP | RX_OFFLOAD_VLAN_FILTER |
+        (multi ? RX_OFFLOAD_RSS_HASH : 0),
       txOffloads: TX_OFFLOAD_VLAN_INSERT | TX_OFFLOAD_IPV4_CKSUM | TX_OFFLOAD_UDP_CKSUM | TX_OFFLOAD_TCP_CKSUM,
     };
   }
@@ -138,10 +151,12 @@ export class E1000Port extends PortBase {
     const irq = this.irqLineHandle();
     const state = (i: number, tailReg: number, irqCause: number): E1000QueueState => ({
       ring: this.ring!.handle(), ...layout[i]!, bar: { addr: this.bar.addr, size: this.bar.size }, tailReg,
-      live: this.live, generation: this.generation, irq, irqCause,
+      live: this.live, generation: this.generation, irq, irqCause, extended: this.chip.queues > 1, rss: config.rss !== undefined,
     });
     for (let q = 0; q < config.rxQueues; q++) {
-      this.rxqs.push(new E1000RxQueue(this.queueIdentity(RXTX_MODULE, "rx", q), state(q, RDT + q * RX_QUEUE_STRIDE, ICR_RXT0), this.ring));
+      const s = state(q, RDT + q * RX_QUEUE_STRIDE, ICR_RXT0);
+      const ident = this.queueIdentity(RXTX_MODULE, "rx", q);
+      this.rxqs.push(s.extended ? new E1000eRxQueue(ident, s, this.ring) : new E1000RxQueue(ident, s, this.ring));
     }
     for (let q = 0; q < config.txQueues; q++) {
       this.txqs.push(new E1000TxQueue(this.queueIdentity(RXTX_MODULE, "tx", q), state(config.rxQueues + q, TDT + q * TX_QUEUE_STRIDE, 0), this.ring));
@@ -174,6 +189,7 @@ export class E1000Port extends PortBase {
     r.write(RADV, 0);
     r.write(ITR, 0);
     r.write(RXCSUM, (cfg.rxOffloads & (RX_OFFLOAD_IPV4_CKSUM | RX_OFFLOAD_UDP_CKSUM | RX_OFFLOAD_TCP_CKSUM)) !== 0 ? RXCSUM_IPOFLD | RXCSUM_TUOFLD : 0);
+    if (this.chip.queues > 1) this.setupMultiQueue();
     for (let q = 0; q < this.txqs.length; q++) {
       const txq = this.txqs[q] as E1000TxQueue;
       resetTxRing(txq.state, ring);
@@ -222,6 +238,37 @@ export class E1000Port extends PortBase {
     } finally {
       this.device.close();
     }
+  }
+
+  /**
+   * 82574 (datasheet 7.1.5.2, 7.1.12, 10.2.5): extended RX descriptors (RFCTL.EXTEN, latched when RCTL is
+   * written with EN, so before it), and with RSS: the key, the redirection table (bit 7 of an entry picks
+   * queue 1), the hashed fields and RSS on in MRQC, and RXCSUM.PCSD so that descriptors carry the hash.
+   */
+  private setupMultiQueue(): void {
+    const r = this.regs;
+    const rss = this.cfg.rss;
+    r.set(RFCTL, RFCTL_EXTEN);
+    if (!rss) {
+      r.write(MRQC, 0);
+      return;
+    }
+    const key = rss.key ?? DEFAULT_RSS_KEY;
+    for (let i = 0; i < RSS_KEY_BYTES / 4; i++) {
+      r.write(RSSRK + 4 * i, (key[4 * i]! | (key[4 * i + 1]! << 8) | (key[4 * i + 2]! << 16) | (key[4 * i + 3]! << 24)) >>> 0);
+    }
+    for (let i = 0; i < RETA_ENTRIES / 4; i++) {
+      let word = 0;
+      for (let k = 0; k < 4; k++) word |= (rss.reta[4 * i + k]! === 1 ? 0x80 : 0) << (8 * k);
+      r.write(RETA + 4 * i, word >>> 0);
+    }
+    let fields = 0;
+    if (rss.hashTypes & RSS_IPV4) fields |= MRQC_IPV4;
+    if (rss.hashTypes & RSS_IPV4_TCP) fields |= MRQC_TCP_IPV4;
+    if (rss.hashTypes & RSS_IPV6) fields |= MRQC_IPV6;
+    if (rss.hashTypes & RSS_IPV6_TCP) fields |= MRQC_TCP_IPV6;
+    r.write(MRQC, (MRQC_RSS_ENABLE | fields) >>> 0);
+    r.set(RXCSUM, RXCSUM_PCSD);
   }
 
   private programRing(base: number, s: E1000QueueState): void {

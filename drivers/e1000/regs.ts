@@ -114,6 +114,7 @@ export const RXD_STAT_DD = 1 << 0;
 export const RXD_STAT_EOP = 1 << 1;
 export const RXD_STAT_IXSM = 1 << 2;
 export const RXD_STAT_VP = 1 << 3;
+export const RXD_STAT_UDPCS = 1 << 4;
 export const RXD_STAT_TCPCS = 1 << 5;
 export const RXD_STAT_IPCS = 1 << 6;
 export const RXD_ERR_TCPE = 1 << 13; // errors byte bit 5, in word 3
@@ -135,6 +136,23 @@ export const TUCMD_TCP = 1 << 0;
 export const TUCMD_IP = 1 << 1;
 export const TUCMD_RS = 1 << 3;
 export const TUCMD_DEXT = 1 << 5;
+
+// 82574 extended RX descriptors (82574 datasheet 7.1.5.2), 16 bytes. Read format: [0..1] buffer address,
+// [2..3] zero. Write-back: [0] MRQ (RSS type 3:0), [1] RSS hash (or IP id and checksum), [2] extended status
+// (7:0 as the legacy status byte) and errors (31:24 as the legacy errors byte), [3] length (15:0), VLAN (31:16).
+export const RFCTL_EXTEN = 1 << 15;
+export const ERXD_ERR_FRAME = (1 << 24) | (1 << 25) | (1 << 26) | (1 << 28) | (1 << 31);
+export const ERXD_ERR_TCPE = 1 << 29;
+export const ERXD_ERR_IPE = 1 << 30;
+// RSS (82574 datasheet 7.1.12, 10.2.5.14-16): MRQC enable and hash fields; RETA entries are bytes whose bit 7
+// picks queue 1; the key is ten little-endian words.
+export const MRQC_RSS_ENABLE = 1;
+export const MRQC_TCP_IPV4 = 1 << 16;
+export const MRQC_IPV4 = 1 << 17;
+export const MRQC_IPV6 = 1 << 20;
+export const MRQC_TCP_IPV6 = 1 << 21;
+export const RETA_ENTRIES = 128;
+export const RSS_KEY_BYTES = 40;
 
 // MDIC (SDM 13.4.6): PHY registers through the MAC.
 export const MDIC_DATA_MASK = 0xffff;

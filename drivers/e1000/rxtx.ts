@@ -14,7 +14,7 @@ import { checkHandleDriver, type QueueHandle } from "../../src/ethdev/queue.ts";
 import { identityFrom, RxQueueBase, TxQueueBase, type QueueIdentity } from "../../src/ethdev/queue-base.ts";
 import { DmaArena, type ArenaHandle } from "../../src/mem/arena.ts";
 import {
-  BUF_IP_CSUM_BAD, BUF_IP_CSUM_GOOD, BUF_L4_CSUM_BAD, BUF_L4_CSUM_GOOD, BUF_VLAN, BUF_VLAN_STRIPPED, TX_IP_CKSUM, TX_TCP_CKSUM,
+  BUF_IP_CSUM_BAD, BUF_IP_CSUM_GOOD, BUF_L4_CSUM_BAD, BUF_L4_CSUM_GOOD, BUF_RSS_HASH, BUF_VLAN, BUF_VLAN_STRIPPED, TX_IP_CKSUM, TX_TCP_CKSUM,
   TX_UDP_CKSUM, TX_VLAN,
 } from "../../src/mem/mbuf.ts";
 import type { Mempool } from "../../src/mem/mempool.ts";
@@ -23,7 +23,7 @@ import { arrayBufferAt } from "../../src/sys/libc.ts";
 import { IrqLine, type IrqLineHandle } from "../../src/vfio/irq-line.ts";
 import { dmaWords } from "../intel/mmio.ts";
 import {
-  ICR, IMC, IMS, RXD_ERR_FRAME, RXD_ERR_IPE, RXD_ERR_TCPE, RXD_STAT_DD, RXD_STAT_EOP, RXD_STAT_IPCS, RXD_STAT_IXSM, RXD_STAT_TCPCS,
+  ERXD_ERR_FRAME, ERXD_ERR_IPE, ERXD_ERR_TCPE, ICR, IMC, IMS, RXD_ERR_FRAME, RXD_ERR_IPE, RXD_ERR_TCPE, RXD_STAT_DD, RXD_STAT_EOP, RXD_STAT_IPCS, RXD_STAT_IXSM, RXD_STAT_TCPCS, RXD_STAT_UDPCS,
   RXD_STAT_VP, TUCMD_DEXT, TUCMD_IP, TUCMD_RS, TUCMD_TCP, TXD_CMD_DEXT, TXD_CMD_EOP, TXD_CMD_IFCS, TXD_CMD_RS, TXD_CMD_VLE, TXD_DTYP_DATA,
   TXD_POPTS_IXSM, TXD_POPTS_TXSM, TXD_STAT_DD,
 } from "./regs.ts";
@@ -55,6 +55,10 @@ export interface E1000QueueState {
   irq: IrqLineHandle | undefined;
   /** IMS bits that route this queue's receive events to `irq`. */
   irqCause: number;
+  /** 82574 extended descriptors (E1000eRxQueue) rather than legacy ones. */
+  extended: boolean;
+  /** RSS is on: extended descriptors carry the hash. */
+  rss: boolean;
 }
 
 /** The views a queue works on, built from its state in any thread. */
@@ -79,16 +83,23 @@ class QueueMemory {
 }
 
 export class E1000RxQueue extends RxQueueBase {
-  private readonly m: QueueMemory;
+  protected readonly m: QueueMemory;
   /** Fresh buffers for one burst's refills. */
-  private readonly fresh: Uint32Array;
+  protected readonly fresh: Uint32Array;
   private readonly irq: IrqLine | undefined;
+  /** The NIC writes the RSS hash into each descriptor (82574 with RSS). */
+  protected readonly rss: boolean;
 
   constructor(ident: QueueIdentity, readonly state: E1000QueueState, arena: DmaArena, maxBurst = 1024) {
     super(ident);
     this.m = new QueueMemory(state, arena);
     this.fresh = new Uint32Array(maxBurst);
     this.irq = state.irq ? new IrqLine(state.irq) : undefined;
+    this.rss = state.rss;
+  }
+
+  protected get mem(): QueueMemory {
+    return this.m;
   }
 
   burst(burst: Burst): number {
@@ -224,6 +235,109 @@ export class E1000RxQueue extends RxQueueBase {
 
   protected handleState(): E1000QueueState {
     return this.state;
+  }
+}
+
+/**
+ * RX on the 82574's extended descriptors (with RSS): the same refill and doorbell as the legacy queue, but
+ * status and errors in word 2, the length and VLAN tag in word 3, and the RSS hash in word 1.
+ */
+export class E1000eRxQueue extends E1000RxQueue {
+  override burst(burst: Burst): number {
+    burst.count = 0;
+    const m = this.mem;
+    if (Atomics.load(m.live, 0) !== m.s.generation) return 0;
+    const d = m.desc;
+    const mask = m.mask;
+    const ctl = m.ctl;
+    let next = ctl[W_NEXT]!;
+    let ready = 0;
+    const cap = burst.capacity < this.fresh.length ? burst.capacity : this.fresh.length;
+    while (ready < cap && (d[((next + ready) & mask) * 4 + 2]! & RXD_STAT_DD) !== 0) ready++;
+    if (ready === 0) return 0;
+    const pool = this.pool;
+    const fresh = this.fresh;
+    if (pool.allocBulk(fresh, 0, ready) === 0) {
+      let k = 0;
+      while (k < ready) {
+        const b = pool.alloc();
+        if (b < 0) break;
+        fresh[k++] = b;
+      }
+      this.cnt[C_NOMBUF]! += ready - k;
+      ready = k;
+      if (ready === 0) return 0;
+    }
+    const slots = m.slots;
+    const lens = pool.len;
+    const ports = pool.port;
+    const flags = pool.flags;
+    const vlan = pool.vlanTci;
+    const hash = pool.rssHash;
+    const lo = pool.dmaLo;
+    const hi = pool.dmaHi;
+    const headroom = pool.headroom;
+    const rss = this.rss;
+    const out = burst.bufs;
+    const id = this.portId;
+    let dropping = ctl[W_DROPPING]!;
+    let n = 0;
+    let bytes = 0;
+    let errors = 0;
+    for (let k = 0; k < ready; k++) {
+      const w = next * 4;
+      const st = d[w + 2]!;
+      const b = slots[next]!;
+      if ((st & RXD_STAT_EOP) === 0) {
+        if (dropping === 0) errors++;
+        dropping = 1;
+        pool.free(b);
+      } else if (dropping !== 0 || (st & ERXD_ERR_FRAME) !== 0) {
+        if (dropping === 0) errors++;
+        dropping = 0;
+        pool.free(b);
+      } else {
+        const len = d[w + 3]! & 0xffff;
+        lens[b] = len;
+        ports[b] = id;
+        let f = 0;
+        if (rss) {
+          // With RSS (RXCSUM.PCSD) word 1 is the hash, and the NIC reports no checksums.
+          hash[b] = d[w + 1]!;
+          f = BUF_RSS_HASH;
+        } else {
+          if ((st & RXD_STAT_IPCS) !== 0) f |= (st & ERXD_ERR_IPE) !== 0 ? BUF_IP_CSUM_BAD : BUF_IP_CSUM_GOOD;
+          if ((st & (RXD_STAT_TCPCS | RXD_STAT_UDPCS)) !== 0) f |= (st & ERXD_ERR_TCPE) !== 0 ? BUF_L4_CSUM_BAD : BUF_L4_CSUM_GOOD;
+        }
+        if ((st & RXD_STAT_VP) !== 0) {
+          vlan[b] = d[w + 3]! >>> 16;
+          f |= BUF_VLAN | BUF_VLAN_STRIPPED;
+        }
+        flags[b] = f;
+        out[n++] = b;
+        bytes += len;
+      }
+      const nb = fresh[k]!;
+      slots[next] = nb;
+      dmaWords(lo[nb]!, hi[nb]!, headroom, d, w);
+      d[w + 2] = 0;
+      d[w + 3] = 0;
+      next = (next + 1) & mask;
+    }
+    ctl[W_NEXT] = next;
+    ctl[W_DROPPING] = dropping;
+    Atomics.store(m.bar, m.tailWord, (next - 1) & mask);
+    burst.count = n;
+    const c = this.cnt;
+    c[C_PACKETS]! += n;
+    c[C_BYTES]! += bytes;
+    if (errors !== 0) c[C_ERRORS]! += errors;
+    return n;
+  }
+
+  override ready(): boolean {
+    const m = this.mem;
+    return Atomics.load(m.live, 0) === m.s.generation && (m.desc[m.ctl[W_NEXT]! * 4 + 2]! & RXD_STAT_DD) !== 0;
   }
 }
 
@@ -389,5 +503,6 @@ export function attachQueue(h: QueueHandle, pool: Mempool): E1000RxQueue | E1000
   const ident = identityFrom(h, pool);
   const state = h.state as E1000QueueState;
   const arena = DmaArena.attach(state.ring);
-  return h.dir === "rx" ? new E1000RxQueue(ident, state, arena) : new E1000TxQueue(ident, state, arena);
+  if (h.dir === "tx") return new E1000TxQueue(ident, state, arena);
+  return state.extended ? new E1000eRxQueue(ident, state, arena) : new E1000RxQueue(ident, state, arena);
 }

@@ -5,16 +5,15 @@
 // queueing (and, with shallow rings, loss) at the start of every run. So the demo sends for a while first,
 // not counted, on the same ports, and measures only once pktgen and the forwarder are both warm.
 //
-//   bun src/cli/demo-pktgen.ts --warmup S [--core N] -- PKTGEN-ARGS…
+//   bun src/cli/demo-pktgen.ts --warmup S -- PKTGEN-ARGS…
 //
-// --core pins the generator's loop (its main thread) to one CPU. Prints what `bdk pktgen --json` prints:
-// stats lines and the summary on stderr, one JSON object on stdout; the warm-up adds one line on stderr.
+// Prints what `bdk pktgen --json` prints: stats lines and the summary on stderr, one JSON object on
+// stdout; the warm-up adds a line on stderr and its own JSON object ({"warmup": …}) on stdout.
 import { formatStatsLine, formatSummary, parsePktgenArgs, resolveOptions, runPktgen, type PktgenResult } from "../../apps/pktgen.ts";
 import { formatRate, onStopSignal, runAsProgram } from "../../apps/common/runtime.ts";
 import { openPort, type Port } from "../index.ts";
 import { Mempool } from "../mem/mempool.ts";
 import { BdkError } from "../sys/errors.ts";
-import { setAffinity } from "../sys/libc.ts";
 
 export interface WarmupReport {
   seconds: number;
@@ -26,20 +25,15 @@ export interface WarmupReport {
 
 export async function main(argv: string[]): Promise<number> {
   const sep = argv.indexOf("--");
-  if (sep < 0) throw new BdkError("demo-pktgen: no pktgen arguments", "usage: demo-pktgen.ts --warmup S [--core N] -- PKTGEN-ARGS…");
+  if (sep < 0) throw new BdkError("demo-pktgen: no pktgen arguments", "usage: demo-pktgen.ts --warmup S -- PKTGEN-ARGS…");
   const own = argv.slice(0, sep);
-  let warmup = 0;
-  let core: number | undefined;
-  for (let i = 0; i < own.length; i += 2) {
-    const v = Number(own[i + 1]);
-    if (own[i] === "--warmup" && v >= 0) warmup = v;
-    else if (own[i] === "--core" && Number.isInteger(v) && v >= 0) core = v;
-    else throw new BdkError(`demo-pktgen: bad argument "${own[i]} ${own[i + 1] ?? ""}"`, "give --warmup S and --core N");
+  const warmup = Number(own[1]);
+  if (own.length !== 2 || own[0] !== "--warmup" || !(warmup >= 0)) {
+    throw new BdkError(`demo-pktgen: bad arguments "${own.join(" ")}"`, "give --warmup S (seconds, 0 for none) before --");
   }
   const o = parsePktgenArgs(argv.slice(sep + 1));
   if (typeof o.tx !== "string" || typeof o.rx !== "string") throw new BdkError("demo-pktgen: give --tx SPEC and --rx SPEC", "the demo sends and receives");
   const r = resolveOptions(o);
-  if (core !== undefined) setAffinity([core]);
 
   const ac = new AbortController();
   const removeSignal = onStopSignal(() => ac.abort());
@@ -61,9 +55,11 @@ export async function main(argv: string[]): Promise<number> {
       const report: WarmupReport = { seconds: w.durationSec, sent: w.txPackets, received: w.rx?.received ?? 0, lost: w.rx?.lost ?? 0, p99Ns: w.rx?.latencyNs.p99 ?? 0 };
       err(`pktgen: warm-up ${report.seconds.toFixed(1)} s (not counted): sent ${report.sent} (${formatRate(w.txPps)}), received ${report.received}, lost ${report.lost}`);
       process.stdout.write(`${JSON.stringify({ warmup: report })}\n`);
-      // The measured run starts from zero: its ports' counters too.
+      // The measured run starts from zero: its ports' counters too, and a heap without the warm-up's garbage
+      // (a collection in the middle of the run would stop the loop for milliseconds).
       tx.resetStats();
       rx.resetStats();
+      Bun.gc(true);
     }
     if (ac.signal.aborted) return 1;
     const result: PktgenResult = await runPktgen({ ...o, tx, rx }, {

@@ -8,7 +8,8 @@
 // - pktgen starts only once l2fwd's worker runs (its "worker on core" line), and sends a warm-up first
 //   (demo-pktgen.ts): a cold Bun process runs its packet code slowly and spends CPU compiling it;
 // - l2fwd forwards in a pinned worker (--cores), not in its main thread, whose idle naps are timer
-//   sleeps of a millisecond or more; pktgen's loop runs on another core;
+//   sleeps of a millisecond or more; with two cores or more the worker has its core to itself and
+//   everything else (pktgen, l2fwd's main and helper threads, the demo) runs on another one;
 // - pktgen releases frames in small bursts (a release every ≈40 µs), so l2fwd's worker keeps polling
 //   while traffic flows instead of going to sleep on epoll between releases (≈100 µs of silence puts it
 //   to sleep, and each wake-up costs tens of µs on a VM);
@@ -16,8 +17,11 @@
 //   frames sized to the demo's frames (and the veths' MTU to match): a process that loses its CPU for a
 //   few scheduler ticks (4 ms each at HZ=250) on a shared two-core machine no longer overflows its ring;
 // - pktgen waits up to 3 s for frames still in flight (--drain-ms) before it counts the missing as lost.
+// What is left is the machine: a forwarder kept off its CPU for longer than its ring holds loses frames,
+// so the demo measures how long each busy thread waited for a CPU (demo-cpu.ts) and reports it.
 // Children die with the demo: each runs under `setpriv --pdeathsig TERM`, and namespaces left by a demo
 // that was killed (named with its pid) are removed by the next one.
+import { readdirSync } from "node:fs";
 import { helpText, parseArgs, UsageError } from "../../apps/common/args.ts";
 import { NetLab, reapStaleLabs } from "../../apps/common/netlab.ts";
 import { formatRate, onStopSignal } from "../../apps/common/runtime.ts";
@@ -55,6 +59,8 @@ const RELEASE_GAP_NS = 40e3;
 const DRAIN_MS = 3000;
 /** Ring size of the in-memory links of the demo without root. */
 const RING_DEMO_FRAMES = 4096;
+/** l2fwd's mempool buffers (the default data room): the largest frame it forwards. */
+const L2FWD_BUFFER = 2048;
 /** veth reports 10 Gbit/s: what a "% of link" rate is a share of. */
 const VETH_MBPS = 10000;
 
@@ -75,7 +81,7 @@ export interface DemoPlan {
    * wakes up after a stall empties its ring into pktgen's, which may be stalled too).
    */
   rxRingFrames: number;
-  /** The veths' MTU: the largest frame a ring frame holds. */
+  /** The veths' MTU: the largest frame a ring frame (and an l2fwd buffer) holds. */
   mtu: number;
   /** pktgen's burst: a release every RELEASE_GAP_NS at the rate, at most 32. */
   burst: number;
@@ -152,6 +158,10 @@ export function planDemo(args: readonly string[]): DemoPlan | undefined {
     sum += s;
   }
   const meanLen = sum / sizes.length;
+  if (maxLen > L2FWD_BUFFER) {
+    throw new UsageError(`demo: --size ${o.size} makes ${maxLen + 4}-byte frames, larger than the ${L2FWD_BUFFER}-byte buffers l2fwd forwards from`,
+      `give --size up to ${L2FWD_BUFFER + 4}`);
+  }
   let pps: number | undefined;
   if (rate?.unit === "pps") pps = rate.value;
   else if (rate?.unit === "bps") pps = rate.value / ((meanLen + 4) * 8);
@@ -162,7 +172,7 @@ export function planDemo(args: readonly string[]): DemoPlan | undefined {
   const ringFrames = Math.max(MIN_RING_FRAMES, Math.min(MAX_RING_FRAMES, RING_BYTES / frameSize));
   return {
     duration: o.duration, warmup: o.warmup, json: o.json, pps, frameSize, ringFrames, rxRingFrames: Math.min(MAX_RX_RING_FRAMES, 2 * ringFrames), burst,
-    mtu: Math.min(65535, frameSize - RX_DATA_OFFSET - 18),
+    mtu: Math.min(L2FWD_BUFFER, frameSize - RX_DATA_OFFSET) - 18,
     pktgenArgs: [...baseArgs, "--burst", String(burst)],
   };
 }
@@ -192,7 +202,9 @@ function reapEarlierDemos(): void {
 
 /** The argv prefix that makes a child die with the demo (SIGTERM when the demo's thread that spawned it exits, however it exits). */
 function dieWithParent(): string[] {
-  if (!Bun.which("setpriv")) throw new BdkError("demo: setpriv not found", "install util-linux (apt-get install util-linux)");
+  for (const tool of ["setpriv", "taskset"]) {
+    if (!Bun.which(tool)) throw new BdkError(`demo: ${tool} not found`, "install util-linux (apt-get install util-linux)");
+  }
   return ["setpriv", "--pdeathsig", "TERM", "--"];
 }
 
@@ -200,16 +212,28 @@ async function vethDemo(plan: DemoPlan): Promise<DemoResult> {
   const guard = dieWithParent();
   reapEarlierDemos();
   const lab = new NetLab(`${LAB_PREFIX}${process.pid}`);
+  // The children run in their own sessions (a terminal's Ctrl-C reaches only the demo) and get exactly one
+  // SIGINT from it: a second one would make them exit at once, without their results.
   const children: Bun.Subprocess[] = [];
+  const asked = new Set<Bun.Subprocess>();
+  const stop = (c: Bun.Subprocess): void => {
+    if (asked.has(c)) return;
+    asked.add(c);
+    c.kill("SIGINT");
+  };
   let stopping = false;
   const removeSignal = onStopSignal(() => {
     stopping = true;
-    for (const c of children) c.kill("SIGINT");
+    for (const c of children) stop(c);
   });
-  // Two cores or more: l2fwd's worker on the last, pktgen's loop on the first.
+  // Two cores or more: l2fwd's worker alone on the last (DPDK's isolated forwarding core), everything else
+  // on the first: pktgen, l2fwd's main thread (it wakes every 50-100 ms for its link and stop checks and
+  // runs a few hundred µs, which on the worker's core is a few hundred µs of queueing each time) and
+  // every helper thread of both Bun processes (JIT compilers, GC, allocator scavengers).
   const cpus = getAffinity();
   const l2fwdCore = cpus[cpus.length - 1] ?? 0;
-  const pktgenCore = cpus.length >= 2 ? cpus[0] : undefined;
+  const otherCore = cpus.length >= 2 ? cpus[0] : undefined;
+  const onOtherCore = otherCore !== undefined ? ["taskset", "-c", String(otherCore)] : [];
   try {
     const gen = lab.namespace("gen");
     const fwd = lab.namespace("fwd");
@@ -222,20 +246,27 @@ async function vethDemo(plan: DemoPlan): Promise<DemoResult> {
     const backstop = Math.ceil(plan.warmup + plan.duration + DRAIN_MS / 1000) + 30;
     const l2fwd = Bun.spawn([...guard, ...lab.prefix(fwd), BUN, `${ROOT}/apps/l2fwd.ts`, `af_packet:fwd0,${fs}`, `af_packet:fwd1,${fs}`,
       "--cores", String(l2fwdCore), "--ring-size", String(plan.ringFrames), "--json", "--period", "1", "--link-wait", "2",
-      "--duration", String(backstop)], { stdout: "pipe", stderr: "pipe" });
+      "--duration", String(backstop)], { stdout: "pipe", stderr: "pipe", detached: true });
     children.push(l2fwd);
     const l2fwdOut = new Response(l2fwd.stdout).text();
     const l2fwdLog = relay(l2fwd.stderr, "l2fwd");
     // Ready: the ports are up and the worker that polls them runs (its line comes after it pinned itself).
-    const ready = await waitForLine(l2fwdLog, /worker on core \d+ \(tid (\d+)\)/, 15000, "l2fwd did not start forwarding", l2fwd);
-    if (stopping) throw new BdkError("demo: stopped", "");
+    let ready: RegExpExecArray;
+    try {
+      ready = await waitForLine(l2fwdLog, /worker on core \d+ \(tid (\d+)\)/, 15000, "l2fwd did not start forwarding", l2fwd);
+    } finally {
+      if (stopping) throw new BdkError("demo: stopped before traffic started");
+    }
     const workerTid = Number(ready[1]);
+    if (otherCore !== undefined) moveThreads(l2fwd.pid, workerTid, otherCore);
 
-    const pktgen = Bun.spawn([...guard, ...lab.prefix(gen), BUN, `${ROOT}/src/cli/${process.env.XTL ? "demo-pktgen-tl.ts" : "demo-pktgen.ts"}`, "--warmup", String(plan.warmup),
-      ...(pktgenCore !== undefined ? ["--core", String(pktgenCore)] : []), "--",
+    const pktgen = Bun.spawn([...guard, ...lab.prefix(gen), ...onOtherCore, BUN, `${ROOT}/src/cli/demo-pktgen.ts`, "--warmup", String(plan.warmup), "--",
       "--tx", `af_packet:gen0,frames=${plan.ringFrames},${fs}`, "--rx", `af_packet:gen1,frames=${plan.rxRingFrames},${fs}`, ...plan.pktgenArgs],
-    { stdout: "pipe", stderr: "pipe" });
+    { stdout: "pipe", stderr: "pipe", detached: true });
     children.push(pktgen);
+    // The demo itself too, now that its children are started (they would inherit it): it relays their
+    // lines and samples their CPU time.
+    if (otherCore !== undefined) moveThreads(process.pid, -1, otherCore);
     // The CPU both busy threads get, from the measured run's start (after the warm-up) to pktgen's end.
     let watch: CpuWatch | undefined;
     const startWatch = (): void => {
@@ -249,10 +280,11 @@ async function vethDemo(plan: DemoPlan): Promise<DemoResult> {
     const cpu = watch?.stop();
     const pktgenCode = await pktgen.exited;
     await pktgenLog.done;
-    l2fwd.kill("SIGINT");
+    stop(l2fwd);
     const l2fwdText = await l2fwdOut;
     await l2fwd.exited;
     await l2fwdLog.done;
+    if (pktgenCode !== 0 && stopping) throw new BdkError("demo: stopped during the warm-up");
     if (pktgenCode !== 0) throw new BdkError(`demo: pktgen exited with ${pktgenCode}`, "see its messages above");
     const p = lastJson<PktgenResult>(pktgenOut, "pktgen", (j) => "txPackets" in j);
     const w = jsonLines(pktgenOut).find((j) => "warmup" in j) as { warmup: WarmupReport } | undefined;
@@ -267,13 +299,27 @@ async function vethDemo(plan: DemoPlan): Promise<DemoResult> {
         app: "l2fwd", spec: x.spec, ipackets: x.stats.ipackets, opackets: x.stats.opackets, imissed: x.stats.imissed,
       }))],
       cpu,
-      setup: { frameSize: plan.frameSize, ringFrames: plan.ringFrames, rxRingFrames: plan.rxRingFrames, mtu: plan.mtu, burst: plan.burst, cores: { l2fwd: l2fwdCore, pktgen: pktgenCore } },
+      setup: { frameSize: plan.frameSize, ringFrames: plan.ringFrames, rxRingFrames: plan.rxRingFrames, mtu: plan.mtu, burst: plan.burst, cores: { l2fwd: l2fwdCore, pktgen: otherCore } },
     };
   } finally {
     removeSignal();
     for (const c of children) if (c.exitCode === null && c.signalCode === null) c.kill("SIGKILL");
     await Promise.all(children.map((c) => c.exited));
     lab.destroy();
+  }
+}
+
+/** Pins every thread of process `pid` but `keep` to `cpu` (its later threads inherit that from their maker). */
+function moveThreads(pid: number, keep: number, cpu: number): void {
+  let tids: string[] = [];
+  try {
+    tids = readdirSync(`/proc/${pid}/task`);
+  } catch {
+    return; // gone: the wait for its exit reports that
+  }
+  for (const tid of tids) {
+    if (Number(tid) === keep) continue;
+    Bun.spawnSync(["taskset", "-p", "-c", String(cpu), tid], { stdout: "ignore", stderr: "ignore" });
   }
 }
 

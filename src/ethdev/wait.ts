@@ -25,11 +25,16 @@ export class RxWaiter {
     this.queues = [...queues];
     this.epfd = epollCreate();
     let fdless = false;
+    const added = new Set<number>();
     try {
       for (let i = 0; i < this.queues.length; i++) {
         const fd = this.queues[i]!.eventFd();
         if (fd < 0) fdless = true;
-        else epollAdd(this.epfd, fd, i);
+        else if (!added.has(fd)) {
+          // Queues may share one interrupt (a NIC with one INTx line): watch each fd once.
+          added.add(fd);
+          epollAdd(this.epfd, fd, i);
+        }
       }
     } catch (e) {
       close(this.epfd);

@@ -147,7 +147,7 @@ test("unexpected arguments and a bad rate are refused before anything is built",
   const watcher = watch("/run/netns", (_e, name) => events.push(String(name)));
   try {
     for (const [args, word] of [[["extra-arg"], '"extra-arg"'], [["--duration", "1", "one", "two"], '"one" "two"'], [["--rate", "10xpps"], "10xpps"],
-      [["--size", "10"], "--size 10"], [["--rate", "0"], "--rate 0"]] as const) {
+      [["--size", "10"], "--size 10"], [["--size", "9000"], "--size 9000"], [["--rate", "0"], "--rate 0"]] as const) {
       const { out, err, code, pid } = await runDemo([...args]);
       expect(code).not.toBe(0);
       expect(out).toBe("");

@@ -292,7 +292,7 @@ describe("e1000 and e1000e: bad input, cycles, link flaps through QMP, RX interr
     const b = r.get("bad");
     expect(b.ringSmall).toMatch(/rxRingSize 4 is not a power of two in 8\.\.4096/);
     expect(b.ringBig).toMatch(/txRingSize 8192 is not a power of two in 8\.\.4096/);
-    expect(b.queues).toMatch(/rxQueues 2 is out of range; this port supports 1\.\.1/);
+    expect(b.queues).toMatch(/rxQueues 3 is out of range; this port supports 1\.\.2/);
     expect(b.mtuA).toMatch(/MTU 16111 is out of range; this port supports 68\.\.16110/);
     expect(b.mtuB).toMatch(/MTU 9001 is out of range; this port supports 68\.\.9000/);
     expect(b.mtuPool).toMatch(/MTU 9000 does not fit .*2048-byte buffers.*dataRoom ≥ 9018/);
@@ -368,4 +368,49 @@ describe("e1000 and e1000e: receive filters and VLAN offloads (crossed wire, eac
       expect(r.get(`${nic}-insert-without-strip`)).toMatch(/VLAN insert on TX needs VLAN strip on RX here \(CTRL\.VME enables both\)/);
     });
   }
+});
+
+describe("e1000e: two RX queues with RSS, each owned by a pinned worker", () => {
+  const [E1000, E1000E] = nicAddresses(["e1000", "e1000e"]) as [string, string];
+  let run: RunResult;
+  let r: Map<string, any>;
+
+  beforeAll(async () => {
+    const [a, b] = await Promise.all([Bun.udpSocket({ hostname: "127.0.0.1", port: 0 }), Bun.udpSocket({ hostname: "127.0.0.1", port: 0 })]);
+    const [pa, pb] = [a.port, b.port];
+    a.close();
+    b.close();
+    run = await runInGuest({
+      nics: [`e1000:udp=${pa}:${pb}`, `e1000e:udp=${pb}:${pa}`],
+      command: `bun test/vm/guest/e1000e-rss.ts ${E1000} ${E1000E}`,
+      timeoutSec: 240,
+    });
+    r = results(run);
+  }, 260_000);
+
+  test("64 UDP flows spread over both queues, each flow always on one queue with one hash, none lost", () => {
+    expect(run.code).toBe(0);
+    const x = r.get("rss");
+    expect(x.sent).toBe(3200);
+    expect(x.tids).toEqual([[0], [1]]);
+    const [q0, q1] = x.workers as { queue: number; frames: number[]; hashes: number[][]; withoutHash: number }[];
+    expect([q0!.queue, q1!.queue]).toEqual([0, 1]);
+    let total = 0;
+    const perQueue = [0, 0];
+    for (let flow = 1; flow <= 64; flow++) {
+      const a = q0!.frames[flow]!;
+      const b = q1!.frames[flow]!;
+      expect(a + b).toBe(50);
+      expect(a === 0 || b === 0).toBe(true); // one flow, one queue
+      const seen = a > 0 ? q0! : q1!;
+      expect(seen.hashes[flow]!.length).toBe(1); // one flow, one hash
+      perQueue[a > 0 ? 0 : 1]! += 1;
+      total += a + b;
+    }
+    expect(total).toBe(3200);
+    expect(perQueue[0]).toBeGreaterThan(0);
+    expect(perQueue[1]).toBeGreaterThan(0);
+    expect(q0!.withoutHash + q1!.withoutHash).toBe(0);
+    expect(x.stats[0].packets + x.stats[1].packets).toBe(3200);
+  });
 });

@@ -25,7 +25,7 @@ function refusal(addr: string, options: OpenOptions): string {
 report("bad", {
   ringSmall: refusal(A, { rxRingSize: 4 }),
   ringBig: refusal(A, { txRingSize: 8192 }),
-  queues: refusal(B, { rxQueues: 2 }),
+  queues: refusal(B, { rxQueues: 3 }),
   mtuA: refusal(A, { mtu: 16111 }),
   mtuB: refusal(B, { mtu: 9001 }),
   mtuPool: refusal(A, { mtu: 9000 }),
