@@ -363,6 +363,18 @@ describe("e1000 and e1000e: receive filters and VLAN offloads (crossed wire, eac
       expect(keep.find((f: any) => f.id === 7)).toEqual({ id: 7, len: 64, tagInFrame: 200 });
     });
 
+    test(`${nic}: RX checksum status as the model reports it (good, good, bad IPv4 header, bad UDP)`, () => {
+      const got = [...r.get(`${nic}-rx-csum`)].sort((a: any, b: any) => a.id - b.id);
+      expect(got.map((f: any) => f.id)).toEqual([0, 1, 2, 3]);
+      if (nic === "e1000e") {
+        // BUF_IP_CSUM_GOOD 16, BUF_IP_CSUM_BAD 4, BUF_L4_CSUM_GOOD 32, BUF_L4_CSUM_BAD 8
+        expect(got.map((f: any) => [f.ip, f.l4])).toEqual([[16, 32], [16, 32], [4, 32], [16, 8]]);
+      } else {
+        // QEMU's 82540EM does not implement receive checksum offload: every descriptor says "not checked" (IXSM).
+        expect(got.map((f: any) => [f.ip, f.l4])).toEqual([[0, 0], [0, 0], [0, 0], [0, 0]]);
+      }
+    });
+
     test(`${nic}: TX VLAN insert puts the buffer's tag on the wire; asked without strip it is refused with the reason`, () => {
       expect(r.get(`${nic}-vlan-insert`)).toEqual([{ id: 1, len: 68, tagInFrame: 300 }]);
       expect(r.get(`${nic}-insert-without-strip`)).toMatch(/VLAN insert on TX needs VLAN strip on RX here \(CTRL\.VME enables both\)/);
