@@ -102,6 +102,21 @@ export class E1000RxQueue extends RxQueueBase {
     return this.m;
   }
 
+  /** Puts up to `ready` fresh buffers in `fresh` for the refills; fewer when the pool runs short (rx_nombuf). */
+  protected takeFresh(ready: number): number {
+    const pool = this.pool;
+    const fresh = this.fresh;
+    if (pool.allocBulk(fresh, 0, ready) !== 0) return ready;
+    let k = 0;
+    while (k < ready) {
+      const b = pool.alloc();
+      if (b < 0) break;
+      fresh[k++] = b;
+    }
+    this.cnt[C_NOMBUF]! += ready - k;
+    return k;
+  }
+
   burst(burst: Burst): number {
     burst.count = 0;
     const m = this.m;
@@ -116,19 +131,10 @@ export class E1000RxQueue extends RxQueueBase {
     while (ready < cap && (d[((next + ready) & mask) * 4 + 3]! & RXD_STAT_DD) !== 0) ready++;
     if (ready === 0) return 0;
     // A fresh buffer for each, or leave the rest for the next burst (the ring fills; the NIC counts misses).
+    ready = this.takeFresh(ready);
+    if (ready === 0) return 0;
     const pool = this.pool;
     const fresh = this.fresh;
-    if (pool.allocBulk(fresh, 0, ready) === 0) {
-      let k = 0;
-      while (k < ready) {
-        const b = pool.alloc();
-        if (b < 0) break;
-        fresh[k++] = b;
-      }
-      this.cnt[C_NOMBUF]! += ready - k;
-      ready = k;
-      if (ready === 0) return 0;
-    }
     const slots = m.slots;
     const lens = pool.len;
     const ports = pool.port;
@@ -255,19 +261,10 @@ export class E1000eRxQueue extends E1000RxQueue {
     const cap = burst.capacity < this.fresh.length ? burst.capacity : this.fresh.length;
     while (ready < cap && (d[((next + ready) & mask) * 4 + 2]! & RXD_STAT_DD) !== 0) ready++;
     if (ready === 0) return 0;
+    ready = this.takeFresh(ready);
+    if (ready === 0) return 0;
     const pool = this.pool;
     const fresh = this.fresh;
-    if (pool.allocBulk(fresh, 0, ready) === 0) {
-      let k = 0;
-      while (k < ready) {
-        const b = pool.alloc();
-        if (b < 0) break;
-        fresh[k++] = b;
-      }
-      this.cnt[C_NOMBUF]! += ready - k;
-      ready = k;
-      if (ready === 0) return 0;
-    }
     const slots = m.slots;
     const lens = pool.len;
     const ports = pool.port;

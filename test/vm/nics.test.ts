@@ -13,6 +13,15 @@ import { nicAddresses, rigReady, runInGuest, type RunResult } from "./rig.ts";
 
 const ROOT = new URL("../..", import.meta.url).pathname;
 
+/** Two free UDP ports for NICs wired to each other: `e1000:udp=A:B` and `e1000e:udp=B:A`. */
+async function crossedWire(): Promise<[number, number]> {
+  const [a, b] = await Promise.all([Bun.udpSocket({ hostname: "127.0.0.1", port: 0 }), Bun.udpSocket({ hostname: "127.0.0.1", port: 0 })]);
+  const ports: [number, number] = [a.port, b.port];
+  a.close();
+  b.close();
+  return ports;
+}
+
 beforeAll(() => {
   const ready = rigReady();
   if (!ready.ok) throw new Error(ready.why);
@@ -23,10 +32,7 @@ describe("e1000 and e1000e: the conformance suite", () => {
   const [E1000, E1000E] = nicAddresses(["e1000", "e1000e"]) as [string, string];
 
   beforeAll(async () => {
-    const [a, b] = await Promise.all([Bun.udpSocket({ hostname: "127.0.0.1", port: 0 }), Bun.udpSocket({ hostname: "127.0.0.1", port: 0 })]);
-    const [pa, pb] = [a.port, b.port];
-    a.close();
-    b.close();
+    const [pa, pb] = await crossedWire();
     run = await runInGuest({
       nics: [`e1000:udp=${pa}:${pb}`, `e1000e:udp=${pb}:${pa}`],
       command: `bun src/cli/main.ts devbind --bind vfio-pci ${E1000} ${E1000E} --force >/dev/null && ` +
@@ -333,10 +339,7 @@ describe("e1000 and e1000e: receive filters and VLAN offloads (crossed wire, eac
   let r: Map<string, any>;
 
   beforeAll(async () => {
-    const [a, b] = await Promise.all([Bun.udpSocket({ hostname: "127.0.0.1", port: 0 }), Bun.udpSocket({ hostname: "127.0.0.1", port: 0 })]);
-    const [pa, pb] = [a.port, b.port];
-    a.close();
-    b.close();
+    const [pa, pb] = await crossedWire();
     run = await runInGuest({
       nics: [`e1000:udp=${pa}:${pb}`, `e1000e:udp=${pb}:${pa}`],
       command: `bun test/vm/guest/e1000-filters.ts ${E1000E} ${E1000} e1000- && bun test/vm/guest/e1000-filters.ts ${E1000} ${E1000E} e1000e-`,
@@ -388,10 +391,7 @@ describe("e1000e: two RX queues with RSS, each owned by a pinned worker", () => 
   let r: Map<string, any>;
 
   beforeAll(async () => {
-    const [a, b] = await Promise.all([Bun.udpSocket({ hostname: "127.0.0.1", port: 0 }), Bun.udpSocket({ hostname: "127.0.0.1", port: 0 })]);
-    const [pa, pb] = [a.port, b.port];
-    a.close();
-    b.close();
+    const [pa, pb] = await crossedWire();
     run = await runInGuest({
       nics: [`e1000:udp=${pa}:${pb}`, `e1000e:udp=${pb}:${pa}`],
       command: `bun test/vm/guest/e1000e-rss.ts ${E1000} ${E1000E}`,
