@@ -393,8 +393,13 @@ export class E1000Port extends PortBase {
     this.hw.reset();
   }
 
+  /**
+   * The chip's counters, and its flow control as left at the default (SDM 13.4.1: CTRL.RFCE honours received
+   * PAUSE frames, CTRL.TFCE sends them; bdk does not change either).
+   */
   protected override driverXstats(): XStat[] {
-    return this.hw.all();
+    const ctrl = this.regs.read(CTRL);
+    return [...this.hw.all(), { name: "flow_control_rx_enabled", value: (ctrl >>> 27) & 1 }, { name: "flow_control_tx_enabled", value: (ctrl >>> 28) & 1 }];
   }
 
   override eventFd(): number {

@@ -32,6 +32,13 @@ report("bad", {
   offload: refusal(A, { txOffloads: TX_OFFLOAD_TCP_TSO }),
 });
 
+// Flow control stays at the chip's default and is reported.
+{
+  const p = openPort(A, { pool });
+  report("flow-control", p.xstats().filter((x) => x.name.startsWith("flow_control")).map((x) => x.name));
+  p.close();
+}
+
 // ---- 2. cycles ----
 {
   // A few first: the runtime's own first-use mappings (JIT, heap growth) are not the driver's.
