@@ -6,7 +6,7 @@ import { PortBase } from "../../src/ethdev/base.ts";
 import type { LinkStatus, PortCapabilities, PortStats, ResolvedPortConfig, XStat } from "../../src/ethdev/port.ts";
 import {
   RX_OFFLOAD_IPV4_CKSUM, RX_OFFLOAD_TCP_CKSUM, RX_OFFLOAD_UDP_CKSUM, RX_OFFLOAD_VLAN_FILTER, RX_OFFLOAD_VLAN_STRIP, TX_OFFLOAD_IPV4_CKSUM,
-  TX_OFFLOAD_TCP_CKSUM, TX_OFFLOAD_UDP_CKSUM, TX_OFFLOAD_VLAN_INSERT, RX_OFFLOAD_RSS_HASH, RSS_IPV4, RSS_IPV4_TCP, RSS_IPV6, RSS_IPV6_TCP,
+  TX_OFFLOAD_TCP_CKSUM, TX_OFFLOAD_UDP_CKSUM, TX_OFFLOAD_VLAN_INSERT, RX_OFFLOAD_RSS_HASH, RX_OFFLOAD_SCATTER, TX_OFFLOAD_MULTI_SEGS, RSS_IPV4, RSS_IPV4_TCP, RSS_IPV6, RSS_IPV6_TCP,
 } from "../../src/ethdev/offloads.ts";
 import { checkUnicastMac } from "../../src/ethdev/soft.ts";
 import { createArena, type DmaArena } from "../../src/mem/arena.ts";
@@ -107,9 +107,9 @@ export class E1000Port extends PortBase {
       maxRxQueues: this.chip.queues, maxTxQueues: this.chip.queues, minRingSize: 8, maxRingSize: 4096, maxFrameSize: this.chip.maxFrame,
       rss: multi,
       ...(multi ? { rssHashTypes: RSS_IPV4 | RSS_IPV4_TCP | RSS_IPV6 | RSS_IPV6_TCP, rssKeySize: RSS_KEY_BYTES, retaSize: RETA_ENTRIES } : {}),
-      rxOffloads: RX_OFFLOAD_IPV4_CKSUM | RX_OFFLOAD_UDP_CKSUM | RX_OFFLOAD_TCP_CKSUM | RX_OFFLOAD_VLAN_STRIP | RX_OFFLOAD_VLAN_FILTER |
+      rxOffloads: RX_OFFLOAD_IPV4_CKSUM | RX_OFFLOAD_UDP_CKSUM | RX_OFFLOAD_TCP_CKSUM | RX_OFFLOAD_VLAN_STRIP | RX_OFFLOAD_VLAN_FILTER | RX_OFFLOAD_SCATTER |
         (multi ? RX_OFFLOAD_RSS_HASH : 0),
-      txOffloads: TX_OFFLOAD_VLAN_INSERT | TX_OFFLOAD_IPV4_CKSUM | TX_OFFLOAD_UDP_CKSUM | TX_OFFLOAD_TCP_CKSUM,
+      txOffloads: TX_OFFLOAD_VLAN_INSERT | TX_OFFLOAD_IPV4_CKSUM | TX_OFFLOAD_UDP_CKSUM | TX_OFFLOAD_TCP_CKSUM | TX_OFFLOAD_MULTI_SEGS,
     };
   }
 
@@ -152,6 +152,7 @@ export class E1000Port extends PortBase {
     const state = (i: number, tailReg: number, irqCause: number): E1000QueueState => ({
       ring: this.ring!.handle(), ...layout[i]!, bar: { addr: this.bar.addr, size: this.bar.size }, tailReg,
       live: this.live, generation: this.generation, irq, irqCause, extended: this.chip.queues > 1, rss: config.rss !== undefined,
+      scatter: (config.rxOffloads & RX_OFFLOAD_SCATTER) !== 0,
     });
     for (let q = 0; q < config.rxQueues; q++) {
       const s = state(q, RDT + q * RX_QUEUE_STRIDE, ICR_RXT0);
@@ -373,8 +374,9 @@ export class E1000Port extends PortBase {
   private checkMtu(mtu: number): void {
     const max = this.chip.maxFrame - 18;
     if (!Number.isInteger(mtu) || mtu < 68 || mtu > max) throw new BdkError(`${this.name}: MTU ${mtu} is out of range`, `this port supports 68..${max}`);
-    if (this.config && mtu + 18 > this.bsize.bytes) {
-      throw new BdkError(`${this.name}: MTU ${mtu} frames do not fit the ${this.bsize.bytes}-byte receive buffers`, `create the pool with dataRoom ≥ ${mtu + 18} (${BUFFER_SIZES.find(([b]) => b >= mtu + 18)?.[0] ?? 16384} is a size the NIC takes)`);
+    if (this.config && mtu + 18 > this.bsize.bytes && (this.config.rxOffloads & RX_OFFLOAD_SCATTER) === 0) {
+      throw new BdkError(`${this.name}: MTU ${mtu} frames do not fit the ${this.bsize.bytes}-byte receive buffers`,
+        `configure rxOffloads: RX_OFFLOAD_SCATTER (frames arrive as chains), or create the pool with dataRoom ≥ ${mtu + 18} (${BUFFER_SIZES.find(([b]) => b >= mtu + 18)?.[0] ?? 16384} is a size the NIC takes)`);
     }
   }
 

@@ -33,6 +33,7 @@ const W_NEXT = 0; // RX: next descriptor to look at; TX: next free descriptor
 const W_CLEAN = 1; // TX: next descriptor to reclaim
 const W_DROPPING = 2; // RX: inside a frame longer than one buffer (dropped up to its EOP)
 const W_CONTEXT = 3; // TX: the checksum context last written (0: none), see contextKey
+const W_HEAD = 4; // RX: 1 + the first buffer of a frame arriving in pieces (scatter); 0: none
 /** A TX slot that holds a context descriptor, not a buffer. */
 const NO_BUFFER = 0xffffffff;
 const CSUM_REQUESTS = TX_IP_CKSUM | TX_TCP_CKSUM | TX_UDP_CKSUM;
@@ -59,6 +60,8 @@ export interface E1000QueueState {
   extended: boolean;
   /** RSS is on: extended descriptors carry the hash. */
   rss: boolean;
+  /** RX_OFFLOAD_SCATTER: chains for frames longer than one buffer. */
+  scatter: boolean;
 }
 
 /** The views a queue works on, built from its state in any thread. */
@@ -89,6 +92,8 @@ export class E1000RxQueue extends RxQueueBase {
   private readonly irq: IrqLine | undefined;
   /** The NIC writes the RSS hash into each descriptor (82574 with RSS). */
   protected readonly rss: boolean;
+  /** Frames longer than one buffer arrive as chains (RX_OFFLOAD_SCATTER) instead of being dropped. */
+  protected readonly scatter: boolean;
 
   constructor(ident: QueueIdentity, readonly state: E1000QueueState, arena: DmaArena, maxBurst = 1024) {
     super(ident);
@@ -96,6 +101,7 @@ export class E1000RxQueue extends RxQueueBase {
     this.fresh = new Uint32Array(maxBurst);
     this.irq = state.irq ? new IrqLine(state.irq) : undefined;
     this.rss = state.rss;
+    this.scatter = state.scatter;
   }
 
   protected get mem(): QueueMemory {
@@ -146,6 +152,9 @@ export class E1000RxQueue extends RxQueueBase {
     const out = burst.bufs;
     const id = this.portId;
     let dropping = ctl[W_DROPPING]!;
+    // The first buffer of a frame still arriving in pieces (scatter), or -1; kept across bursts.
+    let head = ctl[W_HEAD]! - 1;
+    const scatter = this.scatter;
     let n = 0;
     let bytes = 0;
     let errors = 0;
@@ -153,15 +162,29 @@ export class E1000RxQueue extends RxQueueBase {
       const w = next * 4;
       const st = d[w + 3]!;
       const b = slots[next]!;
-      if ((st & RXD_STAT_EOP) === 0) {
-        // A frame longer than one buffer (no scatter): drop it, through its last descriptor.
+      const eop = (st & RXD_STAT_EOP) !== 0;
+      if (dropping !== 0 || (st & RXD_ERR_FRAME) !== 0 || (!eop && !scatter)) {
+        // A bad frame, or one longer than a buffer without scatter: dropped through its last descriptor.
         if (dropping === 0) errors++;
-        dropping = 1;
+        dropping = eop ? 0 : 1;
         pool.free(b);
-      } else if (dropping !== 0 || (st & RXD_ERR_FRAME) !== 0) {
-        if (dropping === 0) errors++;
-        dropping = 0;
-        pool.free(b);
+        if (head >= 0) {
+          pool.freeChain(head);
+          head = -1;
+        }
+      } else if (!eop || head >= 0) {
+        // Scatter: a segment of a frame longer than one buffer, chained to the first (RX_OFFLOAD_SCATTER).
+        lens[b] = d[w + 2]! & 0xffff;
+        ports[b] = id;
+        if (head < 0) {
+          head = b;
+          flags[b] = 0;
+        } else pool.chainAppend(head, b);
+        if (eop) {
+          out[n++] = head;
+          bytes += pool.pktLen[head]!;
+          head = -1;
+        }
       } else {
         const len = d[w + 2]! & 0xffff;
         lens[b] = len;
@@ -191,6 +214,7 @@ export class E1000RxQueue extends RxQueueBase {
     }
     ctl[W_NEXT] = next;
     ctl[W_DROPPING] = dropping;
+    ctl[W_HEAD] = head + 1;
     // One doorbell: every descriptor up to the one before `next` is the NIC's again.
     Atomics.store(m.bar, m.tailWord, (next - 1) & mask);
     burst.count = n;
@@ -278,6 +302,9 @@ export class E1000eRxQueue extends E1000RxQueue {
     const out = burst.bufs;
     const id = this.portId;
     let dropping = ctl[W_DROPPING]!;
+    // The first buffer of a frame still arriving in pieces (scatter), or -1; kept across bursts.
+    let head = ctl[W_HEAD]! - 1;
+    const scatter = this.scatter;
     let n = 0;
     let bytes = 0;
     let errors = 0;
@@ -285,14 +312,27 @@ export class E1000eRxQueue extends E1000RxQueue {
       const w = next * 4;
       const st = d[w + 2]!;
       const b = slots[next]!;
-      if ((st & RXD_STAT_EOP) === 0) {
+      const eop = (st & RXD_STAT_EOP) !== 0;
+      if (dropping !== 0 || (st & ERXD_ERR_FRAME) !== 0 || (!eop && !scatter)) {
         if (dropping === 0) errors++;
-        dropping = 1;
+        dropping = eop ? 0 : 1;
         pool.free(b);
-      } else if (dropping !== 0 || (st & ERXD_ERR_FRAME) !== 0) {
-        if (dropping === 0) errors++;
-        dropping = 0;
-        pool.free(b);
+        if (head >= 0) {
+          pool.freeChain(head);
+          head = -1;
+        }
+      } else if (!eop || head >= 0) {
+        lens[b] = d[w + 3]! & 0xffff;
+        ports[b] = id;
+        if (head < 0) {
+          head = b;
+          flags[b] = 0;
+        } else pool.chainAppend(head, b);
+        if (eop) {
+          out[n++] = head;
+          bytes += pool.pktLen[head]!;
+          head = -1;
+        }
       } else {
         const len = d[w + 3]! & 0xffff;
         lens[b] = len;
@@ -323,6 +363,7 @@ export class E1000eRxQueue extends E1000RxQueue {
     }
     ctl[W_NEXT] = next;
     ctl[W_DROPPING] = dropping;
+    ctl[W_HEAD] = head + 1;
     Atomics.store(m.bar, m.tailWord, (next - 1) & mask);
     burst.count = n;
     const c = this.cnt;
@@ -373,6 +414,8 @@ export class E1000TxQueue extends TxQueueBase {
     const hi = pool.dmaHi;
     const req = pool.txOffload;
     const vlan = pool.vlanTci;
+    const nbSegs = pool.nbSegs;
+    const chain = pool.next;
     const count = end - start;
     let n = 0;
     let bytes = 0;
@@ -398,21 +441,44 @@ export class E1000TxQueue extends TxQueueBase {
         if ((r & TX_IP_CKSUM) !== 0) opts |= TXD_POPTS_IXSM;
         if ((r & (TX_TCP_CKSUM | TX_UDP_CKSUM)) !== 0) opts |= TXD_POPTS_TXSM;
       }
-      const w = next * 4;
-      dmaWords(lo[b]!, hi[b]!, offs[b]!, d, w);
-      // Short frames are padded by the NIC (TCTL.PSP); IFCS appends the CRC; VLE inserts the tag from the
-      // special field (SDM 3.3.3, with CTRL.VME).
-      if ((r & TX_VLAN) === 0) {
-        d[w + 2] = (len | cmd) >>> 0;
-        d[w + 3] = opts << 8;
+      const segs = nbSegs[b]!;
+      if (segs === 1) {
+        const w = next * 4;
+        dmaWords(lo[b]!, hi[b]!, offs[b]!, d, w);
+        // Short frames are padded by the NIC (TCTL.PSP); IFCS appends the CRC; VLE inserts the tag from the
+        // special field (SDM 3.3.3, with CTRL.VME).
+        if ((r & TX_VLAN) === 0) {
+          d[w + 2] = (len | cmd) >>> 0;
+          d[w + 3] = opts << 8;
+        } else {
+          d[w + 2] = (len | cmd | TXD_CMD_VLE) >>> 0;
+          d[w + 3] = ((vlan[b]! << 16) | (opts << 8)) >>> 0;
+        }
+        slots[next] = b;
+        bytes += len;
+        next = (next + 1) & mask;
+        room--;
       } else {
-        d[w + 2] = (len | cmd | TXD_CMD_VLE) >>> 0;
-        d[w + 3] = ((vlan[b]! << 16) | (opts << 8)) >>> 0;
+        // A chain: one descriptor per segment, EOP (and the tag) on the last; each slot frees its own segment.
+        if (room < segs) break;
+        for (let seg = b; seg >= 0; seg = chain[seg]!) {
+          const w = next * 4;
+          const last = chain[seg]! < 0;
+          dmaWords(lo[seg]!, hi[seg]!, offs[seg]!, d, w);
+          let c = last ? cmd : cmd & ~TXD_CMD_EOP;
+          let special = seg === b ? opts << 8 : 0;
+          if (last && (r & TX_VLAN) !== 0) {
+            c |= TXD_CMD_VLE;
+            special |= vlan[b]! << 16;
+          }
+          d[w + 2] = (lens[seg]! | c) >>> 0;
+          d[w + 3] = special >>> 0;
+          slots[next] = seg;
+          bytes += lens[seg]!;
+          next = (next + 1) & mask;
+          room--;
+        }
       }
-      slots[next] = b;
-      bytes += len;
-      next = (next + 1) & mask;
-      room--;
       n++;
     }
     if (n === 0) return 0;
@@ -485,6 +551,9 @@ export function primeRxRing(name: string, q: E1000RxQueue, arena: DmaArena, pool
 
 /** Frees the buffers an RX ring holds (the port is stopped: the NIC no longer writes). */
 export function drainRxRing(state: E1000QueueState, arena: DmaArena, pool: Mempool): void {
+  const ctl = new Int32Array(arena.buffer, state.ctlOff, QUEUE_CTL_BYTES / 4);
+  if (ctl[W_HEAD]! > 0) pool.freeChain(ctl[W_HEAD]! - 1); // a frame that was still arriving in pieces
+  ctl[W_HEAD] = 0;
   const slots = new Uint32Array(arena.buffer, state.slotsOff, state.size);
   for (let i = 0; i < state.size; i++) if (pool.isAllocated(slots[i]!)) pool.free(slots[i]!);
 }

@@ -354,6 +354,7 @@ describe("e1000 and e1000e: receive filters and VLAN offloads (crossed wire, eac
   }, 320_000);
 
   const ids = (x: { id: number }[]): number[] => x.map((f) => f.id).sort();
+
   for (const nic of ["e1000", "e1000e"]) {
     test(`${nic}: promiscuous, plain, all-multicast and a multicast list accept exactly what they should`, () => {
       expect(run.code).toBe(0);
@@ -429,5 +430,31 @@ describe("e1000e: two RX queues with RSS, each owned by a pinned worker", () => 
     expect(perQueue[1]).toBeGreaterThan(0);
     expect(q0!.withoutHash + q1!.withoutHash).toBe(0);
     expect(x.stats[0].packets + x.stats[1].packets).toBe(3200);
+  });
+});
+
+describe("e1000: scattered RX and multi-segment TX (crossed wire)", () => {
+  const [E1000, E1000E] = nicAddresses(["e1000", "e1000e"]) as [string, string];
+  let run: RunResult;
+  let r: Map<string, any>;
+
+  beforeAll(async () => {
+    const [pa, pb] = await crossedWire();
+    run = await runInGuest({
+      nics: [`e1000:udp=${pa}:${pb}`, `e1000e:udp=${pb}:${pa}`],
+      command: `bun test/vm/guest/e1000-scatter.ts ${E1000E} ${E1000}`,
+      timeoutSec: 180,
+    });
+    r = results(run);
+  }, 200_000);
+
+  test("9014-byte frames arrive in 2 KiB buffers as chains of 5, byte for byte, and go back out as whole frames", () => {
+    expect(run.code).toBe(0);
+    const x = r.get("scatter");
+    expect(x.chains.length).toBe(20);
+    for (const c of x.chains) expect(c).toEqual({ segs: 5, pktLen: 9014, ok: true });
+    expect(x.back.length).toBe(20);
+    for (const c of x.back) expect(c).toEqual({ len: 9014, ok: true });
+    expect(x.leaked).toEqual([0, 0]);
   });
 });
