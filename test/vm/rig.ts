@@ -69,8 +69,11 @@ export interface RunResult {
 }
 
 /** A failure of the rig itself (not of the command): no guest, QEMU error, time limit. */
+/** How long a boot may take before the rig calls it stalled (a normal one reaches the command in ≈4 s). */
+const BOOT_STALL_MS = 60_000;
+
 export class VmError extends Error {
-  constructor(message: string, readonly kind: "not-ready" | "qemu" | "timeout" | "aborted" | "lock" = "qemu") {
+  constructor(message: string, readonly kind: "not-ready" | "qemu" | "timeout" | "aborted" | "lock" | "boot-stall" = "qemu") {
     super(message);
     this.name = "VmError";
   }
@@ -265,7 +268,15 @@ export async function runInGuest(opts: RunOptions): Promise<RunResult> {
       }),
       ...nicArgs(nics, { bridgeGroup }),
     ];
-    return await boot(args, nics, runDir, lockFd, opts);
+    try {
+      return await boot(args, nics, runDir, lockFd, opts);
+    } catch (e) {
+      // A guest that never reached its command (a TCG vCPU that missed its timer while booting) is booted
+      // once more, when nothing of the first attempt can be left behind (no TAPs, no onStart hook).
+      if (!(e instanceof VmError && e.kind === "boot-stall") || nics.some((n) => n.tap) || opts.onStart) throw e;
+      console.warn(`bdk-vm: ${e.message.split("\n")[0]}; booting once more`);
+      return await boot(args, nics, runDir, lockFd, opts);
+    }
   } finally {
     await removeTaps(createdTaps);
     if (runDir) rmSync(runDir, { recursive: true, force: true });
@@ -299,12 +310,16 @@ async function boot(args: string[], nics: NicInfo[], runDir: string, lockFd: num
     stdio: ["ignore", "pipe", "pipe", lockFd],
   });
   let exited = false;
-  let stopReason: "timeout" | "aborted" | undefined;
-  const stop = (why: "timeout" | "aborted"): void => {
+  let stopReason: "timeout" | "aborted" | "boot-stall" | undefined;
+  const stop = (why: "timeout" | "aborted" | "boot-stall"): void => {
     stopReason ??= why;
     qemu.kill("SIGKILL");
   };
   const timer = setTimeout(() => stop("timeout"), timeoutSec * 1000);
+  // A boot takes seconds; one that has not reached the command after BOOT_STALL_MS has stalled.
+  const stallTimer = setTimeout(() => {
+    if (!reader.began) stop("boot-stall");
+  }, BOOT_STALL_MS);
   const onAbort = (): void => stop("aborted");
   opts.signal?.addEventListener("abort", onAbort);
   if (opts.signal?.aborted) stop("aborted");
@@ -341,6 +356,7 @@ async function boot(args: string[], nics: NicInfo[], runDir: string, lockFd: num
   });
   const qemuCode = await qemu.exited;
   exited = true;
+  clearTimeout(stallTimer);
   if (qmp) void qmp.then((q) => q.close(), () => undefined);
   clearTimeout(timer);
   opts.signal?.removeEventListener("abort", onAbort);
@@ -358,6 +374,9 @@ async function boot(args: string[], nics: NicInfo[], runDir: string, lockFd: num
     throw new VmError(`guest timed out after ${timeoutSec} s (QEMU killed); last console lines:\n${reader.tail()}`, "timeout");
   }
   if (stopReason === "aborted") throw new VmError("guest run aborted (QEMU killed)", "aborted");
+  if (stopReason === "boot-stall") {
+    throw new VmError(`guest did not reach its command within ${BOOT_STALL_MS / 1000} s of boot (QEMU killed); last console lines:\n${reader.tail()}`, "boot-stall");
+  }
   const code = exitCode(runDir, reader);
   if (code === undefined) {
     const qemuSaid = stderr.slice(-10).join("\n").trim();
