@@ -138,17 +138,9 @@ export class AfPacketRxQueue extends RxQueueBase {
     const pool = this.pool;
     const cnt = this.cnt;
     const bufs = burst.bufs;
-    let have = ready;
-    if (pool.allocBulk(bufs, 0, ready) === 0) {
-      have = 0;
-      while (have < ready) {
-        const b = pool.alloc();
-        if (b < 0) break;
-        bufs[have++] = b;
-      }
-      // Frames we cannot take stay in the ring; when it fills, the kernel drops (imissed).
-      cnt[C_NOMBUF]! += ready - have;
-    }
+    // Frames we cannot take a buffer for stay in the ring; when it fills, the kernel drops (imissed).
+    const have = pool.allocUpTo(bufs, 0, ready);
+    if (have !== ready) cnt[C_NOMBUF]! += ready - have;
     const u8 = s.u8;
     const u16 = s.u16;
     const ringVa = s.va;

@@ -1,6 +1,7 @@
 // Bringing an 8254x / 82574 up, step by step as the manuals describe it. Each function is one step and
 // cites its section: 8254x SDM = PCI/PCI-X Family of Gigabit Ethernet Controllers Software Developer's
 // Manual; 82574 = 82574 GbE Controller Family Datasheet.
+import { macToString, parseMac } from "../../src/net/ether.ts";
 import { BdkError } from "../../src/sys/errors.ts";
 import type { Mmio } from "../intel/mmio.ts";
 import {
@@ -66,13 +67,12 @@ export function linkStatus(r: Mmio): { up: boolean; speedMbps: number; fullDuple
 export function readMac(r: Mmio): string {
   const lo = r.read(RAL0);
   const hi = r.read(RAH0);
-  const b = [lo & 0xff, (lo >>> 8) & 0xff, (lo >>> 16) & 0xff, lo >>> 24, hi & 0xff, (hi >>> 8) & 0xff];
-  return b.map((x) => x.toString(16).padStart(2, "0")).join(":");
+  return macToString(new Uint8Array([lo & 0xff, (lo >>> 8) & 0xff, (lo >>> 16) & 0xff, lo >>> 24, hi & 0xff, (hi >>> 8) & 0xff]));
 }
 
 /** SDM 13.4.31: RAH.AV (bit 31) makes the filter entry valid. */
 export function writeMac(r: Mmio, mac: string): void {
-  const b = mac.split(":").map((x) => parseInt(x, 16));
+  const b = parseMac(mac);
   r.write(RAL0, (b[0]! | (b[1]! << 8) | (b[2]! << 16) | (b[3]! << 24)) >>> 0);
   r.write(RAH0, (b[4]! | (b[5]! << 8) | (1 << 31)) >>> 0);
 }
@@ -92,6 +92,6 @@ export function clearVlanTable(r: Mmio): void {
  * that is the upper nibble of byte 4 and all of byte 5.
  */
 export function multicastHash(mac: string): number {
-  const b = mac.split(":").map((x) => parseInt(x, 16));
+  const b = parseMac(mac);
   return ((b[4]! >>> 4) | (b[5]! << 4)) & 0xfff;
 }

@@ -110,16 +110,8 @@ export class E1000RxQueue extends RxQueueBase {
 
   /** Puts up to `ready` fresh buffers in `fresh` for the refills; fewer when the pool runs short (rx_nombuf). */
   protected takeFresh(ready: number): number {
-    const pool = this.pool;
-    const fresh = this.fresh;
-    if (pool.allocBulk(fresh, 0, ready) !== 0) return ready;
-    let k = 0;
-    while (k < ready) {
-      const b = pool.alloc();
-      if (b < 0) break;
-      fresh[k++] = b;
-    }
-    this.cnt[C_NOMBUF]! += ready - k;
+    const k = this.pool.allocUpTo(this.fresh, 0, ready);
+    if (k !== ready) this.cnt[C_NOMBUF]! += ready - k;
     return k;
   }
 

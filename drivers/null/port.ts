@@ -93,17 +93,10 @@ export class NullRxQueue extends RxQueueBase {
     if (!this.state.source || this.live[0] === 0) return 0;
     const pool = this.pool;
     const bufs = burst.bufs;
-    let n = burst.capacity;
-    if (pool.allocBulk(bufs, 0, n) === 0) {
-      // Not a whole burst left: take what there is, one by one.
-      let k = 0;
-      for (; k < n; k++) {
-        const b = pool.alloc();
-        if (b < 0) break;
-        bufs[k] = b;
-      }
-      this.cnt[C_NOMBUF]! += n - k;
-      n = k;
+    // Not a whole burst left: take what there is.
+    const n = pool.allocUpTo(bufs, 0, burst.capacity);
+    if (n !== burst.capacity) {
+      this.cnt[C_NOMBUF]! += burst.capacity - n;
       if (n === 0) return 0;
     }
     const len = pool.len;

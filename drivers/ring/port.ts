@@ -22,6 +22,7 @@
 // TX queue follows its peer's stop and start, not a reconfiguration (it stays down: hand out new handles).
 // Stop the workers before closing or reconfiguring an end: that drains its RX rings back to the pool.
 import { IndexRing } from "../../src/mem/ring.ts";
+import { macToString } from "../../src/net/ether.ts";
 import type { Mempool } from "../../src/mem/mempool.ts";
 import { SoftPortBase } from "../../src/ethdev/soft.ts";
 import type { Burst } from "../../src/ethdev/burst.ts";
@@ -117,8 +118,7 @@ function macFor(name: string, end: number): string {
   // FNV-1a over the name; 02: locally administered, unicast; the last byte tells the ends apart.
   let h = 0x811c9dc5;
   for (let i = 0; i < name.length; i++) h = Math.imul(h ^ name.charCodeAt(i), 0x01000193) >>> 0;
-  const b = [0x02, (h >>> 24) & 0xff, (h >>> 16) & 0xff, (h >>> 8) & 0xff, h & 0xff, end];
-  return b.map((x) => x.toString(16).padStart(2, "0")).join(":");
+  return macToString(new Uint8Array([0x02, (h >>> 24) & 0xff, (h >>> 16) & 0xff, (h >>> 8) & 0xff, h & 0xff, end]));
 }
 
 /** RX queue q of an end: takes what the peer's TX queue q put on this end's ring. */

@@ -356,6 +356,21 @@ export class Mempool {
     return i;
   }
 
+  /**
+   * Up to `n` buffers into `out[off..]`: all of them in one bulk take when the pool has them, else as many as
+   * it has, one by one. Returns how many (an RX refill takes what there is and leaves the rest in the ring).
+   */
+  allocUpTo(out: Uint32Array, off: number, n: number): number {
+    if (this.allocBulk(out, off, n) !== 0) return n;
+    let k = 0;
+    while (k < n) {
+      const b = this.alloc();
+      if (b < 0) break;
+      out[off + k++] = b;
+    }
+    return k;
+  }
+
   /** `n` buffers into `out[off..]`, or none: returns n or 0. */
   allocBulk(out: Uint32Array, off: number, n: number): number {
     if (n > this.cache.length) {
