@@ -79,6 +79,7 @@ describe("e1000 and e1000e against the host kernel (TAPs in namespaces)", () => 
   let run: RunResult;
   let r: Map<string, any>;
   let ping = "";
+  let pingJumbo = "";
   let tapRxAfterTx = -1;
   let rxResult: any;
   let txResult: any;
@@ -116,6 +117,9 @@ describe("e1000 and e1000e against the host kernel (TAPs in namespaces)", () => 
             try {
               const p = Bun.spawnSync(inA(["ping", "-c", "5", "-i", "0.3", "-W", "3", "192.0.2.2"]), { stdout: "pipe", stderr: "pipe" });
               ping = p.stdout.toString();
+              // Jumbo frames through l2fwd --mtu 9000: 8972 bytes of ICMP payload, not fragmented.
+              const jumbo = Bun.spawnSync(inA(["ping", "-c", "3", "-i", "0.3", "-W", "3", "-s", "8972", "-M", "do", "192.0.2.2"]), { stdout: "pipe", stderr: "pipe" });
+              pingJumbo = jumbo.stdout.toString() + jumbo.stderr.toString();
               const rx = Bun.spawn(inB([process.execPath, `${ROOT}apps/pktgen.ts`, "--rx-only", `af_packet:${tapB},frames=4096`, "--count", "100000", "--duration", "120", "--json", "--interval", "0.5"]),
                 { stdout: "pipe", stderr: "pipe" });
               const reader = rx.stderr.getReader();
@@ -190,8 +194,9 @@ describe("e1000 and e1000e against the host kernel (TAPs in namespaces)", () => 
     expect(tx.hwTxPackets).toBe(10_140);
   });
 
-  test("forwarding: ping crosses l2fwd between the e1000 and the e1000e", () => {
+  test("forwarding: ping crosses l2fwd between the e1000 and the e1000e, also with 9000-byte frames (MTU 9000)", () => {
     expect(ping).toMatch(/5 packets transmitted, 5 received/);
+    expect(pingJumbo).toMatch(/3 packets transmitted, 3 received/);
   });
 
   test("forwarding: 100 000 sequence-numbered frames from the host arrive with 0 lost, 0 reordered; l2fwd's counts agree", () => {
