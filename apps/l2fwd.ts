@@ -7,7 +7,7 @@
 // TX queue it feeds to a lane, then loop over rxq.burst → (touch the bytes in place) → txq.burst, freeing
 // whatever the TX ring did not take (apps/l2fwd/forward.ts). With --cores, each pinned worker gets queue
 // handles and attaches them: the main thread keeps the ports (the control plane), the workers the bursts.
-import { Mempool, openPort, startWorkers, type Port, type PortEvent, type PortStats } from "../src/index.ts";
+import { Mempool, openPort, startWorkers, type Port, type PortEvent, type PortStats, type QueueStats } from "../src/index.ts";
 import { checkCores, helpText, parseArgs, parseCoreList, portResource, UsageError, type ParsedOptions } from "./common/args.ts";
 import { formatRate, onStopSignal, runAsProgram } from "./common/runtime.ts";
 import { ForwardCounters, forwardInMainThread, type LaneOptions, type LaneSpec, type WorkerInit } from "./l2fwd/forward.ts";
@@ -106,11 +106,14 @@ export interface PortSummary {
   tx: number;
   dropped: number;
   stats: PortStats;
+  /** Per queue, from the port's own counters. */
+  queues: { rx: QueueStats[]; tx: QueueStats[] };
 }
 
 export interface L2fwdResult {
   durationSec: number;
-  workers: { core: number; tid: number; lanes: LaneSpec[] }[];
+  /** Each pinned worker, its lanes and what it forwarded (summed over its lanes). */
+  workers: { core: number; tid: number; lanes: LaneSpec[]; rx: number; tx: number; dropped: number }[];
   ports: PortSummary[];
   totals: { rx: number; tx: number; dropped: number };
   /** Link changes seen while forwarding. */
@@ -127,8 +130,12 @@ export interface L2fwdControl {
 /** Every RX queue of every port, each sending on the paired port's TX queue of the same number (fixed later for workers). */
 export function lanesFor(pairs: [number, number][], portQueues: number): LaneSpec[] {
   const lanes: LaneSpec[] = [];
+  // Port by port, queue by queue: shared out round-robin, worker w then gets RX queue w of every port (where
+  // RSS puts its share of each direction's flows); with -q, consecutive queues of one port, as DPDK's -q.
   for (const [a, b] of pairs) {
-    for (let q = 0; q < portQueues; q++) lanes.push({ rx: a, rxQueue: q, tx: b, txQueue: q }, { rx: b, rxQueue: q, tx: a, txQueue: q });
+    for (const [from, to] of [[a, b], [b, a]] as const) {
+      for (let q = 0; q < portQueues; q++) lanes.push({ rx: from, rxQueue: q, tx: to, txQueue: q });
+    }
   }
   return lanes;
 }
@@ -191,6 +198,8 @@ export async function runL2fwd(o: L2fwdOptions, control: L2fwdControl = {}): Pro
       for (const spec of o.specs) {
         ports.push(openPort(spec, {
           pool, rxQueues: o["port-queues"], txQueues, rxRingSize: o["ring-size"], txRingSize: o["ring-size"], promiscuous: o.promiscuous,
+          // Several RX queues are spread by the port's RSS (a flow always lands on one queue), as DPDK's l3fwd asks.
+          ...(o["port-queues"] > 1 ? { rss: {} } : {}),
           ...(o.mtu > 0 ? { mtu: o.mtu } : {}),
         }));
       }
@@ -228,7 +237,7 @@ export async function runL2fwd(o: L2fwdOptions, control: L2fwdControl = {}): Pro
         cores: cores.slice(0, share.length), name: "l2fwd", init: (_core, i) => inits[i]!,
       });
       for (const w of group.workers) {
-        workers.push({ core: w.core, tid: w.tid, lanes: share[w.index]! });
+        workers.push({ core: w.core, tid: w.tid, lanes: share[w.index]!, rx: 0, tx: 0, dropped: 0 });
         log(`l2fwd: worker on core ${w.core} (tid ${w.tid}) polls ${share[w.index]!.map((l) => `${l.rx}.${l.rxQueue}→${l.tx}.${l.txQueue}`).join(" ")}`);
       }
       try {
@@ -239,8 +248,13 @@ export async function runL2fwd(o: L2fwdOptions, control: L2fwdControl = {}): Pro
     }
     const durationSec = (performance.now() - started) / 1000;
     for (const p of ports) p.pollEvents();
+    workers.forEach((w, i) => Object.assign(w, counters.thread(i)));
     const summary: PortSummary[] = ports.map((p, i) => ({
       index: i, spec: o.specs[i]!, mac: safeMac(p), ...counters.port(i), stats: p.stats(),
+      queues: {
+        rx: Array.from({ length: o["port-queues"] }, (_, q) => p.queueStats(q, "rx")),
+        tx: Array.from({ length: txQueues }, (_, q) => p.queueStats(q, "tx")),
+      },
     }));
     const totals = { rx: 0, tx: 0, dropped: 0 };
     for (const p of summary) {

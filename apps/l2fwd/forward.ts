@@ -45,6 +45,18 @@ export class ForwardCounters {
     }
     return out;
   }
+
+  /** rx, tx, dropped of thread t summed over every port. */
+  thread(t: number): { rx: number; tx: number; dropped: number } {
+    const b = this.block(t);
+    const out = { rx: 0, tx: 0, dropped: 0 };
+    for (let i = 0; i < this.ports; i++) {
+      out.rx += b[3 * i]!;
+      out.tx += b[3 * i + 1]!;
+      out.dropped += b[3 * i + 2]!;
+    }
+    return out;
+  }
 }
 
 export interface LaneOptions {

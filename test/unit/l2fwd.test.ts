@@ -32,7 +32,10 @@ describe("l2fwd arguments", () => {
       { rx: 0, rxQueue: 0, tx: 1, txQueue: 0 }, { rx: 1, rxQueue: 0, tx: 0, txQueue: 0 },
       { rx: 2, rxQueue: 0, tx: 3, txQueue: 0 }, { rx: 3, rxQueue: 0, tx: 2, txQueue: 0 },
     ]);
-    expect(lanesFor([[0, 1]], 2).map((l) => `${l.rx}.${l.rxQueue}`)).toEqual(["0.0", "1.0", "0.1", "1.1"]);
+    const twoQueues = lanesFor([[0, 1]], 2);
+    expect(twoQueues.map((l) => `${l.rx}.${l.rxQueue}`)).toEqual(["0.0", "0.1", "1.0", "1.1"]);
+    // Round-robin: worker w owns RX queue w of both ports, so RSS splits each direction between the workers.
+    expect(shareLanes(twoQueues, [0, 1], 0).map((w) => w.map((l) => `${l.rx}.${l.rxQueue}`))).toEqual([["0.0", "1.0"], ["0.1", "1.1"]]);
     expect(shareLanes(lanes, [], 0)).toEqual([]);
     const rr = shareLanes(lanes, [0, 1], 0);
     expect(rr.map((w) => w.map((l) => l.rx))).toEqual([[0, 2], [1, 3]]);

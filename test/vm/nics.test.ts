@@ -9,18 +9,8 @@ import { tmpdir } from "node:os";
 import { readPcap } from "../../src/index.ts";
 import { exec } from "./exec.ts";
 import { testFrame } from "./guest/frames.ts";
+import { crossedWire, results, ROOT, sh, TapNamespaces } from "./host.ts";
 import { nicAddresses, rigReady, runInGuest, type RunResult } from "./rig.ts";
-
-const ROOT = new URL("../..", import.meta.url).pathname;
-
-/** Two free UDP ports for NICs wired to each other: `e1000:udp=A:B` and `e1000e:udp=B:A`. */
-async function crossedWire(): Promise<[number, number]> {
-  const [a, b] = await Promise.all([Bun.udpSocket({ hostname: "127.0.0.1", port: 0 }), Bun.udpSocket({ hostname: "127.0.0.1", port: 0 })]);
-  const ports: [number, number] = [a.port, b.port];
-  a.close();
-  b.close();
-  return ports;
-}
 
 beforeAll(() => {
   const ready = rigReady();
@@ -50,23 +40,6 @@ describe("e1000 and e1000e: the conformance suite", () => {
     expect(passed.filter((l) => l.includes(`e1000e ${E1000E} → e1000 ${E1000}`)).length).toBe(10);
   });
 });
-
-/** Runs argv on the host; resolves with its output (throws on a non-zero exit). */
-async function sh(...argv: string[]): Promise<string> {
-  const p = Bun.spawn(argv, { stdout: "pipe", stderr: "pipe" });
-  const [out, err, code] = await Promise.all([new Response(p.stdout).text(), new Response(p.stderr).text(), p.exited]);
-  if (code !== 0) throw new Error(`${argv.join(" ")}: exit ${code}: ${err.trim()}`);
-  return out;
-}
-
-function results(r: RunResult): Map<string, any> {
-  const m = new Map<string, any>();
-  for (const line of r.output.split("\n")) {
-    const x = /^@@([\w-]+) (.*)$/.exec(line.trim());
-    if (x) m.set(x[1]!, JSON.parse(x[2]!));
-  }
-  return m;
-}
 
 describe("e1000 and e1000e against the host kernel (TAPs in namespaces)", () => {
   const tag = `${process.pid % 100000}`;
@@ -396,26 +369,77 @@ describe("e1000 and e1000e: receive filters and VLAN offloads (crossed wire, eac
   }
 });
 
-describe("e1000e: two RX queues with RSS, each owned by a pinned worker", () => {
-  const [E1000, E1000E] = nicAddresses(["e1000", "e1000e"]) as [string, string];
+describe("e1000e: two RX queues with RSS, each owned by a pinned worker (host TAPs)", () => {
+  const [R, B] = nicAddresses(["e1000e", "e1000e"]) as [string, string];
+  const taps = new TapNamespaces("bdkr", 2);
+  const FLOWS = ["--src-ip", "10.0.0.1-10.0.0.64", "--dst-ip", "10.1.0.1", "--src-port", "1000", "--dst-port", "2000"];
+  const FORWARDED = 64 * 200;
   let run: RunResult;
   let r: Map<string, any>;
+  let rxResult: any;
+  let hostError: Error | undefined;
+
+  /** pktgen on the host, in namespace i; its JSON result. */
+  function pktgen(i: number, args: string[]): any {
+    const p = Bun.spawnSync(taps.in(i, [process.execPath, `${ROOT}apps/pktgen.ts`, ...args, "--json", "--interval", "0"]), { stdout: "pipe", stderr: "pipe" });
+    if (p.exitCode !== 0) throw new Error(`pktgen ${args.join(" ")}: ${p.stderr.toString()}`);
+    return JSON.parse(p.stdout.toString().trim().split("\n").pop() ?? "null");
+  }
 
   beforeAll(async () => {
-    const [pa, pb] = await crossedWire();
-    run = await runInGuest({
-      nics: [`e1000:udp=${pa}:${pb}`, `e1000e:udp=${pb}:${pa}`],
-      command: `bun test/vm/guest/e1000e-rss.ts ${E1000} ${E1000E}`,
-      timeoutSec: 240,
-    });
-    r = results(run);
-  }, 260_000);
+    await taps.create();
+    try {
+      run = await runInGuest({
+        nics: [{ model: "e1000e", tap: taps.taps[0]! }, { model: "e1000e", tap: taps.taps[1]! }],
+        command: `bun test/vm/guest/e1000e-rss.ts ${R} ${B}`,
+        timeoutSec: 400,
+        onStart: () => taps.wire(),
+        onLine: (line, rig) => {
+          const ready = /^@@rss-ready (.*)$/.exec(line.trim());
+          if (ready) {
+            try {
+              pktgen(0, ["--tx", `af_packet:${taps.taps[0]}`, ...FLOWS, "--dst-mac", JSON.parse(ready[1]!).mac, "--count", "3200", "--rate", "2kpps"]);
+            } catch (e) {
+              hostError = e as Error;
+            }
+            rig.signal("rss-sent");
+          }
+          if (!line.startsWith("@@fwd-ready")) return;
+          void (async () => {
+            try {
+              const rx = Bun.spawn(taps.in(1, [process.execPath, `${ROOT}apps/pktgen.ts`, "--rx-only", `af_packet:${taps.taps[1]},frames=4096`, "--count", String(FORWARDED),
+                "--duration", "120", "--json", "--interval", "0.5"]), { stdout: "pipe", stderr: "pipe" });
+              const reader = rx.stderr.getReader();
+              let seen = "";
+              while (!seen.includes("RX ")) {
+                const c = await reader.read();
+                if (c.done) break;
+                seen += new TextDecoder().decode(c.value);
+              }
+              reader.releaseLock();
+              pktgen(0, ["--tx", `af_packet:${taps.taps[0]}`, ...FLOWS, "--dst-mac", "52:54:00:12:34:01", "--count", String(FORWARDED), "--rate", "3kpps"]);
+              const out = await new Response(rx.stdout).text();
+              await rx.exited;
+              rxResult = JSON.parse(out.trim().split("\n").pop() ?? "null");
+            } catch (e) {
+              hostError = e as Error;
+            } finally {
+              rig.signal("fwd-done");
+            }
+          })();
+        },
+      });
+      r = results(run);
+    } finally {
+      await taps.remove();
+    }
+  }, 420_000);
 
-  test("64 UDP flows spread over both queues, each flow always on one queue with one hash, none lost", () => {
+  test("64 UDP flows from the host spread over both queues, each flow always on one queue with one hash, none lost", () => {
+    expect(hostError).toBeUndefined();
     expect(run.code).toBe(0);
     const x = r.get("rss");
-    expect(x.sent).toBe(3200);
-    expect(x.tids).toEqual([[0], [1]]);
+    expect(x.cpus).toEqual([[0], [1]]);
     const [q0, q1] = x.workers as { queue: number; frames: number[]; hashes: number[][]; withoutHash: number }[];
     expect([q0!.queue, q1!.queue]).toEqual([0, 1]);
     let total = 0;
@@ -435,6 +459,24 @@ describe("e1000e: two RX queues with RSS, each owned by a pinned worker", () => 
     expect(perQueue[1]).toBeGreaterThan(0);
     expect(q0!.withoutHash + q1!.withoutHash).toBe(0);
     expect(x.stats[0].packets + x.stats[1].packets).toBe(3200);
+  });
+
+  test("bdk l2fwd --cores 0,1 --port-queues 2: two pinned workers forward every flow to the host, 0 lost, per-queue counts sum up", () => {
+    const f = r.get("fwd");
+    expect(f.code).toBe(0);
+    expect(f.pinned).toEqual([{ core: 0, allowed: "0" }, { core: 1, allowed: "1" }]);
+    expect(rxResult.rx.received).toBe(FORWARDED);
+    expect(rxResult.rx.lost).toBe(0);
+    const [w0, w1] = f.summary.workers;
+    expect(w0.rx).toBeGreaterThan(0); // RSS gave each worker a share
+    expect(w1.rx).toBeGreaterThan(0);
+    expect(w0.rx + w1.rx).toBe(FORWARDED);
+    const p0 = f.summary.ports[0];
+    expect(p0.queues.rx[0].packets + p0.queues.rx[1].packets).toBe(FORWARDED);
+    expect(p0.queues.rx[0].packets).toBe(w0.rx); // worker w owns RX queue w
+    const p1 = f.summary.ports[1];
+    expect(p1.queues.tx[0].packets + p1.queues.tx[1].packets).toBe(FORWARDED);
+    expect(f.summary.totals.dropped).toBe(0);
   });
 });
 

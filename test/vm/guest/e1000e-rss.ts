@@ -1,52 +1,63 @@
-// RSS on the 82574 (run by test/vm/nics.test.ts on a crossed wire): the e1000 sends 64 UDP flows (source
-// 10.0.0.1 … 10.0.0.64) to the e1000e, configured with two RX queues and RSS; two pinned workers each own one
-// RX queue through its handle and count per flow. Reports what each worker saw.
-import { Burst, Mempool, net, openPort, startWorkers } from "../../../src/index.ts";
-import { bdk, report } from "./lib.ts";
+// RSS on the 82574 (run by test/vm/nics.test.ts): two e1000e, NIC 0 on the host's tapA, NIC 1 on tapB.
+//   1. NIC 0 with two RX queues and RSS; two pinned workers each own one RX queue through its handle and
+//      count the host's 64 UDP flows (source 10.0.0.1 … 10.0.0.64) per flow, with the RSS hash each buffer
+//      carries. The host sends when told `@@rss-ready`, signals `rss-sent` when done.
+//   2. `bdk l2fwd --cores 0,1 --port-queues 2` between the two: two pinned workers, each owning RX queue w
+//      and TX queue w of both ports, forward the host's flows from tapA to tapB. The host signals `fwd-done`.
+import { readFileSync } from "node:fs";
+import { Mempool, openPort, startWorkers } from "../../../src/index.ts";
+import { bdk, BUN, PROJECT, report, waitSignal } from "./lib.ts";
 import type { RssWorkerInit, RssWorkerResult } from "./rss-worker.ts";
 
-const [S, R] = process.argv.slice(2) as [string, string];
-report("bind", bdk("devbind", "--bind", "vfio-pci", S, R, "--force").code);
-const pool = Mempool.create({ count: 4096, name: "rss" });
-const s = openPort(S, { pool });
-const r = openPort(R, { pool, rxQueues: 2, txQueues: 2, rss: {} });
-s.start();
-r.start();
-const until = Date.now() + 5000;
-while ((!s.link().up || !r.link().up) && Date.now() < until) await Bun.sleep(20);
-await Bun.sleep(1300); // QEMU's receive hold after RCTL is written
-const group = await startWorkers<RssWorkerInit, RssWorkerResult>(new URL("./rss-worker.ts", import.meta.url), {
-  cores: [0, 1], name: "rss", init: (_core, i) => ({ rx: r.rxQueue(i).handle() }),
-});
-const FLOWS = 64;
-const PER_FLOW = 50;
-const burst = new Burst(32);
-let sent = 0;
-for (let round = 0; round < PER_FLOW; round++) {
-  for (let f = 0; f < FLOWS; f += 32) {
-    burst.count = pool.allocBulk(burst.bufs, 0, 32);
-    for (let k = 0; k < burst.count; k++) {
-      const b = burst.bufs[k]!;
-      const o = pool.offset(b);
-      const flow = f + k + 1;
-      pool.bytes.fill(0xff, o, o + 6);
-      pool.bytes.set([0x02, 0, 0, 0, 0, 0x01], o + 6);
-      pool.bytes[o + 12] = 0x08;
-      pool.bytes[o + 13] = 0x00;
-      net.ipv4Write(pool.bytes, o + 14, 0, 20 + 8 + 18, round, 0, 64, 17, (10 << 24) | flow, (10 << 24) | (1 << 16) | 1);
-      net.udpWrite(pool.bytes, o + 34, 1000 + flow, 2000, 8 + 18);
-      pool.len[b] = 64;
-    }
-    let off = 0;
-    while (off < burst.count) off += s.txQueue(0).burst(burst, off);
-    sent += burst.count;
-    burst.count = 0;
-    await Bun.sleep(2);
-  }
+const [R, B] = process.argv.slice(2) as [string, string];
+report("bind", bdk("devbind", "--bind", "vfio-pci", R, B, "--force").code);
+
+// ---- 1. per-flow queue and hash ----
+{
+  const pool = Mempool.create({ count: 4096, name: "rss" });
+  const r = openPort(R, { pool, rxQueues: 2, txQueues: 2, rss: {} });
+  r.start();
+  const until = Date.now() + 5000;
+  while (!r.link().up && Date.now() < until) await Bun.sleep(20);
+  await Bun.sleep(1300); // QEMU's receive hold after RCTL is written
+  const group = await startWorkers<RssWorkerInit, RssWorkerResult>(new URL("./rss-worker.ts", import.meta.url), {
+    cores: [0, 1], name: "rss", init: (_core, i) => ({ rx: r.rxQueue(i).handle() }),
+  });
+  report("rss-ready", { mac: r.macAddress() });
+  await waitSignal("rss-sent", 120_000);
+  await Bun.sleep(1000);
+  const results = await group.stop(10_000);
+  report("rss", { workers: results, stats: [r.queueStats(0, "rx"), r.queueStats(1, "rx")], cpus: group.workers.map((w) => w.cpus) });
+  r.close();
+  pool.flushCache();
+  pool.destroy();
 }
-await Bun.sleep(2000);
-const results = await group.stop(10_000);
-report("rss", { sent, workers: results, stats: [r.queueStats(0, "rx"), r.queueStats(1, "rx")], tids: group.workers.map((w) => w.cpus) });
-s.close();
-r.close();
+
+// ---- 2. l2fwd with two pinned workers ----
+{
+  const fw = Bun.spawn([BUN, `${PROJECT}/apps/l2fwd.ts`, R, B, "--cores", "0,1", "--port-queues", "2", "--no-mac-updating", "--period", "0",
+    "--link-wait", "5", "--json"], { cwd: PROJECT, stdout: "pipe", stderr: "pipe" });
+  let err = "";
+  const pump = (async () => {
+    for await (const chunk of fw.stderr) {
+      err += new TextDecoder().decode(chunk);
+      if ((err.match(/worker on core/g) ?? []).length === 2 && !err.includes("@@sent-ready")) {
+        err += "@@sent-ready";
+        await Bun.sleep(1500); // RCTL's hold
+        report("fwd-ready", true);
+      }
+    }
+  })();
+  await waitSignal("fwd-done", 240_000);
+  // Where the workers run, from /proc while they do (l2fwd logs each worker's tid).
+  const pinned = [...err.matchAll(/worker on core (\d+) \(tid (\d+)\)/g)].map(([, core, tid]) => ({
+    core: Number(core),
+    allowed: /Cpus_allowed_list:\s*(\S+)/.exec(readFileSync(`/proc/${fw.pid}/task/${tid}/status`, "utf8"))?.[1],
+  }));
+  fw.kill("SIGINT");
+  const out = await new Response(fw.stdout).text();
+  const code = await fw.exited;
+  await pump;
+  report("fwd", { code, pinned, summary: JSON.parse(out.trim().split("\n").pop() ?? "null"), err: err.replace("@@sent-ready", "").split("\n").slice(-8) });
+}
 report("done", true);
