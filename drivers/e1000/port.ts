@@ -2,33 +2,29 @@
 // plane is here (init at open, queue setup at configure, enable at start, link, MAC, filters, MTU, stats,
 // events); the bursts are in rxtx.ts. One RX and one TX queue on legacy descriptors; INTx carries both the
 // RX interrupt (a queue's eventFd, for RxWaiter) and link changes (the port's eventFd, for pollEvents).
-import { PortBase } from "../../src/ethdev/base.ts";
-import type { LinkStatus, PortCapabilities, PortStats, ResolvedPortConfig, XStat } from "../../src/ethdev/port.ts";
+import type { PortCapabilities, ResolvedPortConfig } from "../../src/ethdev/port.ts";
 import {
   RX_OFFLOAD_IPV4_CKSUM, RX_OFFLOAD_TCP_CKSUM, RX_OFFLOAD_UDP_CKSUM, RX_OFFLOAD_VLAN_FILTER, RX_OFFLOAD_VLAN_STRIP, TX_OFFLOAD_IPV4_CKSUM,
   TX_OFFLOAD_TCP_CKSUM, TX_OFFLOAD_UDP_CKSUM, TX_OFFLOAD_VLAN_INSERT, RX_OFFLOAD_RSS_HASH, RX_OFFLOAD_SCATTER, TX_OFFLOAD_MULTI_SEGS, RSS_IPV4, RSS_IPV4_TCP, RSS_IPV6, RSS_IPV6_TCP,
 } from "../../src/ethdev/offloads.ts";
-import { checkUnicastMac } from "../../src/ethdev/soft.ts";
 import { createArena, type DmaArena } from "../../src/mem/arena.ts";
 import type { Mempool } from "../../src/mem/mempool.ts";
 import { BdkError } from "../../src/sys/errors.ts";
-import type { Bar, IrqVectors, VfioDevice } from "../../src/vfio/device.ts";
+import type { IrqVectors, VfioDevice } from "../../src/vfio/device.ts";
 import type { IrqLineHandle } from "../../src/vfio/irq-line.ts";
 import { IrqLine } from "../../src/vfio/irq-line.ts";
-import { HwStats } from "../intel/hwstats.ts";
-import { Mmio } from "../intel/mmio.ts";
+import { GbePort } from "../intel/gbe-port.ts";
 import {
-  clearMulticastTable, clearVlanTable, globalReset, linkStatus, maskInterrupts, multicastHash, readMac, setupLink, writeMac,
-} from "./init.ts";
+  clearMulticastTable, clearVlanTable, globalReset, maskInterrupts, setupLink,
+} from "../intel/gbe-init.ts";
 import {
-  CTRL, CTRL_VME, DESC_BYTES, HW_COUNTERS, ICR, ICR_LSC, ICR_RXT0, IMC, IMS, ITR, MTA, RADV, RCTL, RCTL_BAM, RCTL_BSEX, RCTL_BSIZE_SHIFT,
-  RCTL_EN, RCTL_LPE, RCTL_MPE, RCTL_SECRC, RCTL_UPE, RCTL_VFE, VET, VFTA, MRQC, MRQC_IPV4, MRQC_IPV6, MRQC_RSS_ENABLE, MRQC_TCP_IPV4,
+  CTRL, CTRL_VME, DESC_BYTES, ICR_LSC, ICR_RXT0, IMC, IMS, ITR, RADV, RCTL, RCTL_BAM, RCTL_BSEX, RCTL_BSIZE_SHIFT,
+  RCTL_EN, RCTL_LPE, RCTL_MPE, RCTL_SECRC, RCTL_UPE, RCTL_VFE, VET, MRQC, MRQC_IPV4, MRQC_IPV6, MRQC_RSS_ENABLE, MRQC_TCP_IPV4,
   MRQC_TCP_IPV6, RETA, RETA_ENTRIES, RFCTL, RFCTL_EXTEN, RSS_KEY_BYTES, RSSRK, RXCSUM_PCSD, RDBAH, RDBAL, RDH, RDLEN, RDT, RDTR, RX_QUEUE_STRIDE, RXCSUM, RXCSUM_IPOFLD, RXCSUM_TUOFLD, TCTL,
   TCTL_COLD_SHIFT, TCTL_CT_SHIFT, TCTL_EN, TCTL_PSP, TDBAL, TDH, TDT, TIPG, TX_QUEUE_STRIDE,
 } from "./regs.ts";
-import {
-  drainRxRing, E1000eRxQueue, E1000RxQueue, E1000TxQueue, primeRxRing, QUEUE_CTL_BYTES, resetTxRing, type E1000QueueState,
-} from "./rxtx.ts";
+import { drainRxRing, layoutRings, primeRxRing, resetTxRing } from "../intel/ring.ts";
+import { E1000eRxQueue, E1000RxQueue, E1000TxQueue, type E1000QueueState } from "./rxtx.ts";
 
 export interface E1000Chip {
   /** The driver name a port reports: "e1000" (8254x) or "e1000e" (82574). */
@@ -51,48 +47,34 @@ const DEFAULT_RSS_KEY = new Uint8Array([
   0xae, 0x7b, 0x30, 0xb4, 0x77, 0xcb, 0x2d, 0xa3, 0x80, 0x30, 0xf2, 0x0c, 0x6a, 0x42, 0xb7, 0x3b, 0xbe, 0xac, 0x01, 0xfa,
 ]);
 
-const LINK_DOWN: LinkStatus = { up: false, speedMbps: 0, fullDuplex: false };
-const align = (n: number, a: number): number => Math.ceil(n / a) * a;
 
-export class E1000Port extends PortBase {
-  private readonly bar: Bar;
-  private readonly regs: Mmio;
+export class E1000Port extends GbePort {
   private readonly irqs: IrqVectors | undefined;
-  private readonly irq: IrqLine | undefined;
-  private readonly hw: HwStats;
   private readonly live = new SharedArrayBuffer(4);
   private readonly liveWord = new Int32Array(this.live);
   private ring: DmaArena | undefined;
   private configs = 0;
   private generation = 0;
-  private promisc = true;
-  private allMulti = false;
-  private mtuValue = 1500;
   /** RCTL buffer size bits and size for the current configuration. */
   private bsize = { bytes: 2048, bits: 0 };
   private rxPrimed = false;
 
-  constructor(readonly device: VfioDevice, spec: string, readonly chip: E1000Chip) {
-    super(spec, chip.driver, device.address);
-    device.setBusMaster(true);
-    this.bar = device.mapBar(0);
-    this.regs = new Mmio(this.bar.u32, device.address);
+  constructor(device: VfioDevice, spec: string, readonly chip: E1000Chip) {
+    super(device, spec, chip.driver);
     const r = this.regs;
     maskInterrupts(r);
     globalReset(r);
     setupLink(r);
     clearMulticastTable(r);
     clearVlanTable(r);
-    this.hw = new HwStats(r, HW_COUNTERS);
     this.hw.reset();
     // INTx: one line for RX and link events (e1000 has nothing else in QEMU; the 82574's MSI-X comes with RSS).
     try {
       this.irqs = device.enableIrqs("intx", 1);
-      this.irq = new IrqLine(this.irqLineHandle()!);
+      this.linkIrq = new IrqLine(this.irqLineHandle()!);
       r.write(IMS, ICR_LSC);
     } catch {
       this.irqs = undefined;
-      this.irq = undefined;
     }
   }
 
@@ -134,19 +116,9 @@ export class E1000Port extends PortBase {
       throw new BdkError(`${this.name}: VLAN insert on TX needs VLAN strip on RX here (CTRL.VME enables both)`,
         "ask for rxOffloads: RX_OFFLOAD_VLAN_STRIP as well, or insert tags in software");
     }
-    // One arena for every ring of the port: descriptors (128-byte aligned, SDM 3.2.6), slots, control words.
-    const layout: { descOff: number; slotsOff: number; ctlOff: number; size: number }[] = [];
-    let at = 0;
-    const place = (size: number): void => {
-      const descOff = align(at, 128);
-      const slotsOff = descOff + size * DESC_BYTES;
-      const ctlOff = align(slotsOff + size * 4, 64);
-      at = ctlOff + QUEUE_CTL_BYTES;
-      layout.push({ descOff, slotsOff, ctlOff, size });
-    };
-    config.rxRingSizes.forEach(place);
-    config.txRingSizes.forEach(place);
-    this.ring = createArena({ size: at, name: `${this.name} rings`, hugepages: physical ? "require" : "prefer" });
+    // One arena for every ring of the port (descriptors 128-byte aligned, SDM 3.2.6).
+    const { places: layout, bytes } = layoutRings(config.rxRingSizes, config.txRingSizes, false);
+    this.ring = createArena({ size: bytes, name: `${this.name} rings`, hugepages: physical ? "require" : "prefer" });
     this.generation = ++this.configs;
     const irq = this.irqLineHandle();
     const state = (i: number, tailReg: number, irqCause: number): E1000QueueState => ({
@@ -179,7 +151,7 @@ export class E1000Port extends PortBase {
     const cfg = this.cfg;
     for (let q = 0; q < this.rxqs.length; q++) {
       const rxq = this.rxqs[q] as E1000RxQueue;
-      primeRxRing(this.name, rxq, ring, this.pool(q));
+      primeRxRing(this.name, q, rxq.state, ring, this.pool(q));
       this.programRing(RDBAL + q * RX_QUEUE_STRIDE, rxq.state);
       r.write(RDH + q * RX_QUEUE_STRIDE, 0);
       r.write(RDT + q * RX_QUEUE_STRIDE, rxq.state.size - 1);
@@ -284,7 +256,7 @@ export class E1000Port extends PortBase {
   }
 
   /** SDM 13.4.22: receive enabled, broadcasts accepted, CRC stripped, the buffer size, filters, long packets. */
-  private rctl(): number {
+  protected rctl(): number {
     let v = RCTL_EN | RCTL_BAM | RCTL_SECRC | this.bsize.bits;
     if (this.promisc) v |= RCTL_UPE | RCTL_MPE;
     else if (this.allMulti) v |= RCTL_MPE;
@@ -293,126 +265,16 @@ export class E1000Port extends PortBase {
     return v >>> 0;
   }
 
-  // ---- link, addresses, filters, MTU ----
-
-  link(): LinkStatus {
-    if (this.closed) return { ...LINK_DOWN };
-    return linkStatus(this.regs);
-  }
-
-  macAddress(): string {
-    this.assertOpen();
-    return readMac(this.regs);
-  }
-
-  setMacAddress(mac: string): void {
-    this.assertOpen();
-    writeMac(this.regs, checkUnicastMac(this.name, mac));
-  }
-
-  promiscuous(): boolean {
-    return this.promisc;
-  }
-
-  setPromiscuous(on: boolean): void {
-    this.assertOpen();
-    if (on === this.promisc) return;
-    this.promisc = on;
-    if (this.started) this.regs.write(RCTL, this.rctl());
-  }
-
-  override allMulticast(): boolean {
-    return this.allMulti;
-  }
-
-  override setAllMulticast(on: boolean): void {
-    this.assertOpen();
-    if (on === this.allMulti) return;
-    this.allMulti = on;
-    if (this.started && !this.promisc) this.regs.write(RCTL, this.rctl());
-  }
-
-  /** SDM 13.4.29 and 14.4: the multicast table array, one bit per 12-bit hash of a group address. */
-  override setMulticastAddresses(macs: readonly string[]): void {
-    this.assertOpen();
-    const words = new Uint32Array(128);
-    for (const mac of macs) {
-      if (typeof mac !== "string" || !/^[0-9a-f]{2}(:[0-9a-f]{2}){5}$/i.test(mac) || (parseInt(mac.slice(0, 2), 16) & 1) === 0) {
-        throw new BdkError(`${this.name}: "${mac}" is not a multicast MAC address`, "give group addresses (first byte odd), e.g. 01:00:5e:00:00:fb");
-      }
-      const h = multicastHash(mac);
-      words[h >>> 5]! |= 1 << (h & 31);
-    }
-    for (let i = 0; i < words.length; i++) this.regs.write(MTA + 4 * i, words[i]!);
-  }
-
-  /** SDM 13.4.41: the VLAN filter table array, one bit per VLAN id (RCTL.VFE turns it on). */
-  override setVlanFilter(vid: number, on: boolean): void {
-    this.assertOpen();
-    if (!this.config || (this.config.rxOffloads & RX_OFFLOAD_VLAN_FILTER) === 0) {
-      throw new BdkError(`${this.name}: setVlanFilter() on a port configured without RX_OFFLOAD_VLAN_FILTER`, "configure the port with rxOffloads: RX_OFFLOAD_VLAN_FILTER");
-    }
-    if (!Number.isInteger(vid) || vid < 0 || vid > 4095) throw new BdkError(`${this.name}: VLAN id ${vid} is out of range`, "give 0..4095");
-    const reg = VFTA + 4 * (vid >>> 5);
-    if (on) this.regs.set(reg, 1 << (vid & 31));
-    else this.regs.clear(reg, 1 << (vid & 31));
-  }
-
-  mtu(): number {
-    return this.mtuValue;
-  }
-
-  setMtu(mtu: number): void {
-    this.assertOpen();
-    this.checkMtu(mtu);
-    const wasLong = this.mtuValue > 1500;
-    this.mtuValue = mtu;
-    if (this.started && wasLong !== mtu > 1500) this.regs.write(RCTL, this.rctl());
-  }
+  // ---- MTU ----
 
   /** The MTU must fit the chip (LPE) and, without scatter, one receive buffer. */
-  private checkMtu(mtu: number): void {
+  protected checkMtu(mtu: number): void {
     const max = this.chip.maxFrame - 18;
     if (!Number.isInteger(mtu) || mtu < 68 || mtu > max) throw new BdkError(`${this.name}: MTU ${mtu} is out of range`, `this port supports 68..${max}`);
     if (this.config && mtu + 18 > this.bsize.bytes && (this.config.rxOffloads & RX_OFFLOAD_SCATTER) === 0) {
       throw new BdkError(`${this.name}: MTU ${mtu} frames do not fit the ${this.bsize.bytes}-byte receive buffers`,
         `configure rxOffloads: RX_OFFLOAD_SCATTER (frames arrive as chains), or create the pool with dataRoom ≥ ${mtu + 18} (${BUFFER_SIZES.find(([b]) => b >= mtu + 18)?.[0] ?? 16384} is a size the NIC takes)`);
     }
-  }
-
-  // ---- stats and events ----
-
-  override stats(): PortStats {
-    const s = super.stats();
-    this.hw.update();
-    s.imissed += this.hw.get("rx_missed_packets");
-    s.ierrors += this.hw.get("rx_crc_errors") + this.hw.get("rx_length_errors") + this.hw.get("rx_errors");
-    return s;
-  }
-
-  override resetStats(): void {
-    super.resetStats();
-    this.hw.reset();
-  }
-
-  /**
-   * The chip's counters, and its flow control as left at the default (SDM 13.4.1: CTRL.RFCE honours received
-   * PAUSE frames, CTRL.TFCE sends them; bdk does not change either).
-   */
-  protected override driverXstats(): XStat[] {
-    const ctrl = this.regs.read(CTRL);
-    return [...this.hw.all(), { name: "flow_control_rx_enabled", value: (ctrl >>> 27) & 1 }, { name: "flow_control_tx_enabled", value: (ctrl >>> 28) & 1 }];
-  }
-
-  override eventFd(): number {
-    return this.irq ? this.irq.eventFd : -1;
-  }
-
-  /** Clears the interrupt: the causes (ICR read), the eventfd, and INTx's automask. */
-  protected override drainEventFd(): void {
-    if (!this.irq || this.closed || this.irq.drain() === 0) return;
-    this.regs.read(ICR);
-    this.irq.unmask();
   }
 }
 

@@ -12,78 +12,31 @@ import type { Burst } from "../../src/ethdev/burst.ts";
 import { C_BYTES, C_ERRORS, C_NOMBUF, C_PACKETS } from "../../src/ethdev/counters.ts";
 import { checkHandleDriver, type QueueHandle } from "../../src/ethdev/queue.ts";
 import { identityFrom, RxQueueBase, TxQueueBase, type QueueIdentity } from "../../src/ethdev/queue-base.ts";
-import { DmaArena, type ArenaHandle } from "../../src/mem/arena.ts";
+import { DmaArena } from "../../src/mem/arena.ts";
 import {
   BUF_IP_CSUM_BAD, BUF_IP_CSUM_GOOD, BUF_L4_CSUM_BAD, BUF_L4_CSUM_GOOD, BUF_RSS_HASH, BUF_VLAN, BUF_VLAN_STRIPPED, TX_IP_CKSUM, TX_TCP_CKSUM,
   TX_UDP_CKSUM, TX_VLAN,
 } from "../../src/mem/mbuf.ts";
 import type { Mempool } from "../../src/mem/mempool.ts";
-import { BdkError } from "../../src/sys/errors.ts";
-import { arrayBufferAt } from "../../src/sys/libc.ts";
-import { IrqLine, type IrqLineHandle } from "../../src/vfio/irq-line.ts";
+import { IrqLine } from "../../src/vfio/irq-line.ts";
 import { dmaWords } from "../intel/mmio.ts";
+import {
+  NO_BUFFER, QueueMemory as IntelQueueMemory, reclaimTxRing, W_CLEAN, W_CONTEXT, W_DROPPING, W_HEAD, W_NEXT, type RingQueueState,
+} from "../intel/ring.ts";
 import {
   ERXD_ERR_FRAME, ERXD_ERR_IPE, ERXD_ERR_TCPE, ICR, IMC, IMS, RXD_ERR_FRAME, RXD_ERR_IPE, RXD_ERR_TCPE, RXD_STAT_DD, RXD_STAT_EOP, RXD_STAT_IPCS, RXD_STAT_IXSM, RXD_STAT_TCPCS, RXD_STAT_UDPCS,
   RXD_STAT_VP, TUCMD_DEXT, TUCMD_IP, TUCMD_RS, TUCMD_TCP, TXD_CMD_DEXT, TXD_CMD_EOP, TXD_CMD_IFCS, TXD_CMD_RS, TXD_CMD_VLE, TXD_DTYP_DATA,
   TXD_POPTS_IXSM, TXD_POPTS_TXSM, TXD_STAT_DD,
 } from "./regs.ts";
 
-/** Control words of a queue (Int32, in the ring arena). */
-const W_NEXT = 0; // RX: next descriptor to look at; TX: next free descriptor
-const W_CLEAN = 1; // TX: next descriptor to reclaim
-const W_DROPPING = 2; // RX: inside a frame longer than one buffer (dropped up to its EOP)
-const W_CONTEXT = 3; // TX: the checksum context last written (0: none), see contextKey
-const W_HEAD = 4; // RX: 1 + the first buffer of a frame arriving in pieces (scatter); 0: none
-/** A TX slot that holds a context descriptor, not a buffer. */
-const NO_BUFFER = 0xffffffff;
-const CSUM_REQUESTS = TX_IP_CKSUM | TX_TCP_CKSUM | TX_UDP_CKSUM;
-export const QUEUE_CTL_BYTES = 64;
-
-/** Where a queue lives and what it touches: plain data, the same for the owner and a worker. */
-export interface E1000QueueState {
-  ring: ArenaHandle;
-  descOff: number;
-  slotsOff: number;
-  ctlOff: number;
-  size: number;
-  bar: { addr: number; size: number };
-  /** Byte offset of the queue's tail register (RDT / TDT of this queue). */
-  tailReg: number;
-  /** The port's live word (Int32 0): the start's generation while started. */
-  live: SharedArrayBuffer;
-  generation: number;
-  /** The RX interrupt (INTx shared with link events), or undefined. */
-  irq: IrqLineHandle | undefined;
-  /** IMS bits that route this queue's receive events to `irq`. */
-  irqCause: number;
+/** Where an e1000 queue lives (drivers/intel/ring.ts) and which descriptor format it reads. */
+export interface E1000QueueState extends RingQueueState {
   /** 82574 extended descriptors (E1000eRxQueue) rather than legacy ones. */
   extended: boolean;
-  /** RSS is on: extended descriptors carry the hash. */
-  rss: boolean;
-  /** RX_OFFLOAD_SCATTER: chains for frames longer than one buffer. */
-  scatter: boolean;
 }
 
-/** The views a queue works on, built from its state in any thread. */
-class QueueMemory {
-  readonly desc: Uint32Array;
-  readonly slots: Uint32Array;
-  readonly ctl: Int32Array;
-  readonly bar: Uint32Array;
-  readonly live: Int32Array;
-  readonly mask: number;
-  readonly tailWord: number;
-
-  constructor(readonly s: E1000QueueState, arena: DmaArena) {
-    this.desc = new Uint32Array(arena.buffer, s.descOff, s.size * 4);
-    this.slots = new Uint32Array(arena.buffer, s.slotsOff, s.size);
-    this.ctl = new Int32Array(arena.buffer, s.ctlOff, QUEUE_CTL_BYTES / 4);
-    this.bar = new Uint32Array(arrayBufferAt(s.bar.addr, s.bar.size));
-    this.live = new Int32Array(s.live);
-    this.mask = s.size - 1;
-    this.tailWord = s.tailReg >>> 2;
-  }
-}
+type QueueMemory = IntelQueueMemory<E1000QueueState>;
+const CSUM_REQUESTS = TX_IP_CKSUM | TX_TCP_CKSUM | TX_UDP_CKSUM;
 
 export class E1000RxQueue extends RxQueueBase {
   protected readonly m: QueueMemory;
@@ -97,7 +50,7 @@ export class E1000RxQueue extends RxQueueBase {
 
   constructor(ident: QueueIdentity, readonly state: E1000QueueState, arena: DmaArena, maxBurst = 1024) {
     super(ident);
-    this.m = new QueueMemory(state, arena);
+    this.m = new IntelQueueMemory(state, arena);
     this.fresh = new Uint32Array(maxBurst);
     this.irq = state.irq ? new IrqLine(state.irq) : undefined;
     this.rss = state.rss;
@@ -376,7 +329,7 @@ export class E1000TxQueue extends TxQueueBase {
 
   constructor(ident: QueueIdentity, readonly state: E1000QueueState, arena: DmaArena) {
     super(ident);
-    this.m = new QueueMemory(state, arena);
+    this.m = new IntelQueueMemory(state, arena);
   }
 
   burst(burst: Burst, start = 0): number {
@@ -484,15 +437,7 @@ export class E1000TxQueue extends TxQueueBase {
 
   /** Frees every buffer still in the ring (the port is stopped). */
   reclaimAll(): void {
-    const m = this.m;
-    let clean = m.ctl[W_CLEAN]!;
-    const next = m.ctl[W_NEXT]!;
-    while (clean !== next) {
-      const b = m.slots[clean]!;
-      if (b !== NO_BUFFER) this.pool.free(b);
-      clean = (clean + 1) & m.mask;
-    }
-    m.ctl[W_CLEAN] = clean;
+    reclaimTxRing(this.m, this.pool);
   }
 
   protected handleState(): E1000QueueState {
@@ -521,38 +466,6 @@ function writeContext(d: Uint32Array, w: number, req: number, l2: number, l3: nu
   if (tcp) tucmd |= TUCMD_TCP;
   d[w + 2] = (tucmd << 24) >>> 0;
   d[w + 3] = 0;
-}
-
-/** Resets a queue's control words and, for RX, fills every descriptor with a fresh buffer (before the NIC is enabled). */
-export function primeRxRing(name: string, q: E1000RxQueue, arena: DmaArena, pool: Mempool): void {
-  const s = q.state;
-  const desc = new Uint32Array(arena.buffer, s.descOff, s.size * 4);
-  const slots = new Uint32Array(arena.buffer, s.slotsOff, s.size);
-  const ctl = new Int32Array(arena.buffer, s.ctlOff, QUEUE_CTL_BYTES / 4);
-  ctl.fill(0);
-  if (pool.allocBulk(slots, 0, s.size) === 0) {
-    throw new BdkError(`${name}: the pool "${pool.name}" has fewer than ${s.size} free buffers for RX queue ${q.queueId}'s ring`, "create a larger pool (count) or use smaller rings");
-  }
-  for (let i = 0; i < s.size; i++) {
-    const b = slots[i]!;
-    dmaWords(pool.dmaLo[b]!, pool.dmaHi[b]!, pool.headroom, desc, i * 4);
-    desc[i * 4 + 2] = 0;
-    desc[i * 4 + 3] = 0;
-  }
-}
-
-/** Frees the buffers an RX ring holds (the port is stopped: the NIC no longer writes). */
-export function drainRxRing(state: E1000QueueState, arena: DmaArena, pool: Mempool): void {
-  const ctl = new Int32Array(arena.buffer, state.ctlOff, QUEUE_CTL_BYTES / 4);
-  if (ctl[W_HEAD]! > 0) pool.freeChain(ctl[W_HEAD]! - 1); // a frame that was still arriving in pieces
-  ctl[W_HEAD] = 0;
-  const slots = new Uint32Array(arena.buffer, state.slotsOff, state.size);
-  for (let i = 0; i < state.size; i++) if (pool.isAllocated(slots[i]!)) pool.free(slots[i]!);
-}
-
-export function resetTxRing(state: E1000QueueState, arena: DmaArena): void {
-  new Int32Array(arena.buffer, state.ctlOff, QUEUE_CTL_BYTES / 4).fill(0);
-  new Uint32Array(arena.buffer, state.descOff, state.size * 4).fill(0);
 }
 
 /** The attach entry point (QueueHandle.module points here): a worker's object for an e1000 queue. */

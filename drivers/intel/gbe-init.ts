@@ -1,14 +1,15 @@
-// Bringing an 8254x / 82574 up, step by step as the manuals describe it. Each function is one step and
-// cites its section: 8254x SDM = PCI/PCI-X Family of Gigabit Ethernet Controllers Software Developer's
-// Manual; 82574 = 82574 GbE Controller Family Datasheet.
+// Bringing an 8254x / 82574 / 82576 up, step by step as the manuals describe it: the steps these chips
+// share (reset, link through the PHY, MAC address, multicast and VLAN tables). Each function is one step
+// and cites its section: 8254x SDM = PCI/PCI-X Family of Gigabit Ethernet Controllers Software Developer's
+// Manual; 82574 = 82574 GbE Controller Family Datasheet; the 82576 datasheet has the same steps in 4.5.
 import { macToString, parseMac } from "../../src/net/ether.ts";
 import { BdkError } from "../../src/sys/errors.ts";
-import type { Mmio } from "../intel/mmio.ts";
+import type { Mmio } from "./mmio.ts";
 import {
   CTRL, CTRL_ASDE, CTRL_ILOS, CTRL_LRST, CTRL_PHY_RST, CTRL_RST, CTRL_SLU, CTRL_VME, ICR, IMC, MDIC, MDIC_ERROR, MDIC_OP_READ,
   MDIC_OP_WRITE, MDIC_PHY_SHIFT, MDIC_READY, MDIC_REG_SHIFT, MTA, MTA_WORDS, PHY_CTRL, PHY_CTRL_AN_ENABLE, PHY_CTRL_RESTART_AN,
   RAH0, RAL0, RCTL, STATUS, STATUS_FD, STATUS_LU, STATUS_SPEED_SHIFT, TCTL, VFTA, VFTA_WORDS,
-} from "./regs.ts";
+} from "./gbe-regs.ts";
 
 /** SDM 13.4.20: mask every interrupt cause, then read ICR to clear what is pending. */
 export function maskInterrupts(r: Mmio): void {

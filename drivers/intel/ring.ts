@@ -1,0 +1,145 @@
+// What every Intel descriptor ring of bdk shares (e1000 legacy/extended, igb/ixgbe advanced): where a
+// queue's memory is, the views a queue works on in any thread, the control words kept beside the ring,
+// and filling / draining / resetting a ring while the NIC is stopped. All these chips take 16-byte
+// descriptors whose first two words, as software writes them, are the buffer's DMA address.
+import { DmaArena, type ArenaHandle } from "../../src/mem/arena.ts";
+import type { Mempool } from "../../src/mem/mempool.ts";
+import { BdkError } from "../../src/sys/errors.ts";
+import { arrayBufferAt } from "../../src/sys/libc.ts";
+import type { IrqLineHandle } from "../../src/vfio/irq-line.ts";
+import { dmaWords } from "./mmio.ts";
+
+export const DESC_BYTES = 16;
+/** Control words of a queue (Int32, in the ring arena, so that the owner and a worker see one state). */
+export const W_NEXT = 0; // RX: next descriptor to look at; TX: next free descriptor
+export const W_CLEAN = 1; // TX: next descriptor to reclaim
+export const W_DROPPING = 2; // RX: inside a frame longer than one buffer (dropped up to its EOP)
+export const W_CONTEXT = 3; // TX: the offload context last written (0: none)
+export const W_HEAD = 4; // RX: 1 + the first buffer of a frame arriving in pieces (scatter); 0: none
+export const QUEUE_CTL_BYTES = 64;
+/** A TX slot that holds a context descriptor, not a buffer. */
+export const NO_BUFFER = 0xffffffff;
+
+/** Where a queue lives and what it touches: plain data, the same for the owner and a worker. */
+export interface RingQueueState {
+  ring: ArenaHandle;
+  descOff: number;
+  /** The buffer index of each descriptor. */
+  slotsOff: number;
+  /** TX on advanced descriptors: for the first descriptor of a frame, the index of its last (whose DD says the frame went). */
+  endsOff: number;
+  ctlOff: number;
+  size: number;
+  bar: { addr: number; size: number };
+  /** Byte offset of the queue's tail register. */
+  tailReg: number;
+  /** The port's live word (Int32 0): the start's generation while started. */
+  live: SharedArrayBuffer;
+  generation: number;
+  /** The queue's interrupt (an eventfd VFIO signals), or undefined. */
+  irq: IrqLineHandle | undefined;
+  /** Bits to write to the mask-set / mask-clear registers that route this queue's receive events to `irq`. */
+  irqCause: number;
+  /** RSS is on: descriptors carry the hash. */
+  rss: boolean;
+  /** RX_OFFLOAD_SCATTER: chains for frames longer than one buffer. */
+  scatter: boolean;
+}
+
+/** The views a queue works on, built from its state in any thread. */
+export class QueueMemory<S extends RingQueueState = RingQueueState> {
+  readonly desc: Uint32Array;
+  readonly slots: Uint32Array;
+  readonly ends: Uint32Array;
+  readonly ctl: Int32Array;
+  readonly bar: Uint32Array;
+  readonly live: Int32Array;
+  readonly mask: number;
+  readonly tailWord: number;
+
+  constructor(readonly s: S, arena: DmaArena) {
+    this.desc = new Uint32Array(arena.buffer, s.descOff, s.size * 4);
+    this.slots = new Uint32Array(arena.buffer, s.slotsOff, s.size);
+    this.ends = new Uint32Array(arena.buffer, s.endsOff, s.endsOff === 0 ? 0 : s.size);
+    this.ctl = new Int32Array(arena.buffer, s.ctlOff, QUEUE_CTL_BYTES / 4);
+    this.bar = new Uint32Array(arrayBufferAt(s.bar.addr, s.bar.size));
+    this.live = new Int32Array(s.live);
+    this.mask = s.size - 1;
+    this.tailWord = s.tailReg >>> 2;
+  }
+}
+
+/** A queue's place in the ring arena. */
+export interface RingPlace {
+  descOff: number;
+  slotsOff: number;
+  endsOff: number;
+  ctlOff: number;
+  size: number;
+}
+
+const align = (n: number, a: number): number => Math.ceil(n / a) * a;
+
+/**
+ * One arena for every ring of a port: per queue the descriptors (128-byte aligned, as every one of these
+ * chips requires of a ring's base), the slots, for advanced TX the frame ends, and the control words.
+ * Returns the places (RX queues first, then TX) and the arena's size.
+ */
+export function layoutRings(rxSizes: readonly number[], txSizes: readonly number[], txEnds: boolean): { places: RingPlace[]; bytes: number } {
+  const places: RingPlace[] = [];
+  let at = 0;
+  const place = (size: number, ends: boolean): void => {
+    const descOff = align(at, 128);
+    const slotsOff = descOff + size * DESC_BYTES;
+    const endsOff = ends ? slotsOff + size * 4 : 0;
+    const ctlOff = align(slotsOff + size * (ends ? 8 : 4), 64);
+    at = ctlOff + QUEUE_CTL_BYTES;
+    places.push({ descOff, slotsOff, endsOff, ctlOff, size });
+  };
+  for (const s of rxSizes) place(s, false);
+  for (const s of txSizes) place(s, txEnds);
+  return { places, bytes: at };
+}
+
+/** Resets a queue's control words and fills every descriptor with a fresh buffer (before the NIC is enabled). */
+export function primeRxRing(name: string, queueId: number, s: RingQueueState, arena: DmaArena, pool: Mempool): void {
+  const desc = new Uint32Array(arena.buffer, s.descOff, s.size * 4);
+  const slots = new Uint32Array(arena.buffer, s.slotsOff, s.size);
+  new Int32Array(arena.buffer, s.ctlOff, QUEUE_CTL_BYTES / 4).fill(0);
+  if (pool.allocBulk(slots, 0, s.size) === 0) {
+    throw new BdkError(`${name}: the pool "${pool.name}" has fewer than ${s.size} free buffers for RX queue ${queueId}'s ring`, "create a larger pool (count) or use smaller rings");
+  }
+  for (let i = 0; i < s.size; i++) {
+    const b = slots[i]!;
+    dmaWords(pool.dmaLo[b]!, pool.dmaHi[b]!, pool.headroom, desc, i * 4);
+    desc[i * 4 + 2] = 0;
+    desc[i * 4 + 3] = 0;
+  }
+}
+
+/** Frees the buffers an RX ring holds (the port is stopped: the NIC no longer writes). */
+export function drainRxRing(s: RingQueueState, arena: DmaArena, pool: Mempool): void {
+  const ctl = new Int32Array(arena.buffer, s.ctlOff, QUEUE_CTL_BYTES / 4);
+  if (ctl[W_HEAD]! > 0) pool.freeChain(ctl[W_HEAD]! - 1); // a frame that was still arriving in pieces
+  ctl[W_HEAD] = 0;
+  const slots = new Uint32Array(arena.buffer, s.slotsOff, s.size);
+  for (let i = 0; i < s.size; i++) if (pool.isAllocated(slots[i]!)) pool.free(slots[i]!);
+}
+
+/** An empty TX ring: control words and descriptors zeroed. */
+export function resetTxRing(s: RingQueueState, arena: DmaArena): void {
+  new Int32Array(arena.buffer, s.ctlOff, QUEUE_CTL_BYTES / 4).fill(0);
+  new Uint32Array(arena.buffer, s.descOff, s.size * 4).fill(0);
+}
+
+/** Frees every buffer still in a TX ring between the clean and next marks (the port is stopped). */
+export function reclaimTxRing(m: QueueMemory, pool: Mempool): void {
+  let clean = m.ctl[W_CLEAN]!;
+  const next = m.ctl[W_NEXT]!;
+  while (clean !== next) {
+    const b = m.slots[clean]!;
+    if (b !== NO_BUFFER) pool.free(b);
+    clean = (clean + 1) & m.mask;
+  }
+  m.ctl[W_CLEAN] = clean;
+}
