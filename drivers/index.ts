@@ -6,3 +6,4 @@ import "./null/index.ts";
 import "./pcap/index.ts";
 import "./pci/index.ts";
 import "./e1000/index.ts";
+import "./igb/index.ts";

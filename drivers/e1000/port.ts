@@ -14,6 +14,7 @@ import type { IrqVectors, VfioDevice } from "../../src/vfio/device.ts";
 import type { IrqLineHandle } from "../../src/vfio/irq-line.ts";
 import { IrqLine } from "../../src/vfio/irq-line.ts";
 import { GbePort } from "../intel/gbe-port.ts";
+import { DEFAULT_RSS_KEY, retaBytes, rssKeyWords } from "../intel/rss.ts";
 import {
   clearMulticastTable, clearVlanTable, globalReset, maskInterrupts, setupLink,
 } from "../intel/gbe-init.ts";
@@ -41,11 +42,6 @@ const BUFFER_SIZES: readonly [number, number][] = [
   [2048, 0], [1024, 1 << RCTL_BSIZE_SHIFT], [512, 2 << RCTL_BSIZE_SHIFT], [256, 3 << RCTL_BSIZE_SHIFT],
 ];
 
-/** The key of Microsoft's RSS verification suite, which NIC drivers use as their default. */
-const DEFAULT_RSS_KEY = new Uint8Array([
-  0x6d, 0x5a, 0x56, 0xda, 0x25, 0x5b, 0x0e, 0xc2, 0x41, 0x67, 0x25, 0x3d, 0x43, 0xa3, 0x8f, 0xb0, 0xd0, 0xca, 0x2b, 0xcb,
-  0xae, 0x7b, 0x30, 0xb4, 0x77, 0xcb, 0x2d, 0xa3, 0x80, 0x30, 0xf2, 0x0c, 0x6a, 0x42, 0xb7, 0x3b, 0xbe, 0xac, 0x01, 0xfa,
-]);
 
 
 export class E1000Port extends GbePort {
@@ -226,15 +222,8 @@ export class E1000Port extends GbePort {
       r.write(MRQC, 0);
       return;
     }
-    const key = rss.key ?? DEFAULT_RSS_KEY;
-    for (let i = 0; i < RSS_KEY_BYTES / 4; i++) {
-      r.write(RSSRK + 4 * i, (key[4 * i]! | (key[4 * i + 1]! << 8) | (key[4 * i + 2]! << 16) | (key[4 * i + 3]! << 24)) >>> 0);
-    }
-    for (let i = 0; i < RETA_ENTRIES / 4; i++) {
-      let word = 0;
-      for (let k = 0; k < 4; k++) word |= (rss.reta[4 * i + k]! === 1 ? 0x80 : 0) << (8 * k);
-      r.write(RETA + 4 * i, word >>> 0);
-    }
+    rssKeyWords(rss.key ?? DEFAULT_RSS_KEY, (i, word) => r.write(RSSRK + 4 * i, word));
+    retaBytes(rss.reta, (i, word) => r.write(RETA + 4 * i, word), (q) => (q === 1 ? 0x80 : 0));
     let fields = 0;
     if (rss.hashTypes & RSS_IPV4) fields |= MRQC_IPV4;
     if (rss.hashTypes & RSS_IPV4_TCP) fields |= MRQC_TCP_IPV4;
