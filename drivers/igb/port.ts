@@ -171,10 +171,11 @@ export class IgbPort extends GbePort {
     const csum = (cfg.rxOffloads & (RX_OFFLOAD_IPV4_CKSUM | RX_OFFLOAD_UDP_CKSUM | RX_OFFLOAD_TCP_CKSUM)) !== 0 ? RXCSUM_IPOFL | RXCSUM_TUOFL : 0;
     r.write(RXCSUM, cfg.rss ? csum | RXCSUM_PCSD : csum);
     this.setupRss();
-    if ((cfg.rxOffloads & RX_OFFLOAD_VLAN_STRIP) !== 0 || (cfg.txOffloads & TX_OFFLOAD_VLAN_INSERT) !== 0) {
-      r.write(VET, 0x8100);
-      r.set(CTRL, CTRL_VME);
-    } else r.clear(CTRL, CTRL_VME);
+    // VET (8.2.4) is the tag type both for recognising tags and for inserting them (VLE takes the tag from the
+    // context descriptor, with or without VME).
+    r.write(VET, 0x8100);
+    if ((cfg.rxOffloads & RX_OFFLOAD_VLAN_STRIP) !== 0) r.set(CTRL, CTRL_VME);
+    else r.clear(CTRL, CTRL_VME);
     this.mtuChanged();
     // Transmit queues (4.5.10): ring, enable and poll.
     for (let q = 0; q < this.txqs.length; q++) {

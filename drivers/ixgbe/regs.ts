@@ -30,7 +30,7 @@ export const EIMS = 0x00880;
 export const EIMC = 0x00888;
 export const EIAM = 0x00890;
 export const GPIE = 0x00898;
-/** The extended mask registers of MSI-X vectors 0–63 (two of each). */
+/** The extended mask registers (8.2.3.5) of MSI-X vectors 0–63 (two of each). */
 export const EIMS_EX = (i: number): number => 0x00aa0 + 4 * i;
 export const EIMC_EX = (i: number): number => 0x00ab0 + 4 * i;
 export const EICR_RTX_QUEUE = 0xffff;
@@ -107,7 +107,7 @@ export const VFTA_WORDS = 128;
 export const RAL = (n: number): number => 0x0a200 + 8 * n;
 export const RAH = (n: number): number => 0x0a204 + 8 * n;
 export const RAH_AV = 1 << 31;
-/** RSS (7.1.2.8, 8.2.3.7.12–16): MRQC also answers at 0x5818; RETA holds 128 one-byte entries in 32 words. */
+/** RSS (7.1.2.8; MRQC 8.2.3.7.12): MRQC also answers at 0x5818; RETA holds 128 one-byte entries in 32 words. */
 export const MRQC = 0x0ec80;
 export const MRQC_RSSEN = 1; // MRQE = 0001b: RSS only
 export const MRQC_IPV4_TCP = 1 << 16;
@@ -174,7 +174,7 @@ export const TXDCTL_WTHRESH_SHIFT = 16; // bits 22:16
 export const TXDCTL_THRESH_MASK = 0x7f | (0x7f << 8) | (0x7f << 16);
 export const TXDCTL_ENABLE = 1 << 25;
 
-/** Missed packets of packet buffer n (8.2.3.23.4); without DCB every frame goes through buffer 0. */
+/** Missed packets of packet buffer n (8.2.3.23); without DCB every frame goes through buffer 0. */
 export const MPC = (n: number): number => 0x03fa0 + 4 * n;
 
 /**

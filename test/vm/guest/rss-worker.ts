@@ -1,4 +1,4 @@
-// A pinned worker of e1000e-rss.ts: owns one RX queue (attached from its handle) and counts, per flow (the
+// A pinned worker of nic-rss.ts: owns one RX queue (attached from its handle) and counts, per flow (the
 // source address's last byte), the frames and the RSS hashes it sees, until told to stop.
 import { attachRxQueue, Burst, BUF_RSS_HASH, Mempool, runWorker, RxWaiter, type QueueHandle } from "../../../src/index.ts";
 

@@ -1,9 +1,9 @@
-// e1000 / e1000e against the host kernel (run by test/vm/nics.test.ts; the host side captures, pings and
-// generates). Arguments: the e1000's and the e1000e's PCI addresses; NIC 0 is wired to the host's tapA
-// (namespace A), NIC 1 to tapB (namespace B).
-//   1. TX: 10 000 test frames of mixed sizes (60..1514) leave the e1000, then 100 jumbo frames of 9000 bytes
+// Two chip ports against the host kernel (run by test/vm/nic-suites.ts; the host side captures, pings and
+// generates). Arguments: the two NICs' PCI addresses; NIC 0 is wired to the host's tapA (namespace A),
+// NIC 1 to tapB (namespace B).
+//   1. TX: 10 000 test frames of mixed sizes (60..1514) leave NIC 0, then 100 jumbo frames of 9000 bytes
 //      with MTU 9000; the host's tcpdump checks them byte for byte.
-//   2. Forwarding: `bdk l2fwd` between the e1000 and the e1000e while the host pings across and streams
+//   2. Forwarding: `bdk l2fwd` between the two while the host pings across and streams
 //      sequence-numbered frames; stopped when the host says so, its JSON summary reported.
 import {
   Burst, Mempool, net, openPort, TX_IP_CKSUM, TX_OFFLOAD_IPV4_CKSUM, TX_OFFLOAD_TCP_CKSUM, TX_OFFLOAD_UDP_CKSUM, TX_TCP_CKSUM, TX_UDP_CKSUM,

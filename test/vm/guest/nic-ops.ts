@@ -1,12 +1,13 @@
-// e1000 / e1000e operations (run by test/vm/nics.test.ts with both NICs on UDP wires the host watches):
-//   1. bad input: ring sizes, queue counts, MTU and offloads the chip refuses, one clear error each;
+// Chip port operations (run by test/vm/nic-suites.ts with both NICs on UDP wires the host watches):
+//   1. bad input: ring sizes, queue counts, MTU and offloads the chip refuses (past the limits its
+//      capabilities state), RSS of a port without it, one clear error each;
 //   2. 100 open/configure/start/stop/close cycles leave no fd, mapping or buffer behind;
 //   3. l2fwd with a pinned worker: the host pulls NIC 0's cable (QMP set_link) and plugs it back, l2fwd
 //      reports both events and forwards again; idle, it sleeps on the RX interrupt (CPU over 10 s); the first
 //      frame after the idle period is forwarded; SIGINT prints the summary and releases the devices, which
 //      the next open takes at once.
 import { readFileSync } from "node:fs";
-import { Mempool, openPort, TX_OFFLOAD_TCP_TSO, type OpenOptions } from "../../../src/index.ts";
+import { Mempool, openPort, RX_OFFLOAD_NAMES, TX_OFFLOAD_NAMES, type OpenOptions, type PortCapabilities } from "../../../src/index.ts";
 import { bdk, BUN, fdCount, mapsCount, PROJECT, report, waitSignal } from "./lib.ts";
 
 const [A, B] = process.argv.slice(2) as [string, string];
@@ -22,14 +23,26 @@ function refusal(addr: string, options: OpenOptions): string {
     return (e as Error).message;
   }
 }
+function capabilities(addr: string): PortCapabilities {
+  const p = openPort(addr, { pool });
+  const c = p.info();
+  p.close();
+  return c;
+}
+/** The first offload of `names` that `has` lacks. */
+const lacking = (names: Readonly<Record<number, string>>, has: number): number => Number(Object.keys(names).find((bit) => (has & Number(bit)) === 0) ?? 0);
+const [capA, capB] = [capabilities(A), capabilities(B)];
+const rxLacks = lacking(RX_OFFLOAD_NAMES, capA.rxOffloads ?? 0);
+const txLacks = lacking(TX_OFFLOAD_NAMES, capA.txOffloads ?? 0);
 report("bad", {
   ringSmall: refusal(A, { rxRingSize: 4 }),
   ringBig: refusal(A, { txRingSize: 8192 }),
-  queues: refusal(B, { rxQueues: 3 }),
-  mtuA: refusal(A, { mtu: 16111 }),
-  mtuB: refusal(B, { mtu: 9001 }),
+  queues: refusal(B, { rxQueues: capB.maxRxQueues + 1 }),
+  mtuA: refusal(A, { mtu: capA.maxFrameSize - 17 }),
+  mtuB: refusal(B, { mtu: capB.maxFrameSize - 17 }),
   mtuPool: refusal(A, { mtu: 9000 }),
-  offload: refusal(A, { txOffloads: TX_OFFLOAD_TCP_TSO }),
+  offload: txLacks !== 0 ? refusal(A, { txOffloads: txLacks }) : refusal(A, { rxOffloads: rxLacks }),
+  rss: capA.rss ? "(has RSS)" : refusal(A, { rss: {} }),
 });
 
 // Flow control stays at the chip's default and is reported.
