@@ -1,8 +1,13 @@
 // The igb driver on QEMU's emulated 82576, inside the rig's guest, with the host as the far end: the suites
 // of test/vm/nic-suites.ts on two igb (each behind its own PCIe root port), RSS over four queues, and TSO.
-import { beforeAll } from "bun:test";
+import { afterAll, beforeAll, describe, expect, test } from "bun:test";
+import { rmSync } from "node:fs";
+import { tmpdir } from "node:os";
+import { readPcap } from "../../src/index.ts";
+import { TSO_MSS, TSO_PAYLOAD, TSO_SEQ, tsoByte } from "./guest/nic-tso.ts";
+import { results, TapNamespaces } from "./host.ts";
 import { conformanceSuite, filtersSuite, hostKernelSuite, opsSuite, rssSuite, type Pair } from "./nic-suites.ts";
-import { rigReady } from "./rig.ts";
+import { nicAddresses, rigReady, runInGuest, type RunResult } from "./rig.ts";
 
 beforeAll(() => {
   const ready = rigReady();
@@ -17,3 +22,61 @@ opsSuite(PAIR, { queuesB: 16, mtuA: 9710, mtuB: 9710, offload: /rxOffloads asks 
 const IGB_FILTERS = { rxCsum: [[16, 32], [16, 32], [4, 32], [16, 8]] as [number, number][], insertWithoutStrip: "(accepted)" };
 filtersSuite(PAIR, [IGB_FILTERS, IGB_FILTERS]);
 rssSuite("igb", 4);
+
+describe("igb: TCP segmentation offload to the host (TAP)", () => {
+  const [A] = nicAddresses(["igb"]) as [string];
+  const taps = new TapNamespaces("bdkt", 1);
+  const capture = `${tmpdir()}/bdk-igb-tso-${process.pid}.pcap`;
+  let run: RunResult;
+  let r: Map<string, any>;
+
+  beforeAll(async () => {
+    await taps.create();
+    let tcpdump: Bun.Subprocess | undefined;
+    try {
+      run = await runInGuest({
+        nics: [{ model: "igb", tap: taps.taps[0]! }],
+        command: `bun test/vm/guest/nic-tso.ts ${A}`,
+        timeoutSec: 240,
+        onStart: () => taps.wire(),
+        onLine: (line, rig) => {
+          if (!line.startsWith("@@tso-ready")) return;
+          tcpdump = Bun.spawn(taps.in(0, ["tcpdump", "-i", taps.taps[0]!, "-Q", "in", "-w", capture, "--immediate-mode", "-s", "0", "-U", "tcp"]),
+            { stdout: "ignore", stderr: "ignore" });
+          setTimeout(() => rig.signal("capturing"), 1500);
+        },
+      });
+      r = results(run);
+    } finally {
+      await Bun.sleep(500);
+      tcpdump?.kill("SIGINT");
+      await tcpdump?.exited;
+      await taps.remove();
+    }
+  }, 260_000);
+
+  afterAll(() => rmSync(capture, { force: true }));
+
+  test("one 65 495-byte TCP payload handed over as a chain leaves as 46 MSS-sized segments tshark calls valid, consecutive and complete", () => {
+    expect(run.code).toBe(0);
+    const x = r.get("tso");
+    expect(x.sent).toBe(1);
+    expect(x.segs).toBe(1 + Math.ceil(TSO_PAYLOAD / 2048));
+    expect(r.get("tso-leak")).toBe(0);
+    const t = Bun.spawnSync(["tshark", "-r", capture, "-o", "ip.check_checksum:TRUE", "-o", "tcp.check_checksum:TRUE", "-o", "tcp.relative_sequence_numbers:FALSE",
+      "-T", "fields", "-e", "ip.len", "-e", "ip.checksum.status", "-e", "tcp.seq", "-e", "tcp.len", "-e", "tcp.checksum.status"], { stdout: "pipe", stderr: "pipe" });
+    const rows = t.stdout.toString().trim().split("\n").map((l) => l.split("\t").map(Number));
+    const segments = Math.ceil(TSO_PAYLOAD / TSO_MSS);
+    expect(rows.length).toBe(segments);
+    let seq = TSO_SEQ;
+    for (const [i, [ipLen, ipOk, tcpSeq, tcpLen, tcpOk]] of rows.entries()) {
+      const want = i < segments - 1 ? TSO_MSS : TSO_PAYLOAD - TSO_MSS * (segments - 1);
+      expect([ipLen, ipOk, tcpSeq, tcpLen, tcpOk]).toEqual([40 + want, 1, seq, want, 1]); // 1: good checksum
+      seq += want;
+    }
+    // The payload, reassembled from the frames, is the bytes the guest wrote.
+    const payload = readPcap(capture).records.flatMap((rec) => [...rec.data.subarray(54)]);
+    expect(payload.length).toBe(TSO_PAYLOAD);
+    expect(payload.every((b, k) => b === tsoByte(k))).toBe(true);
+  });
+});
