@@ -26,6 +26,6 @@ for (const [chip, ids] of chips) {
   registerPciDriver({
     name: "igb",
     ids: ids.map((d) => [0x8086, d] as [number, number]),
-    create: (device, spec) => new IgbPort(device, spec, chip),
+    create: (device, spec, _options, params) => new IgbPort(device, spec, chip, params.vectors),
   });
 }

@@ -53,7 +53,7 @@ export class IgbPort extends GbePort {
   private bufferKb = 2;
   private rxPrimed = false;
 
-  constructor(device: VfioDevice, spec: string, readonly chip: IgbChip) {
+  constructor(device: VfioDevice, spec: string, readonly chip: IgbChip, vectors?: number) {
     super(device, spec, "igb");
     const r = this.regs;
     // 4.5.1–4.5.3: interrupts masked (the legacy and the extended mask), global reset, masked again.
@@ -68,18 +68,29 @@ export class IgbPort extends GbePort {
     clearMulticastTable(r);
     clearVlanTable(r);
     this.hw.reset();
-    // MSI-X (7.3.2): every vector the device has, up to one for link plus one per queue.
-    try {
+    // MSI-X (7.3.2): every vector the device has, up to one for link plus one per queue; or as many as the
+    // spec asked (vectors=N, 0: none). Asked for more than the device has is an error; by default a device
+    // without MSI-X is polled.
+    if (vectors !== undefined) {
       const have = device.irqInfo("msix").count;
-      this.irqs = device.enableIrqs("msix", Math.min(have, 1 + chip.queues));
+      if (!Number.isInteger(vectors) || vectors < 0 || vectors > have) {
+        throw new BdkError(`${this.name}: vectors=${vectors} asked, but the device has ${have} MSI-X vectors`, `give vectors=0..${have} (one for link events, then one per RX queue; 0 polls without interrupts)`);
+      }
+    }
+    try {
+      const want = vectors ?? Math.min(device.irqInfo("msix").count, 1 + chip.queues);
+      this.irqs = want > 0 ? device.enableIrqs("msix", want) : undefined;
+    } catch (e) {
+      if (vectors !== undefined) throw e;
+      this.irqs = undefined;
+    }
+    if (this.irqs) {
       this.linkIrq = new IrqLine(this.vector(0));
       // GPIE (8.8.14): MSI-X mode, EICR auto-clear (NSICR), PBA, auto-mask; "other" causes (LSC) to vector 0.
       r.write(GPIE, (GPIE_MSIX_MODE | GPIE_PBA | GPIE_EIAME | GPIE_NSICR) >>> 0);
       r.write(IVAR_MISC, (IVAR_VALID | 0) << 8);
       r.write(IMS, ICR_LSC);
       r.write(EIMS, 1);
-    } catch {
-      this.irqs = undefined;
     }
   }
 

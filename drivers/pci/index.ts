@@ -10,7 +10,7 @@ import type { HostPaths } from "../../src/pci/paths.ts";
 import { BdkError } from "../../src/sys/errors.ts";
 import { VfioDevice } from "../../src/vfio/device.ts";
 import { assignmentVerdict, onlyNoIommu, type Verdict } from "../../src/vfio/safety.ts";
-import { findPciDriver, pciDrivers } from "./registry.ts";
+import { findPciDriver, pciDrivers, type PciParams } from "./registry.ts";
 
 export { registerPciDriver, findPciDriver, pciDrivers, unregisterPciDriver, type PciDriver } from "./registry.ts";
 
@@ -37,7 +37,7 @@ export const NOIOMMU_WARNING = (addr: string): string =>
  * The checked open shared by openPort and tests: verdict, VFIO open, chip driver. Returns the port, or
  * throws after closing whatever it opened.
  */
-export function openPciPort(address: string, spec: string, options: OpenOptions): Port {
+export function openPciPort(address: string, spec: string, options: OpenOptions, params: PciParams = {}): Port {
   const addr = pciAddress(address);
   const v = assignmentVerdict(addr, hostPaths);
   if (!v.safe) {
@@ -57,7 +57,7 @@ export function openPciPort(address: string, spec: string, options: OpenOptions)
       `meanwhile give it back to the kernel (bdk devbind --restore ${addr}) and use af_packet:<interface>`);
   }
   try {
-    return chip.create(device, spec, options);
+    return chip.create(device, spec, options, params);
   } catch (e) {
     device.close();
     throw e;
@@ -66,13 +66,17 @@ export function openPciPort(address: string, spec: string, options: OpenOptions)
 
 export const driver: DriverDef = {
   kind: "pci",
-  usage: "0000:00:02.0 — a PCI NIC bound to vfio-pci (bdk devbind --bind vfio-pci ADDR; bdk check ADDR says whether it is safe)",
+  usage: "0000:00:02.0[,vectors=N] — a PCI NIC bound to vfio-pci (bdk devbind --bind vfio-pci ADDR; bdk check ADDR says whether it is safe)",
   positional: "addr",
   params: {
     addr: { type: "string", required: true, help: "PCI address, e.g. 0000:00:02.0" },
+    vectors: {
+      type: "int",
+      help: "MSI-X vectors to use (igb, ixgbe): one for link events, then one per RX queue, shared when fewer (default: what the NIC has, up to queues + 1; 0: none, queues are polled)",
+    },
   },
   open(params, spec, options) {
-    return openPciPort(String(params.addr), spec, options);
+    return openPciPort(String(params.addr), spec, options, params.vectors === undefined ? {} : { vectors: Number(params.vectors) });
   },
 };
 

@@ -6,6 +6,12 @@ import { idPair } from "../../src/pci/ids.ts";
 import { BdkError } from "../../src/sys/errors.ts";
 import type { VfioDevice } from "../../src/vfio/device.ts";
 
+/** What a PCI port spec may say beyond its address (`0000:01:00.0,vectors=3`). */
+export interface PciParams {
+  /** MSI-X vectors to use; a driver without MSI-X refuses it. */
+  vectors?: number;
+}
+
 export interface PciDriver {
   /** "e1000", "igb", "ixgbe". */
   name: string;
@@ -15,7 +21,7 @@ export interface PciDriver {
    * Builds the port around an open VFIO device. The port owns the device from then on and closes it in
    * its release(). If create throws, drivers/pci closes the device.
    */
-  create(device: VfioDevice, spec: string, options: OpenOptions): Port;
+  create(device: VfioDevice, spec: string, options: OpenOptions, params: PciParams): Port;
 }
 
 const drivers: PciDriver[] = [];

@@ -33,8 +33,14 @@ export function splitSpec(spec: string): ParsedSpec {
   if (typeof spec !== "string" || spec.trim() === "") {
     throw new BdkError(`empty port spec`, "give a PCI address (0000:00:02.0) or a software port such as af_packet:eth0, ring:a, null, pcap:in=FILE");
   }
-  const pci = normalizePciAddress(spec);
-  if (pci) return { kind: "pci", positional: pci, pairs: {} };
+  // A PCI address, alone or followed by ,key=value pairs ("0000:01:00.0,vectors=3").
+  const comma = spec.indexOf(",");
+  const pci = normalizePciAddress(comma < 0 ? spec : spec.slice(0, comma));
+  if (pci) {
+    const rest = comma < 0 ? { pairs: record<string>() } : splitSpec(`pci:${spec.slice(comma + 1)}`);
+    if ("positional" in rest && rest.positional !== undefined) throw new BdkError(`port spec "${spec}": "${rest.positional}" after the PCI address`, "give key=value pairs after it, e.g. 0000:01:00.0,vectors=3");
+    return { kind: "pci", positional: pci, pairs: rest.pairs };
+  }
   const colon = spec.indexOf(":");
   const kind = (colon < 0 ? spec : spec.slice(0, colon)).trim();
   const args = colon < 0 ? "" : spec.slice(colon + 1);

@@ -18,6 +18,8 @@ describe("port specs", () => {
     expect(normalizePciAddress("0000:3B:00.1")).toBe("0000:3b:00.1");
     expect(normalizePciAddress("00:02.8")).toBeUndefined();
     expect(splitSpec("03:00.0")).toEqual({ kind: "pci", positional: "0000:03:00.0", pairs: {} });
+    expect(splitSpec("0000:01:00.0,vectors=3")).toEqual({ kind: "pci", positional: "0000:01:00.0", pairs: { vectors: "3" } });
+    expect(() => splitSpec("0000:01:00.0,3")).toThrow('"3" after the PCI address');
   });
 
   test("software specs split into kind, bare value and pairs", () => {

@@ -202,6 +202,8 @@ export interface OpsLimits {
   offload: RegExp;
   /** The refusal of RSS on NIC 0, or "(has RSS)". */
   rss: RegExp | string;
+  /** The refusal of `NIC0,vectors=99` (more MSI-X vectors than the device has, or none to have). */
+  vectors: RegExp;
 }
 
 export function opsSuite(models: Pair, limits: OpsLimits): void {
@@ -303,6 +305,7 @@ describe(`${pairName(models)}: bad input, cycles, link flaps through QMP, RX int
     expect(b.offload).toMatch(limits.offload);
     if (typeof limits.rss === "string") expect(b.rss).toBe(limits.rss);
     else expect(b.rss).toMatch(limits.rss);
+    expect(b.vectors).toMatch(limits.vectors);
   });
 
   test("flow control is left at the chip's default and reported in xstats", () => {

@@ -43,6 +43,7 @@ report("bad", {
   mtuPool: refusal(A, { mtu: 9000 }),
   offload: txLacks !== 0 ? refusal(A, { txOffloads: txLacks }) : refusal(A, { rxOffloads: rxLacks }),
   rss: capA.rss ? "(has RSS)" : refusal(A, { rss: {} }),
+  vectors: refusal(`${A},vectors=99`, {}),
 });
 
 // Flow control stays at the chip's default and is reported.
