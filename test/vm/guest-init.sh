@@ -24,6 +24,11 @@ mount -t tmpfs tmpfs /dev/shm
 # Drivers allocate hugepages with MAP_HUGETLB (no mount needed); the mount is there for tools
 # that expect it, like DPDK's.
 mount -t hugetlbfs hugetlbfs /dev/hugepages || say "cannot mount hugetlbfs"
+# 2 MiB hugepages for the DMA pools, as on any machine that runs a poll-mode driver. On this rig they are
+# more than a speed-up: QEMU's e1000e and igb models map each TX buffer through the vIOMMU in one piece
+# (net_tx_pkt_add_raw_fragment_pci) and silently drop the frame when the guest-physical pages behind the
+# buffer's IOVA range are not contiguous, which scattered 4 KiB pages often are.
+echo "${hugepages:-192}" > /proc/sys/vm/nr_hugepages || say "cannot reserve hugepages"
 ip link set lo up
 
 # The order file lists the kernel's own NIC drivers first, so the NICs start bound to them as on

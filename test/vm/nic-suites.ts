@@ -96,8 +96,12 @@ describe(`${pairName(models)} against the host kernel (TAPs in namespaces)`, () 
               const p = Bun.spawnSync(inA(["ping", "-c", "5", "-i", "0.3", "-W", "3", "192.0.2.2"]), { stdout: "pipe", stderr: "pipe" });
               ping = p.stdout.toString();
               // Jumbo frames through l2fwd --mtu 9000: 8972 bytes of ICMP payload, not fragmented.
+              const counters = (): string => [[inA, tapA], [inB, tapB]].map(([inNs, tap]) => ["tx_packets", "rx_packets", "rx_dropped", "rx_length_errors"]
+                .map((c) => `${tap as string}.${c}=${Bun.spawnSync((inNs as typeof inA)(["cat", `/sys/class/net/${tap as string}/statistics/${c}`])).stdout.toString().trim()}`).join(" ")).join(" ");
+              const before = counters();
               const jumbo = Bun.spawnSync(inA(["ping", "-c", "3", "-i", "0.3", "-W", "3", "-s", "8972", "-M", "do", "192.0.2.2"]), { stdout: "pipe", stderr: "pipe" });
-              pingJumbo = jumbo.stdout.toString() + jumbo.stderr.toString();
+              // TAP counters around it: which hop lost a jumbo frame, should one be lost.
+              pingJumbo = `${jumbo.stdout.toString()}${jumbo.stderr.toString()}\nbefore: ${before}\nafter:  ${counters()}`;
               const rx = Bun.spawn(inB([process.execPath, `${ROOT}apps/pktgen.ts`, "--rx-only", `af_packet:${tapB},frames=4096`, "--count", "100000", "--duration", "120", "--json", "--interval", "0.5"]),
                 { stdout: "pipe", stderr: "pipe" });
               const reader = rx.stderr.getReader();
@@ -174,6 +178,9 @@ describe(`${pairName(models)} against the host kernel (TAPs in namespaces)`, () 
 
   test("forwarding: ping crosses l2fwd between the two NICs, also with 9000-byte frames (MTU 9000)", () => {
     expect(ping).toMatch(/5 packets transmitted, 5 received/);
+    if (!/3 packets transmitted, 3 received/.test(pingJumbo)) {
+      console.log(`jumbo ping: ${pingJumbo}\nl2fwd: ${JSON.stringify(r.get("fwd"))}\nconsole: ${run.console.split("\n").filter((l) => /DMAR|fault|vfio|error/i.test(l)).slice(-20).join("\n")}`);
+    }
     expect(pingJumbo).toMatch(/3 packets transmitted, 3 received/);
   });
 
