@@ -7,3 +7,4 @@ import "./pcap/index.ts";
 import "./pci/index.ts";
 import "./e1000/index.ts";
 import "./igb/index.ts";
+import "./ixgbe/index.ts";

@@ -7,8 +7,9 @@ import { RX_OFFLOAD_VLAN_FILTER } from "../../src/ethdev/offloads.ts";
 import type { LinkStatus, PortStats, XStat } from "../../src/ethdev/port.ts";
 import { checkUnicastMac } from "../../src/ethdev/soft.ts";
 import { BdkError } from "../../src/sys/errors.ts";
-import type { Bar, VfioDevice } from "../../src/vfio/device.ts";
+import type { Bar } from "../../src/vfio/device.ts";
 import type { IrqLine } from "../../src/vfio/irq-line.ts";
+import type { NicDevice } from "./device.ts";
 import { linkStatus, multicastHash, readMac, writeMac } from "./gbe-init.ts";
 import { CTRL, HW_COUNTERS, ICR, MTA, MTA_WORDS, RCTL, VFTA } from "./gbe-regs.ts";
 import { HwStats } from "./hwstats.ts";
@@ -26,11 +27,11 @@ export abstract class GbePort extends PortBase {
   protected allMulti = false;
   protected mtuValue = 1500;
 
-  constructor(readonly device: VfioDevice, spec: string, driver: string) {
+  constructor(readonly device: NicDevice, spec: string, driver: string) {
     super(spec, driver, device.address);
     device.setBusMaster(true);
     this.bar = device.mapBar(0);
-    this.regs = new Mmio(this.bar.u32, device.address);
+    this.regs = device.registers?.(this.bar) ?? new Mmio(this.bar.u32, device.address);
     this.hw = new HwStats(this.regs, HW_COUNTERS);
   }
 

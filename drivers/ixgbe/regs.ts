@@ -14,6 +14,8 @@ export const CTRL_GIO_DIS = 1 << 2;
 export const CTRL_LRST = 1 << 3;
 export const CTRL_RST = 1 << 26;
 export const CTRL_EXT_NS_DIS = 1 << 16;
+/** The driver has taken the device (8.2.3.1.3; Linux IXGBE_CTRL_EXT_DRV_LOAD): firmware leaves it alone. */
+export const CTRL_EXT_DRV_LOAD = 1 << 28;
 /** PCIe master enable status (8.2.3.1.2): 1 while the function may still issue requests. */
 export const STATUS_GIO = 1 << 19;
 // EEPROM/Flash control (8.2.3.2.1)
@@ -34,6 +36,21 @@ export const GPIE = 0x00898;
 export const EIMS_EX = (i: number): number => 0x00aa0 + 4 * i;
 export const EIMC_EX = (i: number): number => 0x00ab0 + 4 * i;
 export const EICR_RTX_QUEUE = 0xffff;
+/** GPIE (8.2.3.5.18): MSI-X mode, other-causes clear disable, auto-mask enable, PBA support (Linux's IXGBE_GPIE_*). */
+export const GPIE_MSIX_MODE = 1 << 4;
+export const GPIE_OCD = 1 << 5;
+export const GPIE_EIAME = 1 << 30;
+export const GPIE_PBA_SUPPORT = 1 << 31;
+/** Interrupt throttle of MSI-X vector n (8.2.3.5.12): 0x820 + 4n for n ≤ 23, then 0x12300 + 4(n − 24); 0 = not throttled. */
+export const EITR = (n: number): number => (n <= 23 ? 0x00820 + 4 * n : 0x12300 + 4 * (n - 24));
+/**
+ * Interrupt vector allocation (8.2.3.5.16): IVAR(n) routes, byte by byte, RX queue 2n, TX queue 2n, RX queue
+ * 2n + 1, TX queue 2n + 1 to an MSI-X vector (bits 5:0), bit 7 of each byte making it valid.
+ */
+export const IVAR = (n: number): number => 0x00900 + 4 * n;
+/** IVAR_MISC (8.2.3.5.17): byte 1 routes the "other" causes (link status change …), byte 0 the TCP timer. */
+export const IVAR_MISC = 0x00a00;
+export const IVAR_VALID = 0x80;
 export const EICR_LSC = 1 << 20;
 /** EIMC bits 30:0 exist (bit 31 is reserved). */
 export const EIMC_ALL = 0x7fffffff;
@@ -176,6 +193,12 @@ export const TXDCTL_ENABLE = 1 << 25;
 
 /** Missed packets of packet buffer n (8.2.3.23); without DCB every frame goes through buffer 0. */
 export const MPC = (n: number): number => 0x03fa0 + 4 * n;
+/**
+ * Queue packets received drop count (8.2.3.23, QPRDC[0..15], inside the RX queue register blocks of queues
+ * 16–31): frames a queue with SRRCTL.DROP_EN dropped because it had no free descriptor (Linux adds them to
+ * rx_no_dma_resources). Such frames never fill the packet buffer, so MPC does not see them.
+ */
+export const QPRDC = (n: number): number => 0x01430 + 0x40 * n;
 
 /**
  * Statistics registers (8.2.3.23), clear on read, with DPDK's ixgbe xstats names (the good-packet counters
@@ -225,4 +248,14 @@ export const HW_COUNTERS: readonly HwCounter[] = [
   { name: "tx_multicast_packets", offset: 0x040f0 },
   { name: "tx_broadcast_packets", offset: 0x040f4 },
   { name: "rx_l3_l4_xsum_error", offset: 0x04120 },
+  ...Array.from({ length: 16 }, (_, n) => ({ name: `rx_q${n}_no_dma_resources`, offset: QPRDC(n) })),
 ];
+
+// Advanced RX write-back (7.1.6.2), word 2: extended status in bits 19:0 (DD, EOP, VP, L4CS, IPCS … the same
+// places as the 82576's) and extended errors in bits 31:20. Linux's ixgbe_type.h: IXGBE_RXDADV_ERR_RXE
+// (0x20000000, "any MAC error": CRC, length, undersize, oversize), _TCPE (L4 checksum) and _IPE.
+export const RXDADV_ERR_RXE = 1 << 29;
+export const RXDADV_ERR_L4E = 1 << 30;
+export const RXDADV_ERR_IPE = 1 << 31;
+/** Advanced TX data descriptor, word 3 (7.2.3.2.4): CC, "check context": use the offload context IDX names. */
+export const TXD_CC = 1 << 7;

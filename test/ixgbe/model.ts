@@ -42,8 +42,13 @@ export class Ixgbe82599Model extends Mmio {
   readonly counters = new Set<number>(R.HW_COUNTERS.flatMap((c) => (c.wide ? [c.offset, c.offset + 4] : [c.offset])));
   readonly countersRead = new Set<number>();
 
-  constructor(options: ModelOptions = {}) {
-    super(new Uint32Array(0x20000), "ixgbe-model");
+  /**
+   * `regs`: the register file to model, e.g. a view of memory other threads also map (test/ixgbe/device.ts puts
+   * it in a DMA arena so that queues attached in a worker write their tails into it); at least 128 KiB.
+   */
+  constructor(options: ModelOptions = {}, regs?: Uint32Array, name = "ixgbe-model") {
+    if (regs && regs.byteLength < 0x20000) throw new Error(`82599 model: a ${regs.byteLength}-byte register file is too small (the registers used reach 0x1ffff: give 128 KiB)`);
+    super(regs ?? new Uint32Array(0x20000), name);
     this.o = { ...DEFAULTS, ...options };
     this.completeReset(); // power-on: the chip has read its EEPROM and initialized DMA on its own
     this.u32[R.EEC >>> 2]! |= R.EEC_ARD;

@@ -34,7 +34,7 @@ describe("bdk devbind --status", () => {
     const lines = r.out.split("\n");
     const kernel = lines.indexOf("Network devices using a kernel driver");
     expect(lines[kernel + 2]).toBe("0000:00:02.0 '82540EM Gigabit Ethernet Controller 8086:100e' drv=e1000 unused=vfio-pci if=eth0(up,2 routes) iommu_group=1 *Active* bdk=e1000 verdict=kernel-driver");
-    expect(lines[kernel + 3]).toBe("0000:01:00.0 '82576 Gigabit Network Connection 8086:10c9' drv=igb unused=vfio-pci if=eth1 iommu_group=6 bdk=none verdict=kernel-driver");
+    expect(lines[kernel + 3]).toBe("0000:01:00.0 '82576 Gigabit Network Connection 8086:10c9' drv=igb unused=vfio-pci if=eth1 iommu_group=6 bdk=igb verdict=kernel-driver");
     expect(lines[lines.indexOf("Network devices using vfio-pci (userspace)") + 2]).toBe("<none>");
   });
 
