@@ -12,8 +12,8 @@ function noVectors(spec: string, params: PciParams): void {
   if (params.vectors !== undefined) throw new BdkError(`${spec}: vectors=${params.vectors}, but the e1000 driver uses one INTx line, not MSI-X`, "drop vectors= from the spec");
 }
 
-const I8254X: E1000Chip = { driver: "e1000", maxFrame: 16128, queues: 1 };
-const I82574: E1000Chip = { driver: "e1000e", maxFrame: 9018, queues: 2 };
+export const I8254X: E1000Chip = { driver: "e1000", maxFrame: 16128, queues: 1 };
+export const I82574: E1000Chip = { driver: "e1000e", maxFrame: 9018, queues: 2 };
 
 registerPciDriver({
   name: "e1000",

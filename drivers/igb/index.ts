@@ -7,7 +7,7 @@ import { IgbPort, type IgbChip } from "./port.ts";
 
 export { IgbPort } from "./port.ts";
 
-const I82576: IgbChip = { queues: 16, ivar: "82576", maxFrame: 9728 };
+export const I82576: IgbChip = { queues: 16, ivar: "82576", maxFrame: 9728 };
 const I350: IgbChip = { queues: 8, ivar: "82580", maxFrame: 9728 };
 const I210: IgbChip = { queues: 4, ivar: "82580", maxFrame: 9728 };
 const I211: IgbChip = { queues: 2, ivar: "82580", maxFrame: 9728 };
