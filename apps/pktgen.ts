@@ -6,17 +6,19 @@
 //
 // Read apps/pktgen/generator.ts for how frames are built in place in mempool buffers,
 // apps/pktgen/engine.ts for the loop over the TX and RX queue objects (one burst is built, offered with
-// txq.burst, what the queue does not take is offered again first, and the RX queue is polled in the same
-// loop), apps/pktgen/pacing.ts for how --rate spreads frames evenly, and apps/pktgen/run.ts for the command
-// around them (ports, pool, stats, result). docs/pktgen.md has the options.
+// txq.burst, what the queue does not take is offered again first, and the RX queues are polled in the same
+// loop), apps/pktgen/pacing.ts for how --rate spreads frames evenly, apps/pktgen/workers.ts for --cores (the
+// same loop on pinned workers, each with its own TX queue and stream and a share of the RX queues, counting
+// into shared memory: counters.ts), and apps/pktgen/run.ts for the command around them (ports, pool, stats,
+// result). docs/pktgen.md has the options.
 import { helpText } from "./common/args.ts";
 import { formatRate, onStopSignal, runAsProgram } from "./common/runtime.ts";
 import { CLI_OPTIONS, parsePktgenArgs } from "./pktgen/options.ts";
 import { runPktgen, type PktgenResult, type PktgenStats } from "./pktgen/run.ts";
 
 export { parsePktgenArgs, resolveOptions, parseRate, parseSize, type PktgenOptions } from "./pktgen/options.ts";
-export { runPktgen, type PktgenControl, type PktgenResult, type PktgenStats, type PortReport, type StopReason, type TxResult } from "./pktgen/run.ts";
-export type { RxResult, StreamResult } from "./pktgen/receiver.ts";
+export { runPktgen, type PktgenControl, type PktgenResult, type PktgenStats, type PortReport, type StopReason, type TxResult, type WorkerReport } from "./pktgen/run.ts";
+export type { QueueResult, RxResult, StreamResult } from "./pktgen/receiver.ts";
 export type { LatencySummary } from "./pktgen/histogram.ts";
 export { PKTGEN_MAGIC, PAYLOAD_LEN, PAYLOAD_OFF_V4, PAYLOAD_OFF_V6, MIN_FRAME_V6 } from "./pktgen/payload.ts";
 
@@ -29,7 +31,9 @@ examples:
   bdk pktgen null --count 10000000                      # how fast can frames be built
   bdk pktgen --tx af_packet:eth1 --imix --rate 500Mbps --src-ip 198.18.0.1-198.18.0.254
   bdk pktgen --tx af_packet:eth1 --pcap trace.pcap --loop 0 --rate 10kpps
-  bdk pktgen --rx-only af_packet:eth2 --json            # receive another process's stream`;
+  bdk pktgen --rx-only af_packet:eth2 --json            # receive another process's stream
+  bdk pktgen --tx af_packet:eth1 --rx af_packet:eth2 --cores 0,1 --queues 2 --src-port 1024-1087 --rate 2Mpps
+                                                        # two pinned workers, each on a TX and an RX queue`;
 
 function ns(v: number): string {
   if (v >= 1e6) return `${(v / 1e6).toFixed(2)} ms`;
@@ -38,7 +42,10 @@ function ns(v: number): string {
 }
 
 export function formatStatsLine(s: PktgenStats): string {
-  return `pktgen: ${s.elapsedSec.toFixed(1)}s  TX ${formatRate(s.txPps)} ${s.txMbps.toFixed(1)} Mbit/s (${s.txPackets})  RX ${formatRate(s.rxPps)} (${s.rxReceived})  lost ${s.lost}`;
+  const line = `pktgen: ${s.elapsedSec.toFixed(1)}s  TX ${formatRate(s.txPps)} ${s.txMbps.toFixed(1)} Mbit/s (${s.txPackets})  RX ${formatRate(s.rxPps)} (${s.rxReceived})  lost ${s.lost}`;
+  if (!s.workers || s.workers.length < 2) return line;
+  // Several workers: each one's rates, on the same line.
+  return `${line}  |${s.workers.map((w, i) => ` w${i}@${w.core} TX ${formatRate(w.txPps)} RX ${formatRate(w.rxPps)}`).join(" |")}`;
 }
 
 /** The human summary, one line per fact. */
@@ -57,11 +64,19 @@ export function formatSummary(r: PktgenResult): string[] {
     if (x.streams.length > 1) {
       for (const s of x.streams) out.push(`  stream ${s.id}: ${s.received} received, ${s.lost} lost, ${s.duplicated} duplicated, ${s.reordered} reordered`);
     }
+    if (x.queues.length > 1) {
+      out.push(`  per RX queue (reordering counted within each): ${x.queues.map((q) => `q${q.queue} ${q.received} received, ${q.reordered} reordered`).join("; ")}`);
+    }
+  }
+  for (const [i, w] of r.workers.entries()) {
+    const does = [w.txQueue !== null ? `TX queue ${w.txQueue} stream ${w.streamId}: ${w.tx} sent` : "", w.rxQueues.length > 0 ? `RX queue(s) ${w.rxQueues.join(",")}: ${w.rx} received` : ""];
+    out.push(`worker ${i} core ${w.core} (tid ${w.tid}): ${does.filter((d) => d !== "").join(", ")}`);
   }
   for (const [k, p] of Object.entries(r.ports)) {
     if (!p) continue;
     const s = p.stats;
     out.push(`port ${k} ${p.spec}: opackets ${s.opackets} ipackets ${s.ipackets} imissed ${s.imissed} ierrors ${s.ierrors} oerrors ${s.oerrors} rxNoMbuf ${s.rxNoMbuf}`);
+    if (p.queues.length > 1) out.push(`  per ${k.toUpperCase()} queue packets: ${p.queues.map((q) => q.packets).join(" ")}`);
   }
   return out;
 }

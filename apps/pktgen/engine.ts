@@ -1,16 +1,19 @@
-// The engine: pktgen's loop over one TX queue and one RX queue, in the main thread. Each pass builds a
-// burst in place (when the pacer allows) → txq.burst (what the queue does not take is offered again first,
-// so order is kept) → rxq.burst → count → free. The caller runs it in slices of ~10 ms (slice()) and returns
-// to the event loop in between. The loop holds the queue objects and calls their bursts: no lookup, no
+// The engine: pktgen's loop over one TX queue and any number of RX queues, in one thread (the main thread,
+// or each pinned worker with --cores). Each pass builds a burst in place (when the pacer allows) →
+// txq.burst (what the queue does not take is offered again first, so order is kept) → each rxq.burst →
+// count (one Receiver per RX queue) → free. The caller runs it in slices of ~10 ms (slice()), publishes its
+// counts into shared memory after each (publish(): counters.ts), and returns to the event loop or looks
+// at its stop flag in between. The loop holds the queue objects and calls their bursts: no lookup, no
 // allocation, no closure, no BigInt per packet or per burst.
 // Times (TX timestamps, RX times) are CLOCK_MONOTONIC nanoseconds (monotonicNs): the same clock in every
 // process of the machine, so a receiver in another process can subtract a sender's timestamp.
 import { Burst, monotonicNs, RxWaiter, type Mempool, type RxQueue, type TxQueue } from "../../src/index.ts";
+import { STOP_REASONS, T_BYTES, T_END_NS, T_FIRST_NS, T_LAST_NS, T_REASON, T_SENT, type StopReason } from "./counters.ts";
 import type { FrameSource } from "./generator.ts";
 import type { Pacer } from "./pacing.ts";
 import type { Receiver } from "./receiver.ts";
 
-export type StopReason = "count" | "duration" | "pcap-end" | "stopped" | "rx-count";
+export type { StopReason };
 
 /** Gaps to the next paced release longer than this are slept (ns); shorter ones are polled. */
 const SLEEP_OVER_NS = 1e6;
@@ -22,9 +25,10 @@ const IDLE_POLLS = 64;
 export interface EngineSetup {
   pool: Mempool;
   txq: TxQueue | undefined;
-  rxq: RxQueue | undefined;
+  /** The RX queues this thread polls, each with its own receiver (same length). */
+  rxqs: readonly RxQueue[];
+  recvs: readonly Receiver[];
   src: FrameSource | undefined;
-  recv: Receiver | undefined;
   /** Frames per burst. */
   burst: number;
   /** Frames to build in all (Infinity: no limit). */
@@ -42,19 +46,27 @@ export interface EngineSetup {
   costB: number;
   /** Drain until this many frames of any kind arrived (replay), rather than this many of our stream. */
   drainByPackets: boolean;
+  /**
+   * Another thread decides when receiving ends (a worker: the main thread sees every thread's counts).
+   * After its TX the engine then keeps receiving until stopTx(); an engine without RX queues is done.
+   */
+  external?: boolean;
+  /** Blocks of shared memory publish() writes: this thread's TX block, and one RX block per RX queue (counters.ts). */
+  txBlock?: Float64Array;
+  rxBlocks?: readonly Float64Array[];
 }
 
 /** The loop's state; one instance per run, its methods monomorphic. */
 export class Engine {
   readonly pool: Mempool;
   readonly txq: TxQueue | undefined;
-  readonly rxq: RxQueue | undefined;
+  readonly rxqs: readonly RxQueue[];
   readonly txB: Burst;
   readonly rxB: Burst;
   /** Lengths of txB's frames (the queue owns a buffer once taken: read lengths from here). */
   private readonly txLens: Uint16Array;
   private readonly src: FrameSource | undefined;
-  private readonly recv: Receiver | undefined;
+  private readonly recvs: readonly Receiver[];
   private readonly pacer: Pacer | undefined;
   private readonly costA: number;
   private readonly costB: number;
@@ -63,7 +75,10 @@ export class Engine {
   private readonly rxCount: number;
   private readonly drainNs: number;
   private readonly drainByPackets: boolean;
-  /** Sleeps on the RX queue (built once the port is started; closed by close()). */
+  private readonly external: boolean;
+  private readonly txBlock: Float64Array | undefined;
+  private readonly rxBlocks: readonly Float64Array[];
+  /** Sleeps on the RX queues (built once the ports are started; closed by close()). */
   private readonly waiter: RxWaiter | undefined;
   txStart = 0;
   built = 0;
@@ -81,10 +96,11 @@ export class Engine {
 
   constructor(s: EngineSetup) {
     this.pool = s.pool;
+    if (s.rxqs.length !== s.recvs.length) throw new RangeError(`Engine: ${s.rxqs.length} RX queues but ${s.recvs.length} receivers`);
     this.txq = s.txq;
-    this.rxq = s.rxq;
+    this.rxqs = [...s.rxqs];
     this.src = s.src;
-    this.recv = s.recv;
+    this.recvs = [...s.recvs];
     this.pacer = s.pacer;
     this.costA = s.costA;
     this.costB = s.costB;
@@ -93,16 +109,19 @@ export class Engine {
     this.rxCount = s.rxCount;
     this.drainNs = s.drainNs;
     this.drainByPackets = s.drainByPackets;
+    this.external = s.external === true;
+    this.txBlock = s.txBlock;
+    this.rxBlocks = s.rxBlocks ?? [];
     this.txB = new Burst(s.burst);
     this.rxB = new Burst(s.burst);
     this.txLens = new Uint16Array(s.burst);
     this.txDone = s.txq === undefined;
-    this.waiter = s.rxq !== undefined ? new RxWaiter([s.rxq]) : undefined;
+    this.waiter = s.rxqs.length > 0 ? new RxWaiter(s.rxqs) : undefined;
   }
 
   /** Polls until `untilNs` or the run is over. */
   slice(untilNs: number): void {
-    const rx = this.rxq !== undefined;
+    const rx = this.rxqs.length > 0;
     for (;;) {
       const now = monotonicNs();
       if (!this.txDone) this.txStep(now);
@@ -111,7 +130,7 @@ export class Engine {
       if (rx) got = this.rxStep();
       if (now >= untilNs || this.done) return;
       if (got === 0 && this.txDone && rx) {
-        // Only receiving and nothing came: after a while, sleep on the queue rather than spin.
+        // Only receiving and nothing came: after a while, sleep on the queues rather than spin.
         if (++this.idle >= IDLE_POLLS) this.waiter!.wait(1);
       } else this.idle = 0;
     }
@@ -121,6 +140,21 @@ export class Engine {
   stopTx(): void {
     if (!this.txDone) this.finishTx(monotonicNs(), "stopped");
     this.done = true;
+  }
+
+  /** Writes the counts so far into the shared blocks (after each slice, and once at the end). */
+  publish(): void {
+    const t = this.txBlock;
+    if (t !== undefined) {
+      t[T_SENT] = this.sent;
+      t[T_BYTES] = this.sentBytes;
+      t[T_FIRST_NS] = this.txFirstNs;
+      t[T_LAST_NS] = this.txLastNs;
+      t[T_REASON] = STOP_REASONS.indexOf(this.stopReason);
+      t[T_END_NS] = this.txDone ? this.txEndNs : 0;
+    }
+    const blocks = this.rxBlocks;
+    for (let i = 0; i < blocks.length; i++) this.recvs[i]!.publish(blocks[i]!);
   }
 
   /** Returns what is built but not taken to the pool and closes the waiter. Idempotent. */
@@ -133,19 +167,20 @@ export class Engine {
   }
 
   private checkEnd(now: number): boolean {
-    const recv = this.recv;
-    if (this.rxq === undefined || recv === undefined) {
+    if (this.rxqs.length === 0) {
       this.done = true;
+    } else if (this.external) {
+      // Another thread says when (stopTx()).
     } else if (this.txq === undefined) {
       // --rx-only: a duration or a count of received frames ends it.
       if (this.endNs > 0 && now >= this.endNs) {
         this.stopReason = "duration";
         this.done = true;
-      } else if (this.rxCount > 0 && recv.received() >= this.rxCount) {
+      } else if (this.rxCount > 0 && this.received() >= this.rxCount) {
         this.stopReason = "rx-count";
         this.done = true;
       }
-    } else if (now >= this.drainUntilNs || this.allArrived(recv)) {
+    } else if (now >= this.drainUntilNs || this.allArrived()) {
       this.done = true;
     }
     return this.done;
@@ -234,18 +269,29 @@ export class Engine {
 
   private rxStep(): number {
     const b = this.rxB;
-    const n = this.rxq!.burst(b);
-    if (n === 0) return 0;
-    const now = monotonicNs();
-    const recv = this.recv!;
-    recv.process(this.pool, b.bufs, n, now);
-    this.pool.freeBulk(b.bufs, 0, n);
-    b.count = 0;
-    if (this.txDone && this.txq !== undefined && this.allArrived(recv)) this.done = true;
+    const qs = this.rxqs;
+    let got = 0;
+    for (let i = 0; i < qs.length; i++) {
+      const n = qs[i]!.burst(b);
+      if (n === 0) continue;
+      this.recvs[i]!.process(this.pool, b.bufs, n, monotonicNs());
+      this.pool.freeBulk(b.bufs, 0, n);
+      b.count = 0;
+      got += n;
+    }
+    if (got > 0 && this.txDone && this.txq !== undefined && !this.external && this.allArrived()) this.done = true;
+    return got;
+  }
+
+  private received(): number {
+    let n = 0;
+    for (let i = 0; i < this.recvs.length; i++) n += this.recvs[i]!.received();
     return n;
   }
 
-  private allArrived(recv: Receiver): boolean {
-    return (this.drainByPackets ? recv.packets : recv.unique()) >= this.sent;
+  private allArrived(): boolean {
+    let n = 0;
+    for (let i = 0; i < this.recvs.length; i++) n += this.drainByPackets ? this.recvs[i]!.packets : this.recvs[i]!.unique();
+    return n >= this.sent;
   }
 }

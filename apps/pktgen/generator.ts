@@ -36,39 +36,54 @@ function macNumber(mac: string): number {
   return v;
 }
 
+/**
+ * Builds pktgen frames. With several TX threads (--cores), thread `worker` of `workers` builds global frames
+ * worker, worker + workers, worker + 2·workers …: every range (sizes, MACs, addresses, ports) steps by
+ * `workers` from `worker`, so the frames of all threads together walk the ranges exactly as one generator
+ * would, dealt round-robin. Each thread sends its own stream (streamId + worker, modulo 2^16) with its own
+ * sequence numbers from 0.
+ */
 export class FrameGenerator implements FrameSource {
   /** The next sequence number (also: frames built so far). */
   seq = 0;
   readonly total = Infinity;
+  /** Mean length of this thread's frames (its share of the size cycle). */
   readonly meanLen: number;
   readonly maxLen: number;
   readonly streamId: number;
   private readonly ipv6: boolean;
   private readonly sizes: Uint16Array;
   private readonly sizeN: number;
-  private sizeI = 0;
-  // Ranges: start, count, index, current value. Stepped per packet, each on its own.
+  private readonly sizeS: number;
+  private sizeI: number;
+  // Ranges: start, count, step (workers mod count: 0 when the value never changes), index, current value.
   private readonly smacStart: number;
   private readonly smacN: number;
-  private smacI = 0;
+  private readonly smacS: number;
+  private smacI: number;
   private readonly dmacStart: number;
   private readonly dmacN: number;
-  private dmacI = 0;
+  private readonly dmacS: number;
+  private dmacI: number;
   private readonly sipStart: number;
   private readonly sipN: number;
-  private sipI = 0;
+  private readonly sipS: number;
+  private sipI: number;
   private sip: number;
   private readonly dipStart: number;
   private readonly dipN: number;
-  private dipI = 0;
+  private readonly dipS: number;
+  private dipI: number;
   private dip: number;
   private readonly spStart: number;
   private readonly spN: number;
-  private spI = 0;
+  private readonly spS: number;
+  private spI: number;
   private sp: number;
   private readonly dpStart: number;
   private readonly dpN: number;
-  private dpI = 0;
+  private readonly dpS: number;
+  private dpI: number;
   private dp: number;
   private readonly smac = new Uint8Array(6);
   private readonly dmac = new Uint8Array(6);
@@ -78,34 +93,58 @@ export class FrameGenerator implements FrameSource {
   /** The UDP checksum's constant words: protocol, magic, stream id (and the IPv6 addresses' upper 96 bits). */
   private readonly constSum: number;
 
-  constructor(o: ResolvedOptions, portMac: string) {
+  constructor(o: ResolvedOptions, portMac: string, worker = 0, workers = 1) {
+    if (!Number.isInteger(workers) || workers < 1 || !Number.isInteger(worker) || worker < 0 || worker >= workers) {
+      throw new RangeError(`FrameGenerator: worker ${worker} of ${workers}`);
+    }
     this.ipv6 = o.ipv6;
     this.sizes = o.sizes;
     this.sizeN = o.sizes.length;
+    this.sizeS = workers % this.sizeN;
+    this.sizeI = worker % this.sizeN;
+    // This thread's sizes: from sizeI in steps of sizeS around the cycle, until it comes back.
     let sum = 0;
-    let max = 0;
-    for (const s of o.sizes) {
-      sum += s;
-      if (s > max) max = s;
-    }
-    this.meanLen = sum / o.sizes.length;
-    this.maxLen = max;
-    this.streamId = o.streamId;
+    let n = 0;
+    let i = this.sizeI;
+    do {
+      sum += o.sizes[i]!;
+      n++;
+      i = (i + this.sizeS) % this.sizeN;
+    } while (i !== this.sizeI);
+    this.meanLen = sum / n;
+    this.maxLen = o.sizes.reduce((m, s) => Math.max(m, s), 0);
+    this.streamId = (o.streamId + worker) & 0xffff;
     const smac: ValueRange = o.srcMac ?? { start: macNumber(portMac), count: 1 };
     this.smacStart = smac.start;
     this.smacN = smac.count;
+    this.smacS = workers % smac.count;
+    this.smacI = worker % smac.count;
     this.dmacStart = o.dstMac.start;
     this.dmacN = o.dstMac.count;
-    this.sipStart = this.sip = o.srcIp.start;
+    this.dmacS = workers % o.dstMac.count;
+    this.dmacI = worker % o.dstMac.count;
+    this.sipStart = o.srcIp.start;
     this.sipN = o.srcIp.count;
-    this.dipStart = this.dip = o.dstIp.start;
+    this.sipS = workers % o.srcIp.count;
+    this.sipI = worker % o.srcIp.count;
+    this.sip = (this.sipStart + this.sipI) >>> 0;
+    this.dipStart = o.dstIp.start;
     this.dipN = o.dstIp.count;
-    this.spStart = this.sp = o.srcPort.start;
+    this.dipS = workers % o.dstIp.count;
+    this.dipI = worker % o.dstIp.count;
+    this.dip = (this.dipStart + this.dipI) >>> 0;
+    this.spStart = o.srcPort.start;
     this.spN = o.srcPort.count;
-    this.dpStart = this.dp = o.dstPort.start;
+    this.spS = workers % o.srcPort.count;
+    this.spI = worker % o.srcPort.count;
+    this.sp = this.spStart + this.spI;
+    this.dpStart = o.dstPort.start;
     this.dpN = o.dstPort.count;
-    writeMac(this.smac, this.smacStart);
-    writeMac(this.dmac, this.dmacStart);
+    this.dpS = workers % o.dstPort.count;
+    this.dpI = worker % o.dstPort.count;
+    this.dp = this.dpStart + this.dpI;
+    writeMac(this.smac, this.smacStart + this.smacI);
+    writeMac(this.dmac, this.dmacStart + this.dmacI);
     let c = IPPROTO_UDP + PKTGEN_MAGIC + this.streamId;
     if (this.ipv6) {
       this.saddr6.set(o.srcIp6.subarray(0, 12));
@@ -132,7 +171,8 @@ export class FrameGenerator implements FrameSource {
       const b = bufs[k]!;
       const off = pool.offset(b);
       const len = this.sizes[this.sizeI]!;
-      if (++this.sizeI === this.sizeN) this.sizeI = 0;
+      this.sizeI += this.sizeS;
+      if (this.sizeI >= this.sizeN) this.sizeI -= this.sizeN;
       lens[b] = len;
       total += len;
       const seq = this.seq++ >>> 0;
@@ -164,7 +204,8 @@ export class FrameGenerator implements FrameSource {
       const b = bufs[k]!;
       const off = pool.offset(b);
       const len = this.sizes[this.sizeI]!;
-      if (++this.sizeI === this.sizeN) this.sizeI = 0;
+      this.sizeI += this.sizeS;
+      if (this.sizeI >= this.sizeN) this.sizeI -= this.sizeN;
       lens[b] = len;
       total += len;
       const seq = this.seq++ >>> 0;
@@ -185,30 +226,36 @@ export class FrameGenerator implements FrameSource {
     return total;
   }
 
-  /** Every range moves on by one, each wrapping on its own. */
+  /** Every range moves on by its step (1 with one TX thread), each wrapping on its own. */
   private step(): void {
-    if (this.smacN > 1) {
-      if (++this.smacI === this.smacN) this.smacI = 0;
+    if (this.smacS !== 0) {
+      this.smacI += this.smacS;
+      if (this.smacI >= this.smacN) this.smacI -= this.smacN;
       writeMac(this.smac, this.smacStart + this.smacI);
     }
-    if (this.dmacN > 1) {
-      if (++this.dmacI === this.dmacN) this.dmacI = 0;
+    if (this.dmacS !== 0) {
+      this.dmacI += this.dmacS;
+      if (this.dmacI >= this.dmacN) this.dmacI -= this.dmacN;
       writeMac(this.dmac, this.dmacStart + this.dmacI);
     }
-    if (this.sipN > 1) {
-      if (++this.sipI === this.sipN) this.sipI = 0;
+    if (this.sipS !== 0) {
+      this.sipI += this.sipS;
+      if (this.sipI >= this.sipN) this.sipI -= this.sipN;
       this.sip = (this.sipStart + this.sipI) >>> 0;
     }
-    if (this.dipN > 1) {
-      if (++this.dipI === this.dipN) this.dipI = 0;
+    if (this.dipS !== 0) {
+      this.dipI += this.dipS;
+      if (this.dipI >= this.dipN) this.dipI -= this.dipN;
       this.dip = (this.dipStart + this.dipI) >>> 0;
     }
-    if (this.spN > 1) {
-      if (++this.spI === this.spN) this.spI = 0;
+    if (this.spS !== 0) {
+      this.spI += this.spS;
+      if (this.spI >= this.spN) this.spI -= this.spN;
       this.sp = this.spStart + this.spI;
     }
-    if (this.dpN > 1) {
-      if (++this.dpI === this.dpN) this.dpI = 0;
+    if (this.dpS !== 0) {
+      this.dpI += this.dpS;
+      if (this.dpI >= this.dpN) this.dpI -= this.dpN;
       this.dp = this.dpStart + this.dpI;
     }
   }

@@ -2,7 +2,7 @@
 // checks everything that can be checked before a port is opened and turns text into numbers. Every
 // refusal is one line naming the option and the fix (a UsageError).
 import { net, type Port } from "../../src/index.ts";
-import { parseArgs, portResource, strictNumber, UsageError } from "../common/args.ts";
+import { checkCores, parseArgs, parseCoreList, portResource, strictNumber, UsageError } from "../common/args.ts";
 import { MIN_FRAME_V4, MIN_FRAME_V6 } from "./payload.ts";
 
 const { parseIpv4, parseIpv6Into, parseMac } = net;
@@ -36,7 +36,9 @@ export const CLI_OPTIONS = {
   loop: { type: "int", min: 0, value: "N", help: "with --pcap only: times to replay the file (0: no limit, until --count/--duration/Ctrl-C; default 1)" },
   "drain-ms": { type: "int", default: 500, min: 0, max: 600000, value: "MS", help: "after TX ends, wait up to MS for frames still in flight" },
   interval: { type: "number", default: 1, min: 0, max: 86400, value: "S", help: "seconds between live stats lines on stderr (0: none)" },
-  stream: { type: "int", min: 0, max: 65535, value: "ID", help: "stream id written in every frame (default: random per run); with --rx-only: count only this stream" },
+  stream: { type: "int", min: 0, max: 65535, value: "ID", help: "stream id written in every frame (default: random per run; with --cores, worker w sends stream ID+w); with --rx-only: count only this stream" },
+  cores: { type: "string", value: "LIST", help: "worker cores, e.g. 0,1 or 0-3: one pinned worker per core; worker w sends on TX queue w a 1/N share of --rate and --count as stream ID+w (the ranges dealt round-robin: worker w builds frames w, w+N …), and polls RX queues w, w+N … (default: everything in the main thread)" },
+  queues: { type: "int", min: 1, max: 1024, value: "N", help: "RX queues on the RX port (the main thread polls them all; with --cores the workers share them), spread by its RSS when it has one (vary --src-port or --src-ip so that flows differ); reordering is counted within each queue, since frames of one stream on different queues are not comparable (default 1)" },
   json: { type: "bool", help: "print the result as one JSON object on stdout" },
 } as const;
 
@@ -70,6 +72,10 @@ export interface PktgenOptions {
   /** Seconds between onStats calls (0: none). Default 1. */
   interval?: number;
   streamId?: number;
+  /** Worker cores ("0,1", "0-3" or [0, 1]): one pinned worker per core, each with its own TX queue and stream. Default: none (the main thread). */
+  cores?: string | readonly number[];
+  /** RX queues on the RX port (default 1). */
+  queues?: number;
   /** For the CLI: print JSON. runPktgen ignores it. */
   json?: boolean;
   /** For the CLI: --help was given. */
@@ -115,6 +121,11 @@ export interface ResolvedOptions {
   drainMs: number;
   interval: number;
   streamId: number;
+  /** Worker cores ([]: the main thread does everything). */
+  cores: number[];
+  /** The text --cores was given as, for messages ("0,1"). */
+  coresText: string;
+  queues: number;
 }
 
 const CMD = "pktgen";
@@ -168,6 +179,8 @@ export function parsePktgenArgs(argv: readonly string[]): PktgenOptions {
     drainMs: o["drain-ms"],
     interval: o.interval,
     streamId: o.stream as number | undefined,
+    cores: o.cores as string | undefined,
+    queues: o.queues as number | undefined,
     json: o.json,
   };
   resolveOptions(opts); // every check that needs no port, now
@@ -243,6 +256,19 @@ export function resolveOptions(o: PktgenOptions): ResolvedOptions {
   if (streamId === undefined) streamId = 1 + Math.floor(Math.random() * 65535);
   else if (!Number.isInteger(streamId) || streamId < 0 || streamId > 65535) throw usage(`--stream ${streamId} is out of range`, "give 0..65535");
 
+  const { cores, coresText } = resolveCores(o.cores);
+  const queues = o.queues ?? 1;
+  if (!Number.isInteger(queues) || queues < 1 || queues > 1024) throw usage(`--queues ${o.queues} is out of range`, "give 1..1024 RX queues (the RX port may take fewer)");
+  if (queues > 1 && o.rx === undefined) {
+    throw usage(`--queues ${queues} without a port to receive on`, "--queues sets the RX port's queues: give --rx SPEC (or --rx-only SPEC), or drop --queues");
+  }
+  if (cores.length > 0) {
+    if (pcap !== undefined) throw usage("--pcap with --cores: a capture replays in order, in one thread", "drop --cores (or generate frames instead of --pcap)");
+    if (o.tx === undefined && cores.length > queues) {
+      throw usage(`--cores ${coresText} starts ${cores.length} receiving workers for ${queues} RX queue(s)`, `give --queues ${cores.length} (one or more per worker), or fewer cores`);
+    }
+  }
+
   const srcIp6 = new Uint8Array(16);
   const dstIp6 = new Uint8Array(16);
   let srcIp: ValueRange;
@@ -277,7 +303,21 @@ export function resolveOptions(o: PktgenOptions): ResolvedOptions {
     drainMs,
     interval,
     streamId,
+    cores,
+    coresText,
+    queues,
   };
+}
+
+/** --cores as text or numbers: well-formed, and cores this process may run on (like l2fwd's). */
+function resolveCores(v: string | readonly number[] | undefined): { cores: number[]; coresText: string } {
+  if (v === undefined || (Array.isArray(v) && v.length === 0)) return { cores: [], coresText: "" };
+  let cores: number[];
+  if (typeof v === "string") cores = parseCoreList(CMD, v);
+  else if (Array.isArray(v) && v.every((c) => Number.isInteger(c) && c >= 0 && c < 1024)) cores = [...v];
+  else throw usage(`--cores ${JSON.stringify(v)} is not a list of cores`, "give core numbers 0..1023, e.g. [0, 1] or \"0-3\"");
+  checkCores(CMD, cores);
+  return { cores, coresText: typeof v === "string" ? v : cores.join(",") };
 }
 
 /** "64" / "64-1518" / 64 / [64, 1518] → [lo, hi] with CRC, checked. */

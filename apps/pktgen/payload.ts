@@ -2,8 +2,10 @@
 //
 //   offset  size  field
 //   0       2     magic 0xBD4B ("bdk")
-//   2       2     stream id (random per run: a receiver tells this run's frames from stray ones)
-//   4       4     sequence number (0, 1, 2, … modulo 2^32)
+//   2       2     stream id (random per run: a receiver tells this run's frames from stray ones; with
+//                 --cores N, worker w sends stream id + w (modulo 2^16) with sequence numbers of its own,
+//                 so that a receiver checks each worker's stream on its own)
+//   4       4     sequence number (0, 1, 2, … modulo 2^32, per stream)
 //   8       4     TX timestamp, high 32 bits  } CLOCK_MONOTONIC nanoseconds (monotonicNs()), read once per
 //   12      4     TX timestamp, low 32 bits   } TX burst: the same clock in every process of the machine
 //   16      …     zero filler

@@ -1,7 +1,18 @@
 // The RX side: recognises pktgen frames (magic and stream id after the UDP header), checks their IPv4 and
 // UDP checksums, and per stream counts received, duplicated and reordered frames with a sliding bitmap of
 // the last 2^20 sequence numbers; latency goes into one histogram. Per packet: no allocation.
+//
+// One Receiver per RX queue: with several queues (--queues) RSS spreads a stream's flows over them, and
+// the frames of one queue are not comparable in time with another's, so duplicates and reordering are
+// counted within each queue. mergeRx() sums the queues' tallies into one result: per stream the highest
+// sequence number is the largest any queue saw and the distinct frames are the queues' sum, so loss is
+// exact as long as no frame arrived on two queues (a duplicate lands on the queue of its original: same
+// flow, same hash).
 import { net, type Mempool } from "../../src/index.ts";
+import {
+  R_BAD_CHECKSUM, R_BYTES, R_FIRST_NS, R_HISTOGRAM, R_LAST_NS, R_LAT_COUNT, R_LAT_MAX, R_LAT_MIN, R_LAT_SUM, R_OTHER, R_PACKETS,
+  R_RECEIVED, R_STREAM0, R_STREAMS, S_DUPLICATED, S_HIGHEST, S_ID, S_RECEIVED, S_REORDERED, S_UNIQUE, STREAM_FIELDS, STREAM_SLOTS,
+} from "./counters.ts";
 import { LatencyHistogram, type LatencySummary } from "./histogram.ts";
 import { P_SEQ, P_STREAM, P_TS_HI, P_TS_LO, PAYLOAD_LEN, PAYLOAD_OFF_V4, PAYLOAD_OFF_V6, PKTGEN_MAGIC } from "./payload.ts";
 
@@ -11,7 +22,7 @@ const { read16, read32, ipv4ChecksumOk, udpChecksumOkIpv4, udpChecksumOkIpv6 } =
 export const SEQ_WINDOW = 1 << 20;
 const WINDOW_MASK = SEQ_WINDOW - 1;
 /** Streams tracked at once; frames of further streams count as "other". */
-export const MAX_STREAMS = 256;
+export const MAX_STREAMS = STREAM_SLOTS;
 const TWO32 = 4294967296;
 const MAGIC_HI = PKTGEN_MAGIC >>> 8;
 const MAGIC_LO = PKTGEN_MAGIC & 0xff;
@@ -93,8 +104,18 @@ export interface StreamResult {
   lost: number;
   duplicated: number;
   reordered: number;
-  /** Highest sequence number + 1. */
+  /** Frames sent (TX in this process) or highest sequence number + 1. */
   expected: number;
+}
+
+/** One RX queue's counts of our frames (reordering is counted within a queue). */
+export interface QueueResult {
+  queue: number;
+  /** Frames the queue handed over, of any kind. */
+  packets: number;
+  received: number;
+  duplicated: number;
+  reordered: number;
 }
 
 export interface RxResult {
@@ -105,6 +126,7 @@ export interface RxResult {
   received: number;
   lost: number;
   duplicated: number;
+  /** Summed over the RX queues, each counting its own frames: frames of one stream on different queues are not compared. */
   reordered: number;
   /** Frames that are not ours: no pktgen magic, another run's stream, or not IPv4/IPv6 UDP. */
   other: number;
@@ -114,6 +136,30 @@ export interface RxResult {
   /** Received frames / RX time (first to last frame). */
   pps: number;
   streams: StreamResult[];
+  /** Per RX queue polled (one unless --queues). */
+  queues: QueueResult[];
+}
+
+/** One stream as one receiver saw it. */
+export interface StreamTally {
+  id: number;
+  received: number;
+  unique: number;
+  duplicated: number;
+  reordered: number;
+  highest: number;
+}
+
+/** Everything one receiver (one RX queue) counted: what mergeRx() sums. */
+export interface RxTally {
+  packets: number;
+  bytes: number;
+  other: number;
+  badChecksum: number;
+  firstNs: number;
+  lastNs: number;
+  streams: StreamTally[];
+  latency: LatencyHistogram;
 }
 
 export class Receiver {
@@ -128,8 +174,11 @@ export class Receiver {
   private readonly byId: (StreamState | undefined)[] = new Array<StreamState | undefined>(65536).fill(undefined);
   private last: StreamState | undefined;
 
-  /** `ownStream` ≥ 0: only that stream is ours (TX in this process); -1: every pktgen stream. */
-  constructor(readonly ownStream: number) {}
+  /**
+   * `ownStream` ≥ 0: only streams ownStream … ownStream + ownCount - 1 (modulo 2^16) are ours (TX in this
+   * process, one stream per TX thread); -1: every pktgen stream.
+   */
+  constructor(readonly ownStream: number, readonly ownCount = 1) {}
 
   /** Frames of one RX burst, received at `nowNs` (read once per burst). Does not free them. */
   process(pool: Mempool, bufs: Uint32Array, n: number, nowNs: number): void {
@@ -171,7 +220,7 @@ export class Receiver {
       return;
     }
     const id = read16(bytes, p + P_STREAM);
-    if (this.ownStream >= 0 && id !== this.ownStream) {
+    if (this.ownStream >= 0 && ((id - this.ownStream) & 0xffff) >= this.ownCount) {
       this.other++;
       return;
     }
@@ -204,45 +253,129 @@ export class Receiver {
     return u;
   }
 
-  /** Lost so far by the highest sequence numbers seen (frames in flight count too). */
-  lostSoFar(): number {
-    let l = 0;
-    for (const s of this.streams) l += s.lost();
-    return l;
-  }
-
   received(): number {
     let r = 0;
     for (const s of this.streams) r += s.received;
     return r;
   }
 
-  /** The result; `sent` (when TX ran in this process) is how many frames of ownStream went out. */
-  result(sent?: number): RxResult {
-    const streams: StreamResult[] = this.streams.map((s) => {
-      const expected = sent !== undefined && s.id === this.ownStream ? sent : s.highest + 1;
-      return { id: s.id, received: s.received, lost: s.lost(expected), duplicated: s.duplicated, reordered: s.reordered, expected };
-    });
-    if (sent !== undefined && sent > 0 && this.ownStream >= 0 && !this.streams.some((s) => s.id === this.ownStream)) {
-      streams.unshift({ id: this.ownStream, received: 0, lost: sent, duplicated: 0, reordered: 0, expected: sent });
+  /** Writes everything counted so far into an RX block of RunCounters (counters.ts); once per slice, not per packet. */
+  publish(block: Float64Array): void {
+    block[R_PACKETS] = this.packets;
+    block[R_BYTES] = this.bytes;
+    block[R_RECEIVED] = this.received();
+    block[R_OTHER] = this.other;
+    block[R_BAD_CHECKSUM] = this.badChecksum;
+    block[R_FIRST_NS] = this.firstNs;
+    block[R_LAST_NS] = this.lastNs;
+    const h = this.latency;
+    block.set(h.counts, R_HISTOGRAM);
+    block[R_LAT_COUNT] = h.count;
+    block[R_LAT_SUM] = h.sum;
+    block[R_LAT_MIN] = h.min;
+    block[R_LAT_MAX] = h.max;
+    const streams = this.streams;
+    for (let i = 0; i < streams.length; i++) {
+      const s = streams[i]!;
+      const at = R_STREAM0 + STREAM_FIELDS * i;
+      block[at + S_ID] = s.id;
+      block[at + S_RECEIVED] = s.received;
+      block[at + S_UNIQUE] = s.unique;
+      block[at + S_DUPLICATED] = s.duplicated;
+      block[at + S_REORDERED] = s.reordered;
+      block[at + S_HIGHEST] = s.highest;
     }
-    const sum = (k: "received" | "lost" | "duplicated" | "reordered"): number => streams.reduce((a, s) => a + s[k], 0);
-    const received = sum("received");
-    const secs = (this.lastNs - this.firstNs) / 1e9;
+    block[R_STREAMS] = streams.length; // last: a reader never sees a stream count ahead of the slots
+  }
+
+  tally(): RxTally {
     return {
-      packets: this.packets,
-      bytes: this.bytes,
-      received,
-      lost: sum("lost"),
-      duplicated: sum("duplicated"),
-      reordered: sum("reordered"),
-      other: this.other,
-      badChecksum: this.badChecksum,
-      latencyNs: this.latency.summary(),
-      pps: secs > 0 ? received / secs : 0,
-      streams,
+      packets: this.packets, bytes: this.bytes, other: this.other, badChecksum: this.badChecksum, firstNs: this.firstNs, lastNs: this.lastNs,
+      streams: this.streams.map((s) => ({ id: s.id, received: s.received, unique: s.unique, duplicated: s.duplicated, reordered: s.reordered, highest: s.highest })),
+      latency: this.latency,
     };
   }
+
+  /** The result; `sent` (when TX ran in this process) is how many frames of ownStream went out. */
+  result(sent?: number): RxResult {
+    return mergeRx([this.tally()], sent !== undefined && this.ownStream >= 0 ? [{ id: this.ownStream, sent }] : undefined);
+  }
+}
+
+/**
+ * Sums the tallies of the receivers of a run (one per RX queue, in queue order) into one result. `sent`:
+ * the streams sent in this process and how many frames each sent (their loss is counted against that, and
+ * they come first, even when nothing of them arrived); any other stream is expected up to its highest
+ * sequence number + 1 (a lost tail is not seen). Per stream: the highest sequence number is the largest
+ * any queue saw, the distinct frames the queues' sum.
+ */
+export function mergeRx(tallies: readonly RxTally[], sent?: readonly { id: number; sent: number }[]): RxResult {
+  const byId = new Map<number, StreamTally>();
+  const sentById = new Map<number, number>();
+  for (const s of sent ?? []) {
+    sentById.set(s.id, (sentById.get(s.id) ?? 0) + s.sent);
+    if (!byId.has(s.id)) byId.set(s.id, { id: s.id, received: 0, unique: 0, duplicated: 0, reordered: 0, highest: -1 });
+  }
+  const latency = new LatencyHistogram();
+  let packets = 0;
+  let bytes = 0;
+  let other = 0;
+  let badChecksum = 0;
+  let firstNs = Infinity;
+  let lastNs = 0;
+  const queues: QueueResult[] = [];
+  for (const [q, t] of tallies.entries()) {
+    packets += t.packets;
+    bytes += t.bytes;
+    other += t.other;
+    badChecksum += t.badChecksum;
+    if (t.packets > 0) {
+      firstNs = Math.min(firstNs, t.firstNs);
+      lastNs = Math.max(lastNs, t.lastNs);
+    }
+    latency.add(t.latency);
+    const queue: QueueResult = { queue: q, packets: t.packets, received: 0, duplicated: 0, reordered: 0 };
+    for (const s of t.streams) {
+      let m = byId.get(s.id);
+      if (m === undefined) {
+        m = { id: s.id, received: 0, unique: 0, duplicated: 0, reordered: 0, highest: -1 };
+        byId.set(s.id, m);
+      }
+      m.received += s.received;
+      m.unique += s.unique;
+      m.duplicated += s.duplicated;
+      m.reordered += s.reordered;
+      if (s.highest > m.highest) m.highest = s.highest;
+      queue.received += s.received;
+      queue.duplicated += s.duplicated;
+      queue.reordered += s.reordered;
+    }
+    queues.push(queue);
+  }
+  const streams: StreamResult[] = [];
+  for (const m of byId.values()) {
+    const out = sentById.get(m.id);
+    if (m.received === 0 && !(out! > 0)) continue; // a sender that sent nothing
+    const expected = out ?? m.highest + 1;
+    streams.push({ id: m.id, received: m.received, lost: Math.max(0, expected - m.unique), duplicated: m.duplicated, reordered: m.reordered, expected });
+  }
+  const sum = (k: "received" | "lost" | "duplicated" | "reordered"): number => streams.reduce((a, s) => a + s[k], 0);
+  const received = sum("received");
+  const secs = lastNs > firstNs ? (lastNs - firstNs) / 1e9 : 0;
+  return {
+    packets,
+    bytes,
+    received,
+    lost: sum("lost"),
+    duplicated: sum("duplicated"),
+    reordered: sum("reordered"),
+    other,
+    badChecksum,
+    latencyNs: latency.summary(),
+    pps: secs > 0 ? received / secs : 0,
+    streams,
+    queues,
+  };
 }
 
 /** IPv4 header checksum and lengths, then the UDP checksum over the datagram. */

@@ -1,14 +1,21 @@
 // runPktgen, the command: resolves the options, loads a replay file, makes the pool, opens or adopts the
-// ports and starts them, turns --rate into a pacer (pacing.ts), runs the engine (engine.ts) in ~10 ms slices
-// between turns of the event loop (signals, timers, stop requests, live stats), then closes what it opened
-// and sums the run up.
+// ports (as many TX queues as sending threads, --queues RX queues) and starts them, turns --rate into a
+// pacer (pacing.ts), then runs the engine (engine.ts): in the main thread, in ~10 ms slices between turns of
+// the event loop (signals, timers, stop requests, live stats), or with --cores on pinned workers
+// (workers.ts). Either way every thread publishes its counts into shared blocks (counters.ts), from which
+// the stats lines and the result are made. Then it closes what it opened and sums the run up.
 import {
-  BdkError, Mempool, monotonicNs, openPort, PcapError, readPcap, type LinkStatus, type Port, type PortStats, LINKTYPE_ETHERNET } from "../../src/index.ts";
-import { Engine, type StopReason } from "./engine.ts";
+  BdkError, Mempool, monotonicNs, openPort, PcapError, readPcap, LINKTYPE_ETHERNET,
+  type LinkStatus, type Port, type PortStats, type QueueHandle, type QueueStats,
+} from "../../src/index.ts";
+import { checkCores, UsageError } from "../common/args.ts";
+import { RunCounters, type StopReason } from "./counters.ts";
+import { Engine } from "./engine.ts";
 import { FrameGenerator, ReplaySource, type FrameSource } from "./generator.ts";
 import { resolveOptions, type PktgenOptions, type ResolvedOptions } from "./options.ts";
 import { Pacer, pacingFor, type PacingRate } from "./pacing.ts";
-import { Receiver, type RxResult } from "./receiver.ts";
+import { mergeRx, Receiver, type RxResult } from "./receiver.ts";
+import { runOnWorkers, type PktgenWorkerInit, type StartedWorker } from "./workers.ts";
 
 export type { StopReason };
 
@@ -25,6 +32,8 @@ export interface PktgenStats {
   rxPps: number;
   /** By the highest sequence numbers seen: frames still in flight count as lost until they arrive. */
   lost: number;
+  /** With --cores: each worker's frames sent and received so far, and its rates over the last interval. */
+  workers?: { core: number; txPackets: number; txPps: number; rxReceived: number; rxPps: number }[];
 }
 
 export interface PktgenControl {
@@ -33,7 +42,7 @@ export interface PktgenControl {
   shouldStop?: () => boolean;
   /** Called every `interval` seconds. */
   onStats?: (s: PktgenStats) => void;
-  /** Setup notes (link state, warnings). Default: stderr. */
+  /** Setup notes (link state, warnings, the workers). Default: stderr. */
   log?: (line: string) => void;
 }
 
@@ -47,6 +56,7 @@ export interface TxResult {
   /** Bit rate of the frames with CRC (what --rate 100Mbps counts). */
   mbps: number;
   durationSec: number;
+  /** The stream sent (with --cores: worker w sends streamId + w). */
   streamId: number;
   /** "64", "64-1518", "imix (…)", or "pcap FILE". */
   sizes: string;
@@ -61,6 +71,23 @@ export interface PortReport {
   mac: string;
   link: LinkStatus;
   stats: PortStats;
+  /** Per queue of the direction the port is reported for (ports.tx: TX queues, ports.rx: RX queues); they sum to stats. */
+  queues: QueueStats[];
+}
+
+/** A pinned worker (--cores) and what it did. */
+export interface WorkerReport {
+  core: number;
+  /** Its thread's kernel tid, and the CPU list /proc/self/task/TID/status showed once it was pinned. */
+  tid: number;
+  cpus: number[];
+  /** Its TX queue and stream (null with --rx-only). */
+  txQueue: number | null;
+  streamId: number | null;
+  rxQueues: number[];
+  /** Frames it sent; pktgen frames its RX queues received (the workers' sums are txPackets and rx.received). */
+  tx: number;
+  rx: number;
 }
 
 export interface PktgenResult {
@@ -77,13 +104,19 @@ export interface PktgenResult {
   tx: TxResult | undefined;
   rx: RxResult | undefined;
   ports: { tx?: PortReport; rx?: PortReport };
+  /** With --cores, one per worker; empty when the main thread did everything. */
+  workers: WorkerReport[];
 }
 
 /** The engine runs this long (ns) before the event loop gets a turn (signals, timers, stop requests). */
 const SLICE_NS = 10e6;
 
-function report(p: Port): PortReport {
-  return { spec: p.spec, driver: p.driver, mac: p.macAddress(), link: p.link(), stats: p.stats() };
+function report(p: Port, dir: "rx" | "tx"): PortReport {
+  const n = (dir === "rx" ? p.config?.rxQueues : p.config?.txQueues) ?? 0;
+  return {
+    spec: p.spec, driver: p.driver, mac: p.macAddress(), link: p.link(), stats: p.stats(),
+    queues: Array.from({ length: n }, (_, q) => p.queueStats(q, dir)),
+  };
 }
 
 function specOf(p: string | Port): string {
@@ -119,6 +152,7 @@ function loadReplay(file: string): Uint8Array[] {
 export async function runPktgen(options: PktgenOptions, control: PktgenControl = {}): Promise<PktgenResult> {
   const r: ResolvedOptions = resolveOptions(options);
   const log = control.log ?? ((line: string) => process.stderr.write(`${line}\n`));
+  for (const warning of checkCores("pktgen", r.cores)) log(warning);
   const replay = r.pcap !== undefined ? loadReplay(r.pcap) : undefined;
   let small = 0;
   if (replay) for (const f of replay) if (f.length < 60) small++;
@@ -128,6 +162,9 @@ export async function runPktgen(options: PktgenOptions, control: PktgenControl =
   // One Port object given as both: one port that sends and receives. Two equal specs are two opens (for
   // ring:NAME, the link's two ends).
   const samePort = typeof r.tx === "object" && r.tx === r.rx;
+  const workers = r.cores.length;
+  // Threads that send: one per worker, or the main thread. Each has a TX queue of its own.
+  const txThreads = r.tx === undefined ? 0 : Math.max(1, workers);
 
   // The pool: the given ports' pool, or our own sized for the largest frame.
   const given = [r.tx, r.rx].find((p): p is Port => typeof p === "object" && p.config !== undefined);
@@ -147,26 +184,42 @@ export async function runPktgen(options: PktgenOptions, control: PktgenControl =
   const opened: Port[] = [];
   let txPort: Port | undefined;
   let rxPort: Port | undefined;
-  const open = (p: string | Port): Port => {
+  /** Opens (or adopts) a port with the queues its roles need: --queues RX queues to receive, one TX queue per sending thread. */
+  const open = (p: string | Port, rx: boolean, tx: boolean): Port => {
+    const rxQueues = rx ? r.queues : 1;
+    const txQueues = tx ? txThreads : 1;
+    let port: Port;
     if (typeof p === "string") {
-      const port = openPort(p, { pool, rxQueues: 1, txQueues: 1 });
+      port = openPort(p); // configured below, once its limits are checked
       opened.push(port);
-      return port;
+    } else port = p;
+    const caps = port.info();
+    if (rxQueues > caps.maxRxQueues) {
+      throw new UsageError(`pktgen: --queues ${rxQueues}, but port ${port.spec} has at most ${caps.maxRxQueues} RX queue(s)`, `give --queues ${caps.maxRxQueues} or fewer`);
     }
-    if (!p.config) {
-      p.configure({ pool, rxQueues: 1, txQueues: 1 });
-      ownPool = false; // the caller's port keeps using it after the run
-    } else if (p.config.pool !== pool && p.config.pool.arena.va !== pool.arena.va) {
-      throw new BdkError(`pktgen: ports ${specOf(r.tx!)} and ${specOf(r.rx!)} use different mempools`, "configure both with one pool (or give specs and let pktgen make the pool)");
+    if (txQueues > caps.maxTxQueues) {
+      throw new UsageError(`pktgen: --cores ${r.coresText} starts ${txQueues} sending workers, each on a TX queue of its own, but port ${port.spec} has at most ${caps.maxTxQueues} TX queue(s)`,
+        `give at most ${caps.maxTxQueues} core(s) in --cores, or drop --cores`);
     }
-    return p;
+    if (!port.config) {
+      // Several RX queues are spread by the port's RSS where it has one (a flow always lands on one queue).
+      port.configure({ pool, rxQueues, txQueues, ...(rxQueues > 1 && caps.rss ? { rss: {} } : {}) });
+      if (typeof p !== "string") ownPool = false; // the caller's port keeps using it after the run
+    } else {
+      if (port.config.pool !== pool && port.config.pool.arena.va !== pool.arena.va) {
+        throw new BdkError(`pktgen: ports ${specOf(r.tx!)} and ${specOf(r.rx!)} use different mempools`, "configure both with one pool (or give specs and let pktgen make the pool)");
+      }
+      if (port.config.rxQueues < rxQueues) throw new BdkError(`pktgen: port ${port.spec} was configured with ${port.config.rxQueues} RX queue(s), --queues asks for ${rxQueues}`, `configure it with rxQueues ≥ ${rxQueues}, or give fewer --queues`);
+      if (port.config.txQueues < txQueues) throw new BdkError(`pktgen: port ${port.spec} was configured with ${port.config.txQueues} TX queue(s), --cores needs ${txQueues} (one per worker)`, `configure it with txQueues ≥ ${txQueues}, or give fewer --cores`);
+    }
+    return port;
   };
 
-  let engine: Engine | undefined;
   const t0 = monotonicNs();
+  let engine: Engine | undefined;
   try {
-    if (r.tx !== undefined) txPort = open(r.tx);
-    if (r.rx !== undefined) rxPort = samePort ? txPort : open(r.rx);
+    if (r.tx !== undefined) txPort = open(r.tx, samePort, true);
+    if (r.rx !== undefined) rxPort = samePort ? txPort : open(r.rx, true, false);
     for (const p of [txPort, rxPort]) if (p && !p.started) p.start();
 
     // Frame sizes against what the TX port takes.
@@ -190,99 +243,146 @@ export async function runPktgen(options: PktgenOptions, control: PktgenControl =
       }
     }
 
+    // Who polls which RX queue: worker w takes w, w + workers …; without workers the main thread takes them all.
+    const rxQueues = rxPort ? r.queues : 0;
+    const rxShare = (w: number): number[] => Array.from({ length: rxQueues }, (_, q) => q).filter((q) => q % workers === w);
+    // Handles before anything waits: a port whose queues cannot leave this thread is refused now.
+    const inits: PktgenWorkerInit[] = [];
+    const counters = RunCounters.create(txThreads, rxQueues);
+    // Our streams: the ones we send (one per sending thread), or the one --stream names; otherwise every pktgen stream.
+    const own = txPort ? (replay ? -1 : r.streamId) : options.streamId !== undefined ? r.streamId : -1;
+    const ownCount = txPort && !replay ? txThreads : 1;
+    // The main thread's frame source (workers build their own generators).
+    let src: FrameSource | undefined;
+    if (txPort && workers === 0) src = replay ? new ReplaySource(replay, r.loop) : new FrameGenerator(r, txPort.macAddress());
+    let limit = txPort ? (src ? src.total : Infinity) : 0;
+    if (r.count > 0 && txPort && r.count < limit) limit = r.count;
+    if (workers > 0) {
+      const withoutPorts = { ...r, tx: undefined, rx: undefined }; // Port objects stay in this thread
+      for (let w = 0; w < workers; w++) {
+        const mine = rxShare(w);
+        inits.push({
+          index: w, txThreads, workers, options: withoutPorts, mac: txPort ? txPort.macAddress() : "",
+          tx: txPort ? queueHandle(txPort, "tx", w, r) : undefined,
+          // The count split so that the total is exact: the first count % workers send one more.
+          limit: limit === Infinity ? Infinity : Math.floor(limit / workers) + (w < limit % workers ? 1 : 0),
+          pacing: pacing ? { ...pacing, perSec: pacing.perSec / workers } : undefined,
+          rx: mine.map((q) => queueHandle(rxPort!, "rx", q, r)),
+          rxQueues: mine, own, ownCount, counters: counters.handle,
+        });
+      }
+    }
+
     await waitForLinks([txPort, rxPort], log);
 
-    let src: FrameSource | undefined;
-    if (txPort) src = replay ? new ReplaySource(replay, r.loop) : new FrameGenerator(r, txPort.macAddress());
-    let limit = src ? src.total : 0;
-    if (r.count > 0 && txPort && r.count < limit) limit = r.count;
-    // Our stream only when we send it (or --stream names one); otherwise every pktgen stream is counted.
-    const own = txPort ? (replay ? -1 : r.streamId) : options.streamId !== undefined ? r.streamId : -1;
-    const recv = rxPort ? new Receiver(own) : undefined;
-    let pacer: Pacer | undefined;
-    if (pacing && src) pacer = new Pacer(pacing.perSec, pacing.costA + pacing.costB * src.meanLen, r.burst);
-    const start = monotonicNs();
-    pacer?.start(start);
-    const e = (engine = new Engine({
-      pool,
-      txq: txPort?.txQueue(0),
-      rxq: rxPort?.rxQueue(0),
-      src,
-      recv,
-      burst: r.burst,
-      limit,
-      endNs: r.durationNs > 0 ? start + r.durationNs : 0,
-      rxCount: txPort ? 0 : r.count,
-      drainNs: r.drainMs * 1e6,
-      pacer,
-      costA: pacing?.costA ?? 1,
-      costB: pacing?.costB ?? 0,
-      drainByPackets: replay !== undefined,
-    }));
-
-    const intervalNs = r.interval * 1e9;
-    let lastStatsNs = start;
-    let lastTx = 0;
-    let lastTxBytes = 0;
-    let lastRx = 0;
+    const stats = new StatsTicker(counters, control.onStats, r.interval * 1e9,
+      inits.map((init, w) => ({ core: r.cores[w]!, tx: init.tx ? w : -1, rx: init.rxQueues })));
     const stopRequested = (): boolean => control.signal?.aborted === true || control.shouldStop?.() === true;
-    while (!e.done) {
-      e.slice(monotonicNs() + SLICE_NS);
-      const now = monotonicNs();
-      if (control.onStats && intervalNs > 0 && now - lastStatsNs >= intervalNs) {
-        const secs = (now - lastStatsNs) / 1e9;
-        const rxReceived = recv ? recv.received() : 0;
-        control.onStats({
-          elapsedSec: (now - start) / 1e9,
-          txPackets: e.sent,
-          txPps: (e.sent - lastTx) / secs,
-          txMbps: ((e.sentBytes - lastTxBytes + 4 * (e.sent - lastTx)) * 8) / secs / 1e6,
-          rxReceived,
-          rxPps: (rxReceived - lastRx) / secs,
-          lost: recv ? recv.lostSoFar() : 0,
-        });
-        lastStatsNs = now;
-        lastTx = e.sent;
-        lastTxBytes = e.sentBytes;
-        lastRx = rxReceived;
+    let stopReason: StopReason;
+    let started: StartedWorker[] = [];
+    const start = monotonicNs();
+    stats.start(start);
+    if (workers === 0) {
+      let pacer: Pacer | undefined;
+      if (pacing && src) pacer = new Pacer(pacing.perSec, pacing.costA + pacing.costB * src.meanLen, r.burst);
+      pacer?.start(start);
+      const rxqs = Array.from({ length: rxQueues }, (_, q) => rxPort!.rxQueue(q));
+      const e = (engine = new Engine({
+        pool,
+        txq: txPort?.txQueue(0),
+        rxqs,
+        recvs: rxqs.map(() => new Receiver(own, ownCount)),
+        src,
+        burst: r.burst,
+        limit,
+        endNs: r.durationNs > 0 ? start + r.durationNs : 0,
+        rxCount: txPort ? 0 : r.count,
+        drainNs: r.drainMs * 1e6,
+        pacer,
+        costA: pacing?.costA ?? 1,
+        costB: pacing?.costB ?? 0,
+        drainByPackets: replay !== undefined,
+        txBlock: counters.tx[0],
+        rxBlocks: counters.rx,
+      }));
+      while (!e.done) {
+        e.slice(monotonicNs() + SLICE_NS);
+        e.publish();
+        stats.tick(monotonicNs());
+        if (!e.done && stopRequested()) e.stopTx();
+        if (!e.done) await Bun.sleep(0);
       }
-      if (!e.done && stopRequested()) e.stopTx();
-      if (!e.done) await Bun.sleep(0);
+      e.publish();
+      stopReason = e.stopReason;
+    } else {
+      const run = await runOnWorkers({
+        cores: r.cores, inits, counters, sending: txPort !== undefined, receiving: rxPort !== undefined, drainNs: r.drainMs * 1e6,
+        rxDurationNs: txPort ? 0 : r.durationNs, rxCount: txPort ? 0 : r.count, tick: (now) => stats.tick(now), stopRequested, log,
+      });
+      stopReason = run.stopReason;
+      started = run.workers;
     }
     const end = monotonicNs();
 
-    const txSecs = e.sent > 0 ? Math.max((e.txEndNs || e.txLastNs) - e.txFirstNs, 0) / 1e9 : 0;
+    // The sum of every thread's blocks.
+    const txs = counters.tx.map((_, t) => counters.txTally(t));
+    let sent = 0;
+    let sentBytes = 0;
+    let txFirst = Infinity;
+    let txEnd = 0;
+    for (const t of txs) {
+      sent += t.sent;
+      sentBytes += t.bytes;
+      if (t.sent > 0) {
+        txFirst = Math.min(txFirst, t.firstNs);
+        txEnd = Math.max(txEnd, t.endNs || t.lastNs);
+      }
+    }
+    const txSecs = sent > 0 ? Math.max(txEnd - txFirst, 0) / 1e9 : 0;
     const tx: TxResult | undefined = txPort
       ? {
           spec: txPort.spec,
-          packets: e.sent,
-          bytes: e.sentBytes,
-          pps: txSecs > 0 ? e.sent / txSecs : 0,
-          mbps: txSecs > 0 ? ((e.sentBytes + 4 * e.sent) * 8) / txSecs / 1e6 : 0,
+          packets: sent,
+          bytes: sentBytes,
+          pps: txSecs > 0 ? sent / txSecs : 0,
+          mbps: txSecs > 0 ? ((sentBytes + 4 * sent) * 8) / txSecs / 1e6 : 0,
           durationSec: txSecs,
           streamId: r.streamId,
           sizes: replay ? `pcap ${r.pcap}` : r.sizeText,
           rate: r.rate?.text,
-          rateError: pacing && e.sent >= 10 && txSecs >= 1 ? (pacing.costA * e.sent + pacing.costB * e.sentBytes) / txSecs / pacing.perSec - 1 : undefined,
+          rateError: pacing && sent >= 10 && txSecs >= 1 ? (pacing.costA * sent + pacing.costB * sentBytes) / txSecs / pacing.perSec - 1 : undefined,
         }
       : undefined;
-    const rx = recv ? recv.result(txPort && !replay ? e.sent : undefined) : undefined;
+    const tallies = rxPort ? counters.rxTallies() : [];
+    const rx = rxPort ? mergeRx(tallies, txPort && !replay ? txs.map((t, w) => ({ id: (r.streamId + w) & 0xffff, sent: t.sent })) : undefined) : undefined;
+    let rxFirst = Infinity;
+    let rxLast = 0;
+    for (const t of tallies) {
+      if (t.packets === 0) continue;
+      rxFirst = Math.min(rxFirst, t.firstNs);
+      rxLast = Math.max(rxLast, t.lastNs);
+    }
+    const rxSecs = rxLast > rxFirst ? (rxLast - rxFirst) / 1e9 : 0;
     const ports: PktgenResult["ports"] = {};
-    if (txPort) ports.tx = report(txPort);
-    if (rxPort) ports.rx = report(rxPort);
-    const rxSecs = recv && recv.packets > 0 ? (recv.lastNs - recv.firstNs) / 1e9 : 0;
+    if (txPort) ports.tx = report(txPort, "tx");
+    if (rxPort) ports.rx = report(rxPort, "rx");
     return {
-      txPackets: e.sent,
-      txBytes: e.sentBytes,
+      txPackets: sent,
+      txBytes: sentBytes,
       txPps: tx?.pps ?? 0,
       txMbps: tx?.mbps ?? 0,
       durationSec: txPort ? txSecs : rxSecs,
       runSec: (end - t0) / 1e9,
       streamId: r.streamId,
-      stopReason: e.stopReason,
+      stopReason,
       tx,
       rx,
       ports,
+      workers: started.map((s, w) => ({
+        core: s.core, tid: s.tid, cpus: s.cpus,
+        txQueue: txPort ? w : null, streamId: txPort ? (r.streamId + w) & 0xffff : null, rxQueues: inits[w]!.rxQueues,
+        tx: txPort ? txs[w]!.sent : 0, rx: inits[w]!.rxQueues.reduce((n, q) => n + counters.received(q), 0),
+      })),
     };
   } finally {
     engine?.close();
@@ -294,6 +394,71 @@ export async function runPktgen(options: PktgenOptions, control: PktgenControl =
       }
     }
     if (ownPool) pool.destroy();
+  }
+}
+
+/** A queue's handle for a worker; a port whose queues cannot leave this thread (pcap) is a usage error of --cores. */
+function queueHandle(port: Port, dir: "rx" | "tx", q: number, r: ResolvedOptions): QueueHandle {
+  try {
+    return dir === "rx" ? port.rxQueue(q).handle() : port.txQueue(q).handle();
+  } catch (e) {
+    if (!(e instanceof BdkError)) throw e;
+    const what = e.fix !== undefined ? e.message.slice(0, e.message.length - e.fix.length - 2) : e.message;
+    throw new UsageError(`pktgen: --cores ${r.coresText}: ${what}`, "drop --cores to send and receive in the main thread");
+  }
+}
+
+/** The live stats lines, from the shared counters: totals, and per worker with --cores. */
+class StatsTicker {
+  private startNs = 0;
+  private lastNs = 0;
+  private lastTx = 0;
+  private lastTxBytes = 0;
+  private lastRx = 0;
+  private readonly lastWorker: { tx: number; rx: number }[];
+
+  /** `workers`: each worker's core, TX block (-1: none) and RX queues. */
+  constructor(private readonly c: RunCounters, private readonly onStats: ((s: PktgenStats) => void) | undefined, private readonly intervalNs: number,
+    private readonly workers: { core: number; tx: number; rx: number[] }[]) {
+    this.lastWorker = workers.map(() => ({ tx: 0, rx: 0 }));
+  }
+
+  start(nowNs: number): void {
+    this.startNs = this.lastNs = nowNs;
+  }
+
+  tick(now: number): void {
+    if (!this.onStats || !(this.intervalNs > 0) || now - this.lastNs < this.intervalNs) return;
+    const c = this.c;
+    const secs = (now - this.lastNs) / 1e9;
+    const sent = c.sent();
+    const bytes = c.sentBytes();
+    const received = c.received();
+    const s: PktgenStats = {
+      elapsedSec: (now - this.startNs) / 1e9,
+      txPackets: sent,
+      txPps: (sent - this.lastTx) / secs,
+      txMbps: ((bytes - this.lastTxBytes + 4 * (sent - this.lastTx)) * 8) / secs / 1e6,
+      rxReceived: received,
+      rxPps: (received - this.lastRx) / secs,
+      lost: c.lostSoFar(),
+    };
+    if (this.workers.length > 0) {
+      s.workers = this.workers.map((w, i) => {
+        const tx = w.tx >= 0 ? c.txTally(w.tx).sent : 0;
+        const rx = w.rx.reduce((n, q) => n + c.received(q), 0);
+        const last = this.lastWorker[i]!;
+        const out = { core: w.core, txPackets: tx, txPps: (tx - last.tx) / secs, rxReceived: rx, rxPps: (rx - last.rx) / secs };
+        last.tx = tx;
+        last.rx = rx;
+        return out;
+      });
+    }
+    this.onStats(s);
+    this.lastNs = now;
+    this.lastTx = sent;
+    this.lastTxBytes = bytes;
+    this.lastRx = received;
   }
 }
 
