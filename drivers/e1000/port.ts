@@ -13,6 +13,7 @@ import { BdkError } from "../../src/sys/errors.ts";
 import type { IrqVectors, VfioDevice } from "../../src/vfio/device.ts";
 import type { IrqLineHandle } from "../../src/vfio/irq-line.ts";
 import { IrqLine } from "../../src/vfio/irq-line.ts";
+import { checkPoolAddressing } from "../intel/device.ts";
 import { GbePort } from "../intel/gbe-port.ts";
 import { DEFAULT_RSS_KEY, retaBytes, rssKeyWords } from "../intel/rss.ts";
 import {
@@ -94,13 +95,7 @@ export class E1000Port extends GbePort {
   // ---- configure: queues and their memory ----
 
   protected setup(config: ResolvedPortConfig): void {
-    const physical = this.device.noIommu;
-    for (const pool of [config.pool, ...config.rxPools]) {
-      if (physical !== (pool.dmaAddressing === "physical")) {
-        throw new BdkError(`${this.name}: pool "${pool.name}" holds ${pool.dmaAddressing === "physical" ? "physical" : "IOVA"} addresses, but this device is ${physical ? "in no-IOMMU mode" : "behind an IOMMU"}`,
-          `create the pool with dmaAddressing: "${physical ? "physical" : "iova"}"`);
-      }
-    }
+    checkPoolAddressing(this.name, this.device, [config.pool, ...config.rxPools]);
     const room = Math.min(...config.rxPools.map((p) => p.dataRoom));
     const fit = BUFFER_SIZES.find(([bytes]) => bytes <= room);
     if (!fit) throw new BdkError(`${this.name}: the pool's ${room}-byte buffers are smaller than the NIC's smallest receive buffer (256)`, "create the pool with dataRoom ≥ 2048");
@@ -114,7 +109,7 @@ export class E1000Port extends GbePort {
     }
     // One arena for every ring of the port (descriptors 128-byte aligned, SDM 3.2.6).
     const { places: layout, bytes } = layoutRings(config.rxRingSizes, config.txRingSizes, false);
-    this.ring = createArena({ size: bytes, name: `${this.name} rings`, hugepages: physical ? "require" : "prefer" });
+    this.ring = createArena({ size: bytes, name: `${this.name} rings`, hugepages: this.device.noIommu ? "require" : "prefer" });
     this.generation = ++this.configs;
     const irq = this.irqLineHandle();
     const state = (i: number, tailReg: number, irqCause: number): E1000QueueState => ({

@@ -14,8 +14,10 @@ import {
 import { createArena, type DmaArena } from "../../src/mem/arena.ts";
 import type { Mempool } from "../../src/mem/mempool.ts";
 import { BdkError } from "../../src/sys/errors.ts";
-import type { IrqVectors, VfioDevice } from "../../src/vfio/device.ts";
-import { IrqLine, type IrqLineHandle } from "../../src/vfio/irq-line.ts";
+import type { VfioDevice } from "../../src/vfio/device.ts";
+import { IrqLine } from "../../src/vfio/irq-line.ts";
+import { checkPoolAddressing } from "../intel/device.ts";
+import { MsixVectors } from "../intel/msix.ts";
 import { AdvRxQueue, AdvTxQueue, type AdvQueueState } from "../intel/adv-rxtx.ts";
 import { clearMulticastTable, clearVlanTable, globalReset, maskInterrupts, setupLink } from "../intel/gbe-init.ts";
 import { GbePort } from "../intel/gbe-port.ts";
@@ -43,7 +45,7 @@ export interface IgbChip {
 const RXTX_MODULE = new URL("../intel/adv-rxtx.ts", import.meta.url).href;
 
 export class IgbPort extends GbePort {
-  private readonly irqs: IrqVectors | undefined;
+  private readonly msix: MsixVectors | undefined;
   private ring: DmaArena | undefined;
   private configs = 0;
   private generation = 0;
@@ -68,41 +70,16 @@ export class IgbPort extends GbePort {
     clearMulticastTable(r);
     clearVlanTable(r);
     this.hw.reset();
-    // MSI-X (7.3.2): every vector the device has, up to one for link plus one per queue; or as many as the
-    // spec asked (vectors=N, 0: none). Asked for more than the device has is an error; by default a device
-    // without MSI-X is polled.
-    if (vectors !== undefined) {
-      const have = device.irqInfo("msix").count;
-      if (!Number.isInteger(vectors) || vectors < 0 || vectors > have) {
-        throw new BdkError(`${this.name}: vectors=${vectors} asked, but the device has ${have} MSI-X vectors`, `give vectors=0..${have} (one for link events, then one per RX queue; 0 polls without interrupts)`);
-      }
-    }
-    try {
-      const want = vectors ?? Math.min(device.irqInfo("msix").count, 1 + chip.queues);
-      this.irqs = want > 0 ? device.enableIrqs("msix", want) : undefined;
-    } catch (e) {
-      if (vectors !== undefined) throw e;
-      this.irqs = undefined;
-    }
-    if (this.irqs) {
-      this.linkIrq = new IrqLine(this.vector(0));
+    // MSI-X (7.3.2, drivers/intel/msix.ts): link on vector 0, one per RX queue after it.
+    this.msix = MsixVectors.open(device, this.name, vectors, 1 + chip.queues);
+    if (this.msix) {
+      this.linkIrq = new IrqLine(this.msix.line(0));
       // GPIE (8.8.14): MSI-X mode, EICR auto-clear (NSICR), PBA, auto-mask; "other" causes (LSC) to vector 0.
       r.write(GPIE, (GPIE_MSIX_MODE | GPIE_PBA | GPIE_EIAME | GPIE_NSICR) >>> 0);
       r.write(IVAR_MISC, (IVAR_VALID | 0) << 8);
       r.write(IMS, ICR_LSC);
       r.write(EIMS, 1);
     }
-  }
-
-  private vector(v: number): IrqLineHandle {
-    return { deviceFd: this.device.fd, index: this.irqs!.index, vector: v, eventFd: this.irqs!.fds[v]! };
-  }
-
-  /** RX queue q's MSI-X vector: 1 + q while vectors last, then shared round-robin; undefined without MSI-X. */
-  private rxVector(q: number): number | undefined {
-    const n = this.irqs?.fds.length ?? 0;
-    if (n < 2) return undefined;
-    return 1 + (q % (n - 1));
   }
 
   capabilities(): PortCapabilities {
@@ -120,12 +97,7 @@ export class IgbPort extends GbePort {
   // ---- configure: queues and their memory ----
 
   protected setup(config: ResolvedPortConfig): void {
-    for (const pool of [config.pool, ...config.rxPools]) {
-      if (pool.dmaAddressing !== (this.device.noIommu ? "physical" : "iova")) {
-        throw new BdkError(`${this.name}: pool "${pool.name}" holds ${pool.dmaAddressing} addresses, but this device is ${this.device.noIommu ? "in no-IOMMU mode" : "behind an IOMMU"}`,
-          `create the pool with dmaAddressing: "${this.device.noIommu ? "physical" : "iova"}"`);
-      }
-    }
+    checkPoolAddressing(this.name, this.device, [config.pool, ...config.rxPools]);
     // 8.10.2: the receive buffer size is given in KiB (1..127); a pool's room rounded down to that.
     const room = Math.min(...config.rxPools.map((p) => p.dataRoom));
     if (room < 1024) throw new BdkError(`${this.name}: the pool's ${room}-byte buffers are smaller than the NIC's smallest receive buffer (1 KiB)`, "create the pool with dataRoom ≥ 2048");
@@ -136,12 +108,12 @@ export class IgbPort extends GbePort {
     this.generation = ++this.configs;
     const state = (i: number, tailReg: number, vector: number | undefined): AdvQueueState => ({
       ring: this.ring!.handle(), ...places[i]!, bar: { addr: this.bar.addr, size: this.bar.size }, tailReg, live: this.live,
-      generation: this.generation, irq: vector === undefined ? undefined : this.vector(vector), irqCause: vector === undefined ? 0 : 1 << vector,
+      generation: this.generation, irq: vector === undefined ? undefined : this.msix!.line(vector), irqCause: vector === undefined ? 0 : 1 << vector,
       rss: config.rss !== undefined, scatter: (config.rxOffloads & RX_OFFLOAD_SCATTER) !== 0, driver: "igb",
       errFrame: RXD_ERR_FRAME, errIp: RXD_ERR_IPE, errL4: RXD_ERR_L4E, txCheckContext: 0, irqSetReg: EIMS, irqClearReg: EIMC,
     });
     for (let q = 0; q < config.rxQueues; q++) {
-      this.rxqs.push(new AdvRxQueue(this.queueIdentity(RXTX_MODULE, "rx", q), state(q, RDT + q * QUEUE_STRIDE, this.rxVector(q)), this.ring));
+      this.rxqs.push(new AdvRxQueue(this.queueIdentity(RXTX_MODULE, "rx", q), state(q, RDT + q * QUEUE_STRIDE, this.msix?.rxVector(q)), this.ring));
     }
     for (let q = 0; q < config.txQueues; q++) {
       this.txqs.push(new AdvTxQueue(this.queueIdentity(RXTX_MODULE, "tx", q), state(config.rxQueues + q, TDT + q * QUEUE_STRIDE, undefined), this.ring));
@@ -174,7 +146,7 @@ export class IgbPort extends GbePort {
       r.write(RXDCTL + at, QUEUE_ENABLE);
       r.waitFor(RXDCTL + at, QUEUE_ENABLE, QUEUE_ENABLE, 100, `RX queue ${q} enable (RXDCTL.ENABLE)`);
       r.write(RDT + at, rxq.state.size - 1);
-      const v = this.rxVector(q);
+      const v = this.msix?.rxVector(q);
       if (v !== undefined) this.routeRxQueue(q, v);
     }
     this.rxPrimed = true;

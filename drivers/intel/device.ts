@@ -2,6 +2,8 @@
 // igb and ixgbe ports touch. A VfioDevice is one (structurally); a test can give a port another, such as a
 // register model with its BAR in ordinary memory (test/ixgbe/device.ts), and run the real driver against it.
 import type { DmaArena } from "../../src/mem/arena.ts";
+import type { Mempool } from "../../src/mem/mempool.ts";
+import { BdkError } from "../../src/sys/errors.ts";
 import type { Bar, IrqInfoResult, IrqVectors } from "../../src/vfio/device.ts";
 import type { IrqKind } from "../../src/vfio/uapi.ts";
 import type { Mmio } from "./mmio.ts";
@@ -22,4 +24,15 @@ export interface NicDevice {
   close(): void;
   /** A device that models its registers returns its model for the BAR; otherwise the port reads and writes the BAR itself. */
   registers?(bar: Bar): Mmio;
+}
+
+/** A device behind an IOMMU takes IOVAs, one in no-IOMMU mode physical addresses: every pool must hold the right kind. */
+export function checkPoolAddressing(name: string, device: NicDevice, pools: readonly Mempool[]): void {
+  const mode = device.noIommu ? "physical" : "iova";
+  for (const pool of pools) {
+    if (pool.dmaAddressing !== mode) {
+      throw new BdkError(`${name}: pool "${pool.name}" holds ${pool.dmaAddressing === "physical" ? "physical" : "IOVA"} addresses, but this device is ${device.noIommu ? "in no-IOMMU mode" : "behind an IOMMU"}`,
+        `create the pool with dmaAddressing: "${mode}"`);
+    }
+  }
 }

@@ -87,12 +87,3 @@ export function clearMulticastTable(r: Mmio): void {
 export function clearVlanTable(r: Mmio): void {
   for (let i = 0; i < VFTA_WORDS; i++) r.write(VFTA + 4 * i, 0);
 }
-
-/**
- * SDM 13.4.22 (RCTL.MO = 00) and 14.4: the multicast table index of a group address is its bits 47:36,
- * that is the upper nibble of byte 4 and all of byte 5.
- */
-export function multicastHash(mac: string): number {
-  const b = parseMac(mac);
-  return ((b[4]! >>> 4) | (b[5]! << 4)) & 0xfff;
-}

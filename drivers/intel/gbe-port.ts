@@ -3,14 +3,13 @@
 // multicast table, the VLAN filter table, MTU bookkeeping, hardware statistics and the link interrupt.
 // Each driver's port extends this with its queues, its RCTL and its interrupt wiring.
 import { PortBase } from "../../src/ethdev/base.ts";
-import { RX_OFFLOAD_VLAN_FILTER } from "../../src/ethdev/offloads.ts";
 import type { LinkStatus, PortStats, XStat } from "../../src/ethdev/port.ts";
 import { checkUnicastMac } from "../../src/ethdev/soft.ts";
-import { BdkError } from "../../src/sys/errors.ts";
 import type { Bar } from "../../src/vfio/device.ts";
 import type { IrqLine } from "../../src/vfio/irq-line.ts";
 import type { NicDevice } from "./device.ts";
-import { linkStatus, multicastHash, readMac, writeMac } from "./gbe-init.ts";
+import { checkVlanFilter, multicastTable } from "./filters.ts";
+import { linkStatus, readMac, writeMac } from "./gbe-init.ts";
 import { CTRL, HW_COUNTERS, ICR, MTA, MTA_WORDS, RCTL, VFTA } from "./gbe-regs.ts";
 import { HwStats } from "./hwstats.ts";
 import { Mmio } from "./mmio.ts";
@@ -84,24 +83,14 @@ export abstract class GbePort extends PortBase {
   /** SDM 13.4.29 and 14.4: the multicast table array, one bit per 12-bit hash of a group address. */
   override setMulticastAddresses(macs: readonly string[]): void {
     this.assertOpen();
-    const words = new Uint32Array(MTA_WORDS);
-    for (const mac of macs) {
-      if (typeof mac !== "string" || !/^[0-9a-f]{2}(:[0-9a-f]{2}){5}$/i.test(mac) || (parseInt(mac.slice(0, 2), 16) & 1) === 0) {
-        throw new BdkError(`${this.name}: "${mac}" is not a multicast MAC address`, "give group addresses (first byte odd), e.g. 01:00:5e:00:00:fb");
-      }
-      const h = multicastHash(mac);
-      words[h >>> 5]! |= 1 << (h & 31);
-    }
-    for (let i = 0; i < words.length; i++) this.regs.write(MTA + 4 * i, words[i]!);
+    const words = multicastTable(this.name, macs);
+    for (let i = 0; i < MTA_WORDS; i++) this.regs.write(MTA + 4 * i, words[i]!);
   }
 
   /** SDM 13.4.41: the VLAN filter table array, one bit per VLAN id (RCTL.VFE turns it on). */
   override setVlanFilter(vid: number, on: boolean): void {
     this.assertOpen();
-    if (!this.config || (this.config.rxOffloads & RX_OFFLOAD_VLAN_FILTER) === 0) {
-      throw new BdkError(`${this.name}: setVlanFilter() on a port configured without RX_OFFLOAD_VLAN_FILTER`, "configure the port with rxOffloads: RX_OFFLOAD_VLAN_FILTER");
-    }
-    if (!Number.isInteger(vid) || vid < 0 || vid > 4095) throw new BdkError(`${this.name}: VLAN id ${vid} is out of range`, "give 0..4095");
+    checkVlanFilter(this.name, this.config, vid);
     const reg = VFTA + 4 * (vid >>> 5);
     if (on) this.regs.set(reg, 1 << (vid & 31));
     else this.regs.clear(reg, 1 << (vid & 31));

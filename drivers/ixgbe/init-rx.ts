@@ -4,6 +4,7 @@
 import { macToString, parseMac } from "../../src/net/ether.ts";
 import { usleep } from "../../src/sys/libc.ts";
 import { RSS_IPV4, RSS_IPV4_TCP, RSS_IPV4_UDP, RSS_IPV6, RSS_IPV6_TCP, RSS_IPV6_UDP } from "../../src/ethdev/offloads.ts";
+import { multicastHash, multicastTable } from "../intel/filters.ts";
 import type { Mmio } from "../intel/mmio.ts";
 import { DEFAULT_RSS_KEY, retaBytes, rssKeyWords } from "../intel/rss.ts";
 import { CHIP, checkRing, fail } from "./chip.ts";
@@ -35,19 +36,12 @@ export function clearVlanTable(r: Mmio): void {
   for (let i = 0; i < R.VFTA_WORDS; i++) r.write(R.VFTA + 4 * i, 0);
 }
 
-/** MCSTCTRL.MO = 00b (8.2.3.7, multicast control): a group address's table index is its bits 47:36. */
-export function multicastHash(mac: string): number {
-  const b = parseMac(mac);
-  return ((b[4]! >>> 4) | (b[5]! << 4)) & 0xfff;
-}
+/** 8.2.3.7.10 MCSTCTRL.MO = 00: the same 12 bits (47:36) as the 1 GbE chips take. */
+export { multicastHash };
 
 /** 8.2.3.7.7 and MCSTCTRL.MFE: accept exactly these groups (an empty list turns the filter off). */
 export function setMulticastFilter(r: Mmio, macs: readonly string[]): void {
-  const words = new Uint32Array(R.MTA_WORDS);
-  for (const m of macs) {
-    const h = multicastHash(m);
-    words[h >>> 5]! |= 1 << (h & 31);
-  }
+  const words = multicastTable(r.name, macs);
   for (let i = 0; i < R.MTA_WORDS; i++) r.write(R.MTA + 4 * i, words[i]!);
   r.write(R.MCSTCTRL, macs.length > 0 ? R.MCSTCTRL_MFE : 0);
 }

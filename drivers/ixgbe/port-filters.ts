@@ -13,6 +13,7 @@ import { BdkError } from "../../src/sys/errors.ts";
 import type { Bar } from "../../src/vfio/device.ts";
 import type { IrqLine } from "../../src/vfio/irq-line.ts";
 import type { NicDevice } from "../intel/device.ts";
+import { checkVlanFilter, multicastTable } from "../intel/filters.ts";
 import { HwStats } from "../intel/hwstats.ts";
 import { Mmio } from "../intel/mmio.ts";
 import { linkStatus, readMac, setMaxFrame, setMulticastFilter, setPromiscuous, setVlanFilter, setVlanId, writeMac } from "./init.ts";
@@ -93,11 +94,7 @@ export abstract class IxgbeFilters extends PortBase {
   /** 8.2.3.7.7 MTA, one bit per 12-bit hash of a group address (MCSTCTRL.MO = 00b), and MCSTCTRL.MFE on while the list is not empty. */
   override setMulticastAddresses(macs: readonly string[]): void {
     this.assertOpen();
-    for (const mac of macs) {
-      if (typeof mac !== "string" || !/^[0-9a-f]{2}(:[0-9a-f]{2}){5}$/i.test(mac) || (parseInt(mac.slice(0, 2), 16) & 1) === 0) {
-        throw new BdkError(`${this.name}: "${mac}" is not a multicast MAC address`, "give group addresses (first byte odd), e.g. 01:00:5e:00:00:fb");
-      }
-    }
+    multicastTable(this.name, macs); // refuses what is not a group address
     this.multicast = [...macs];
     setMulticastFilter(this.regs, this.multicast);
   }
@@ -105,10 +102,7 @@ export abstract class IxgbeFilters extends PortBase {
   /** The VLAN filter table (VFTA, 8.2.3.7), one bit per VLAN id; VLNCTRL.VFE (on at start with RX_OFFLOAD_VLAN_FILTER) makes it decide. */
   override setVlanFilter(vid: number, on: boolean): void {
     this.assertOpen();
-    if (!this.config || (this.config.rxOffloads & RX_OFFLOAD_VLAN_FILTER) === 0) {
-      throw new BdkError(`${this.name}: setVlanFilter() on a port configured without RX_OFFLOAD_VLAN_FILTER`, "configure the port with rxOffloads: RX_OFFLOAD_VLAN_FILTER");
-    }
-    if (!Number.isInteger(vid) || vid < 0 || vid > 4095) throw new BdkError(`${this.name}: VLAN id ${vid} is out of range`, "give 0..4095");
+    checkVlanFilter(this.name, this.config, vid);
     if (on) this.vlans[vid >>> 5]! |= 1 << (vid & 31);
     else this.vlans[vid >>> 5]! &= ~(1 << (vid & 31));
     setVlanId(this.regs, vid, on);

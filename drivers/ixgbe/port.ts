@@ -19,10 +19,10 @@ import {
 import { createArena, type DmaArena } from "../../src/mem/arena.ts";
 import type { Mempool } from "../../src/mem/mempool.ts";
 import { BdkError } from "../../src/sys/errors.ts";
-import type { IrqVectors } from "../../src/vfio/device.ts";
-import { IrqLine, type IrqLineHandle } from "../../src/vfio/irq-line.ts";
+import { IrqLine } from "../../src/vfio/irq-line.ts";
 import { AdvRxQueue, AdvTxQueue, type AdvQueueState } from "../intel/adv-rxtx.ts";
-import type { NicDevice } from "../intel/device.ts";
+import { checkPoolAddressing, type NicDevice } from "../intel/device.ts";
+import { MsixVectors } from "../intel/msix.ts";
 import { drainRxRing, layoutRings, primeRxRing, resetTxRing } from "../intel/ring.ts";
 import {
   CHIP, clearMulticastTable, clearVlanTable, disableInterrupts, disableRx, disableRxQueue, disableTxQueue, enableRx, enableRxQueue, enableTx,
@@ -55,7 +55,7 @@ const RXTX_MODULE = new URL("../intel/adv-rxtx.ts", import.meta.url).href;
 const MAX_VECTORS = 16;
 
 export class IxgbePort extends IxgbeFilters {
-  private readonly irqs: IrqVectors | undefined;
+  private readonly msix: MsixVectors | undefined;
   private ring: DmaArena | undefined;
   private configs = 0;
   private generation = 0;
@@ -76,22 +76,11 @@ export class IxgbePort extends IxgbeFilters {
     this.hw.reset(); // 4.6.5 (4.6.3 step 6): the statistics clear on read
     clearMulticastTable(r); // 4.6.7: tables empty until the app fills them
     clearVlanTable(r);
-    // MSI-X (7.3): as many vectors as the device has, up to link + one per RX queue (at most 16), or as the
-    // spec asked (vectors=N, 0: none). Asked for more than there are is an error; by default a device without
-    // MSI-X is polled.
-    const have = (): number => Math.min(device.irqInfo("msix").count, MAX_VECTORS);
-    if (vectors !== undefined && (!Number.isInteger(vectors) || vectors < 0 || vectors > have())) {
-      throw new BdkError(`${this.name}: vectors=${vectors} asked, but ${have()} MSI-X vectors can be used`, `give vectors=0..${have()} (one for link events, then one per RX queue; 0 polls without interrupts)`);
-    }
-    try {
-      const want = vectors ?? Math.min(have(), 1 + chip.rxQueues);
-      this.irqs = want > 0 ? device.enableIrqs("msix", want) : undefined;
-    } catch (e) {
-      if (vectors !== undefined) throw e;
-      this.irqs = undefined;
-    }
-    if (this.irqs) {
-      this.linkIrq = new IrqLine(this.vector(0));
+    // MSI-X (7.3, drivers/intel/msix.ts): link on vector 0, one per RX queue after it, at most 16 so that each
+    // vector has its bit in EIMS/EIMC/EIAC 15:0.
+    this.msix = MsixVectors.open(device, this.name, vectors, 1 + chip.rxQueues, MAX_VECTORS);
+    if (this.msix) {
+      this.linkIrq = new IrqLine(this.msix.line(0));
       // GPIE (8.2.3.5.18): MSI-X mode and PBA support (not OCD: EICR stays clear-on-read, and pollEvents clears
       // what it read by writing it back as well); LSC and the other causes to vector 0 (IVAR_MISC byte 1,
       // 8.2.3.5.17), LSC unmasked.
@@ -99,17 +88,6 @@ export class IxgbePort extends IxgbeFilters {
       r.write(R.IVAR_MISC, (R.IVAR_VALID | 0) << 8);
       r.write(R.EIMS, R.EICR_LSC);
     }
-  }
-
-  private vector(v: number): IrqLineHandle {
-    return { deviceFd: this.device.fd, index: this.irqs!.index, vector: v, eventFd: this.irqs!.fds[v]! };
-  }
-
-  /** RX queue q's MSI-X vector: 1 + q while vectors last, then shared round-robin; undefined without MSI-X. */
-  private rxVector(q: number): number | undefined {
-    const n = this.irqs?.fds.length ?? 0;
-    if (n < 2) return undefined;
-    return 1 + (q % (n - 1));
   }
 
   capabilities(): PortCapabilities {
@@ -128,13 +106,7 @@ export class IxgbePort extends IxgbeFilters {
   // ---- configure: queues and their memory ----
 
   protected setup(config: ResolvedPortConfig): void {
-    const mode = this.device.noIommu ? "physical" : "iova";
-    for (const pool of [config.pool, ...config.rxPools]) {
-      if (pool.dmaAddressing !== mode) {
-        throw new BdkError(`${this.name}: pool "${pool.name}" holds ${pool.dmaAddressing} addresses, but this device is ${this.device.noIommu ? "in no-IOMMU mode" : "behind an IOMMU"}`,
-          `create the pool with dmaAddressing: "${mode}"`);
-      }
-    }
+    checkPoolAddressing(this.name, this.device, [config.pool, ...config.rxPools]);
     // 8.2.3.8.7: SRRCTL.BSIZEPACKET in KiB (1..16); a pool's room rounded down to that.
     const room = Math.min(...config.rxPools.map((p) => p.dataRoom));
     if (room < CHIP.rxBufferMin) throw new BdkError(`${this.name}: the pool's ${room}-byte buffers are smaller than the 82599's smallest receive buffer (1 KiB)`, "create the pool with dataRoom ≥ 2048");
@@ -145,12 +117,12 @@ export class IxgbePort extends IxgbeFilters {
     this.generation = ++this.configs;
     const state = (i: number, tailReg: number, vector: number | undefined): AdvQueueState => ({
       ring: this.ring!.handle(), ...places[i]!, bar: { addr: this.bar.addr, size: this.bar.size }, tailReg, live: this.live,
-      generation: this.generation, irq: vector === undefined ? undefined : this.vector(vector), irqCause: vector === undefined ? 0 : 1 << vector,
+      generation: this.generation, irq: vector === undefined ? undefined : this.msix!.line(vector), irqCause: vector === undefined ? 0 : 1 << vector,
       rss: config.rss !== undefined, scatter: (config.rxOffloads & RX_OFFLOAD_SCATTER) !== 0, driver: "ixgbe",
       errFrame: R.RXDADV_ERR_RXE, errIp: R.RXDADV_ERR_IPE, errL4: R.RXDADV_ERR_L4E, txCheckContext: R.TXD_CC, irqSetReg: R.EIMS, irqClearReg: R.EIMC,
     });
     for (let q = 0; q < config.rxQueues; q++) {
-      this.rxqs.push(new AdvRxQueue(this.queueIdentity(RXTX_MODULE, "rx", q), state(q, R.RDT(q), this.rxVector(q)), this.ring));
+      this.rxqs.push(new AdvRxQueue(this.queueIdentity(RXTX_MODULE, "rx", q), state(q, R.RDT(q), this.msix?.rxVector(q)), this.ring));
     }
     for (let q = 0; q < config.txQueues; q++) {
       this.txqs.push(new AdvTxQueue(this.queueIdentity(RXTX_MODULE, "tx", q), state(config.rxQueues + q, R.TDT(q), undefined), this.ring));
@@ -219,7 +191,7 @@ export class IxgbePort extends IxgbeFilters {
       { step: "TXDCTL.ENABLE (4.6.8)", run: () => tx.forEach((_q, i) => enableTxQueue(r, i)) },
       { step: "RXDCTL.ENABLE and RDT (4.6.7)", run: () => rx.forEach((q, i) => {
         enableRxQueue(r, i, q.state.size);
-        const v = this.rxVector(i);
+        const v = this.msix?.rxVector(i);
         if (v !== undefined) this.routeRxQueue(i, v);
       }) },
       { step: "RXCTRL.RXEN (4.6.7)", run: () => enableRx(r) },

@@ -397,8 +397,8 @@ describe("IxgbePort on the 82599 register model", () => {
     const none = modelPort({ msix: 64 }, (d) => new IxgbePort(d, d.address, IXGBE_82599, 0));
     expect([none.device.irqs, none.port.eventFd()]).toEqual([undefined, -1]);
     none.port.close();
-    expect(() => modelPort({ msix: 64 }, (d) => new IxgbePort(d, d.address, IXGBE_82599, 17))).toThrow("vectors=17 asked, but 16 MSI-X vectors can be used");
-    expect(() => modelPort({}, (d) => new IxgbePort(d, d.address, IXGBE_82599, 2))).toThrow("vectors=2 asked, but 0 MSI-X vectors can be used");
+    expect(() => modelPort({ msix: 64 }, (d) => new IxgbePort(d, d.address, IXGBE_82599, 17))).toThrow("vectors=17 asked, but the device has 16 MSI-X vectors this driver can use");
+    expect(() => modelPort({}, (d) => new IxgbePort(d, d.address, IXGBE_82599, 2))).toThrow("vectors=2 asked, but the device has 0 MSI-X vectors this driver can use");
     expect(drained(pool)).toBe(0);
     pool.destroy();
   });
