@@ -1,0 +1,19 @@
+// The line-rate bench keeps working (bench/nic-model.ts): every descriptor format and mode runs the drivers'
+// own burst code against the descriptor-level NIC model, and a cell fails unless every queue counted exactly
+// the frames the model moved. No figure is checked here: speed is for `bun bench/line-rate.ts`.
+import { expect, test } from "bun:test";
+
+test("bench/nic-model.ts: every format and mode moves and counts its frames exactly (a short run)", () => {
+  const p = Bun.spawnSync([process.execPath, new URL("../../bench/nic-model.ts", import.meta.url).pathname, "--json", "--seconds", "0.05", "--warmup", "0", "--bursts", "1,32"],
+    { stdout: "pipe", stderr: "pipe", timeout: 60_000 });
+  expect(p.stderr.toString().replace(/@@bdk-timed-(start|end)\n/g, "")).toBe("");
+  expect(p.exitCode).toBe(0);
+  const cells = p.stdout.toString().trim().split("\n").filter((l) => l.startsWith("{")).map((l) => JSON.parse(l));
+  // Three formats (adv, legacy, extended) × rx, tx, l2fwd × two burst sizes.
+  expect(cells.length).toBe(18);
+  for (const c of cells) {
+    expect(c.impl).toBe("bdk");
+    expect(c.packets).toBeGreaterThan(0);
+    expect(c.packets % c.burst).toBe(0); // whole bursts only: every burst was full
+  }
+});
