@@ -257,6 +257,9 @@ export async function runInGuest(opts: RunOptions): Promise<RunResult> {
   let runDir: string | undefined;
   let createdTaps: string[] = [];
   try {
+    // The initramfs follows its inputs (guest-init.sh, busybox, Bun's libraries): rebuilt here, under the
+    // lock, when one changed since the last prepare, so that a boot never runs a stale /init.
+    await prepare({ log: opts.verbose ? (l) => console.log(`bdk-vm: ${l}`) : () => {} });
     runDir = makeRunDir(opts.command);
     // NICs are resolved under the lock so that queued callers do not race for the same ports.
     const nics = await resolveNics(opts.nics, bridgeGroup);
