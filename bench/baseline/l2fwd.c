@@ -564,6 +564,22 @@ static NOINLINE uint32_t adv_tx_burst(queue_t *q, burst_t *burst, uint32_t start
     uint32_t b = bufs[start + n];
     uint32_t r = req[b];
     uint32_t segs = nbSegs[b];
+    if (segs == 1 && (r & CONTEXT_REQUESTS) == 0) {
+      /* The driver's fast path for a one-buffer frame without offloads, line for line. */
+      if (room == 0) break;
+      uint32_t w = next * 4;
+      uint32_t len = lens[b];
+      dma_words(lo[b], hi[b], offs[b], d, w);
+      d[w + 2] = len | (A_TXD_CMD_DEXT | A_TXD_DTYP_DATA | A_TXD_CMD_IFCS | A_TXD_CMD_EOP | A_TXD_CMD_RS);
+      d[w + 3] = len << A_TXD_PAYLEN_SHIFT;
+      slots[next] = b;
+      ends[next] = next;
+      bytes += len;
+      next = (next + 1) & mask;
+      room--;
+      n++;
+      continue;
+    }
     uint32_t first = next;
     uint32_t cmd = A_TXD_CMD_DEXT | A_TXD_DTYP_DATA | A_TXD_CMD_IFCS;
     uint32_t opts = 0;

@@ -57,6 +57,8 @@ const TUCMD_IPV4 = 1 << 10;
 const TUCMD_L4T_TCP = 1 << 11;
 const CSUM_REQUESTS = TX_IP_CKSUM | TX_TCP_CKSUM | TX_UDP_CKSUM;
 const CONTEXT_REQUESTS = CSUM_REQUESTS | TX_VLAN | TX_TCP_SEG;
+/** A one-descriptor frame's command: data, extended, CRC appended, last of its frame, report status. */
+const PLAIN_CMD = TXD_CMD_DEXT | TXD_DTYP_DATA | TXD_CMD_IFCS | TXD_CMD_EOP | TXD_CMD_RS;
 
 /** Where an advanced-descriptor queue lives, and what differs between the chips. */
 export interface AdvQueueState extends RingQueueState {
@@ -297,6 +299,23 @@ export class AdvTxQueue extends TxQueueBase {
       const b = bufs[start + n]!;
       const r = req[b]!;
       const segs = nbSegs[b]!;
+      if (segs === 1 && (r & CONTEXT_REQUESTS) === 0) {
+        // The common frame: one buffer, no offload. One descriptor, its own end (measured: −16 % per TX frame
+        // against the general path below, bench/line-rate.ts).
+        if (room === 0) break;
+        const w = next * 4;
+        const len = lens[b]!;
+        dmaWords(lo[b]!, hi[b]!, offs[b]!, d, w);
+        d[w + 2] = len | PLAIN_CMD;
+        d[w + 3] = len << TXD_PAYLEN_SHIFT;
+        slots[next] = b;
+        ends[next] = next;
+        bytes += len;
+        next = (next + 1) & mask;
+        room--;
+        n++;
+        continue;
+      }
       const first = next;
       let cmd = TXD_CMD_DEXT | TXD_DTYP_DATA | TXD_CMD_IFCS;
       let opts = 0;
