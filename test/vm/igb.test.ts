@@ -28,8 +28,18 @@ describe("igb: TCP segmentation offload to the host (TAP)", () => {
   const [A] = nicAddresses(["igb"]) as [string];
   const taps = new TapNamespaces("bdkt", 1);
   const capture = `${tmpdir()}/bdk-igb-tso-${process.pid}.pcap`;
+  let tapRx = -1;
   let run: RunResult;
   let r: Map<string, any>;
+
+  /** Frames in the capture file so far (0 while tcpdump has not written its header). */
+  const captured = (): number => {
+    try {
+      return readPcap(capture).records.length;
+    } catch {
+      return 0;
+    }
+  };
 
   beforeAll(async () => {
     await taps.create();
@@ -42,12 +52,28 @@ describe("igb: TCP segmentation offload to the host (TAP)", () => {
         onStart: () => taps.wire(),
         onLine: (line, rig) => {
           if (!line.startsWith("@@tso-ready")) return;
-          tcpdump = Bun.spawn(taps.in(0, ["tcpdump", "-i", taps.taps[0]!, "-Q", "in", "-w", capture, "--immediate-mode", "-s", "0", "-U", "tcp"]),
-            { stdout: "ignore", stderr: "ignore" });
-          setTimeout(() => rig.signal("capturing"), 1500);
+          tcpdump = Bun.spawn(taps.in(0, ["tcpdump", "-i", taps.taps[0]!, "-Q", "in", "-w", capture, "--immediate-mode", "-B", "65536", "-s", "0", "-U", "tcp"]),
+            { stdout: "ignore", stderr: "pipe" });
+          // The guest sends once tcpdump says it listens (a fixed delay lost the first segments on a busy host).
+          void (async () => {
+            let said = "";
+            let signalled = false;
+            for await (const chunk of tcpdump.stderr as ReadableStream<Uint8Array>) {
+              said += new TextDecoder().decode(chunk);
+              if (!signalled && said.includes("listening on")) {
+                signalled = true;
+                rig.signal("capturing");
+              }
+            }
+            if (!signalled) rig.signal("capturing"); // tcpdump ended without listening: the test says what it captured
+          })();
         },
       });
       r = results(run);
+      tapRx = taps.counter(0, "rx_packets");
+      // tcpdump on a busy host writes what the TAP took some time later: wait until it has them all (or 10 s).
+      const until = Date.now() + 10_000;
+      while (Date.now() < until && captured() < Math.ceil(TSO_PAYLOAD / TSO_MSS)) await Bun.sleep(100);
     } finally {
       await Bun.sleep(500);
       tcpdump?.kill("SIGINT");
@@ -68,6 +94,7 @@ describe("igb: TCP segmentation offload to the host (TAP)", () => {
       "-T", "fields", "-e", "ip.len", "-e", "ip.checksum.status", "-e", "tcp.seq", "-e", "tcp.len", "-e", "tcp.checksum.status"], { stdout: "pipe", stderr: "pipe" });
     const rows = t.stdout.toString().trim().split("\n").map((l) => l.split("\t").map(Number));
     const segments = Math.ceil(TSO_PAYLOAD / TSO_MSS);
+    if (rows.length !== segments) console.log(`TSO capture (the TAP counted ${tapRx} frames in): ${rows.map((row) => `${row[2]}+${row[3]}`).join(" ")}\n${t.stderr.toString()}`);
     expect(rows.length).toBe(segments);
     let seq = TSO_SEQ;
     for (const [i, [ipLen, ipOk, tcpSeq, tcpLen, tcpOk]] of rows.entries()) {
