@@ -20,12 +20,12 @@ import {
   clearMulticastTable, clearVlanTable, globalReset, maskInterrupts, setupLink,
 } from "../intel/gbe-init.ts";
 import {
-  CTRL, CTRL_VME, DESC_BYTES, ICR_LSC, ICR_RXT0, IMC, IMS, ITR, RADV, RCTL, RCTL_BAM, RCTL_BSEX, RCTL_BSIZE_SHIFT,
+  CTRL, CTRL_VME, ICR_LSC, ICR_RXT0, IMC, IMS, ITR, RADV, RCTL, RCTL_BAM, RCTL_BSEX, RCTL_BSIZE_SHIFT,
   RCTL_EN, RCTL_LPE, RCTL_MPE, RCTL_SECRC, RCTL_UPE, RCTL_VFE, VET, MRQC, MRQC_IPV4, MRQC_IPV6, MRQC_RSS_ENABLE, MRQC_TCP_IPV4,
-  MRQC_TCP_IPV6, RETA, RETA_ENTRIES, RFCTL, RFCTL_EXTEN, RSS_KEY_BYTES, RSSRK, RXCSUM_PCSD, RDBAH, RDBAL, RDH, RDLEN, RDT, RDTR, RX_QUEUE_STRIDE, RXCSUM, RXCSUM_IPOFLD, RXCSUM_TUOFLD, TCTL,
+  MRQC_TCP_IPV6, RETA, RETA_ENTRIES, RFCTL, RFCTL_EXTEN, RSS_KEY_BYTES, RSSRK, RXCSUM_PCSD, RDBAL, RDH, RDT, RDTR, RX_QUEUE_STRIDE, RXCSUM, RXCSUM_IPOFLD, RXCSUM_TUOFLD, TCTL,
   TCTL_COLD_SHIFT, TCTL_CT_SHIFT, TCTL_EN, TCTL_PSP, TDBAL, TDH, TDT, TIPG, TX_QUEUE_STRIDE,
 } from "./regs.ts";
-import { drainRxRing, layoutRings, primeRxRing, resetTxRing } from "../intel/ring.ts";
+import { drainRxRing, layoutRings, primeRxRing, programRing, resetTxRing } from "../intel/ring.ts";
 import { E1000eRxQueue, E1000RxQueue, E1000TxQueue, type E1000QueueState } from "./rxtx.ts";
 
 export interface E1000Chip {
@@ -143,7 +143,7 @@ export class E1000Port extends GbePort {
     for (let q = 0; q < this.rxqs.length; q++) {
       const rxq = this.rxqs[q] as E1000RxQueue;
       primeRxRing(this.name, q, rxq.state, ring, this.pool(q));
-      this.programRing(RDBAL + q * RX_QUEUE_STRIDE, rxq.state);
+      programRing(r, RDBAL + q * RX_QUEUE_STRIDE, this.device.dmaAddress(ring, rxq.state.descOff), rxq.state.size);
       r.write(RDH + q * RX_QUEUE_STRIDE, 0);
       r.write(RDT + q * RX_QUEUE_STRIDE, rxq.state.size - 1);
     }
@@ -157,7 +157,7 @@ export class E1000Port extends GbePort {
     for (let q = 0; q < this.txqs.length; q++) {
       const txq = this.txqs[q] as E1000TxQueue;
       resetTxRing(txq.state, ring);
-      this.programRing(TDBAL + q * TX_QUEUE_STRIDE, txq.state);
+      programRing(r, TDBAL + q * TX_QUEUE_STRIDE, this.device.dmaAddress(ring, txq.state.descOff), txq.state.size);
       r.write(TDH + q * TX_QUEUE_STRIDE, 0);
       r.write(TDT + q * TX_QUEUE_STRIDE, 0);
     }
@@ -226,13 +226,6 @@ export class E1000Port extends GbePort {
     if (rss.hashTypes & RSS_IPV6_TCP) fields |= MRQC_TCP_IPV6;
     r.write(MRQC, (MRQC_RSS_ENABLE | fields) >>> 0);
     r.set(RXCSUM, RXCSUM_PCSD);
-  }
-
-  private programRing(base: number, s: E1000QueueState): void {
-    const iova = this.device.dmaAddress(this.ring!, s.descOff);
-    this.regs.write(base, iova % 0x1_0000_0000);
-    this.regs.write(base + (RDBAH - RDBAL), Math.floor(iova / 0x1_0000_0000));
-    this.regs.write(base + (RDLEN - RDBAL), s.size * DESC_BYTES);
   }
 
   private pool(q: number): Mempool {

@@ -35,10 +35,9 @@ export const TX_QUEUE_STRIDE = 0x100;
 /** 82574: transmit arbitration count; bit 10 must stay set or the queue never transmits (82574 datasheet 10.2.6.11). */
 export const TARC0 = 0x3840;
 
-// Legacy descriptors, 16 bytes (SDM 3.2.3 receive, 3.3.3 transmit): four 32-bit words.
+// Legacy descriptors, 16 bytes (drivers/intel/ring.ts DESC_BYTES; SDM 3.2.3 receive, 3.3.3 transmit): four 32-bit words.
 //   RX: [0..1] buffer address; [2] length (15:0), checksum (31:16); [3] status (7:0), errors (15:8), special (31:16)
 //   TX: [0..1] buffer address; [2] length (15:0), CSO (23:16), CMD (31:24); [3] STA (7:0), CSS (15:8), special (31:16)
-export const DESC_BYTES = 16;
 export const RXD_STAT_DD = 1 << 0;
 export const RXD_STAT_EOP = 1 << 1;
 export const RXD_STAT_IXSM = 1 << 2;

@@ -22,11 +22,11 @@ import { AdvRxQueue, AdvTxQueue, type AdvQueueState } from "../intel/adv-rxtx.ts
 import { clearMulticastTable, clearVlanTable, globalReset, maskInterrupts, setupLink } from "../intel/gbe-init.ts";
 import { GbePort } from "../intel/gbe-port.ts";
 import { DEFAULT_RSS_KEY, retaBytes, rssKeyWords } from "../intel/rss.ts";
-import { drainRxRing, layoutRings, primeRxRing, resetTxRing, DESC_BYTES } from "../intel/ring.ts";
+import { drainRxRing, layoutRings, primeRxRing, programRing, resetTxRing } from "../intel/ring.ts";
 import {
   CTRL, CTRL_EXT, CTRL_EXT_DRV_LOAD, CTRL_VME, EIAC, EIMC, EIMS, EITR, GPIE, GPIE_EIAME, GPIE_MSIX_MODE, GPIE_NSICR, GPIE_PBA, ICR_LSC, IMS, IVAR0,
   IVAR_MISC, IVAR_VALID, MRQC, MRQC_ENABLE_RSS, MRQC_IPV4, MRQC_IPV6, MRQC_TCP_IPV4, MRQC_TCP_IPV6, MRQC_UDP_IPV4, MRQC_UDP_IPV6, QUEUE_ENABLE,
-  QUEUE_STRIDE, RCTL, RCTL_BAM, RCTL_EN, RCTL_LPE, RCTL_MPE, RCTL_SECRC, RCTL_UPE, RCTL_VFE, RDBAH, RDBAL, RDH, RDLEN, RDT, RETA, RETA_ENTRIES,
+  QUEUE_STRIDE, RCTL, RCTL_BAM, RCTL_EN, RCTL_LPE, RCTL_MPE, RCTL_SECRC, RCTL_UPE, RCTL_VFE, RDBAL, RDH, RDT, RETA, RETA_ENTRIES,
   RLPML, RSS_KEY_BYTES, RSSRK, RXCSUM, RXCSUM_IPOFL, RXCSUM_PCSD, RXCSUM_TUOFL, RXD_ERR_FRAME, RXD_ERR_IPE, RXD_ERR_L4E, RXDCTL, SRRCTL,
   SRRCTL_BSIZEPKT_MASK, SRRCTL_DESCTYPE_ADV_ONEBUF, SRRCTL_DROP_EN, TCTL, TCTL_COLD_SHIFT, TCTL_CT_SHIFT, TCTL_EN, TCTL_PSP, TDBAL, TDH,
   TDT, TXDCTL, VET,
@@ -139,7 +139,7 @@ export class IgbPort extends GbePort {
       const rxq = this.rxqs[q] as AdvRxQueue;
       const at = q * QUEUE_STRIDE;
       primeRxRing(this.name, q, rxq.state, this.ring!, this.pool(q));
-      this.programRing(RDBAL + at, rxq.state);
+      programRing(r, RDBAL + at, this.device.dmaAddress(this.ring!, rxq.state.descOff), rxq.state.size);
       r.write(SRRCTL + at, (this.bufferKb | SRRCTL_DESCTYPE_ADV_ONEBUF | SRRCTL_DROP_EN) >>> 0);
       r.write(RDH + at, 0);
       r.write(RDT + at, 0);
@@ -165,7 +165,7 @@ export class IgbPort extends GbePort {
       const txq = this.txqs[q] as AdvTxQueue;
       const at = q * QUEUE_STRIDE;
       resetTxRing(txq.state, this.ring!);
-      this.programRing(TDBAL + at, txq.state);
+      programRing(r, TDBAL + at, this.device.dmaAddress(this.ring!, txq.state.descOff), txq.state.size);
       r.write(TDH + at, 0);
       r.write(TDT + at, 0);
       r.write(TXDCTL + at, QUEUE_ENABLE);
@@ -234,13 +234,6 @@ export class IgbPort extends GbePort {
     if (rss.hashTypes & RSS_IPV6_TCP) fields |= MRQC_TCP_IPV6;
     if (rss.hashTypes & RSS_IPV6_UDP) fields |= MRQC_UDP_IPV6;
     r.write(MRQC, (MRQC_ENABLE_RSS | fields) >>> 0);
-  }
-
-  private programRing(base: number, s: AdvQueueState): void {
-    const iova = this.device.dmaAddress(this.ring!, s.descOff);
-    this.regs.write(base, iova % 0x1_0000_0000);
-    this.regs.write(base + (RDBAH - RDBAL), Math.floor(iova / 0x1_0000_0000));
-    this.regs.write(base + (RDLEN - RDBAL), s.size * DESC_BYTES);
   }
 
   private pool(q: number): Mempool {

@@ -7,7 +7,7 @@ import type { Mempool } from "../../src/mem/mempool.ts";
 import { BdkError } from "../../src/sys/errors.ts";
 import { arrayBufferAt } from "../../src/sys/libc.ts";
 import type { IrqLineHandle } from "../../src/vfio/irq-line.ts";
-import { dmaWords } from "./mmio.ts";
+import { dmaWords, type Mmio } from "./mmio.ts";
 
 export const DESC_BYTES = 16;
 /** Control words of a queue (Int32, in the ring arena, so that the owner and a worker see one state). */
@@ -99,6 +99,16 @@ export function layoutRings(rxSizes: readonly number[], txSizes: readonly number
   for (const s of rxSizes) place(s, false);
   for (const s of txSizes) place(s, txEnds);
   return { places, bytes: at };
+}
+
+/**
+ * Tells the NIC where a ring is: base address low and high, then the length in bytes, at `base`, `base + 4`
+ * and `base + 8` (RDBAL/RDBAH/RDLEN and TDBAL/TDBAH/TDLEN on the 8254x, 82574 and 82576 alike).
+ */
+export function programRing(regs: Mmio, base: number, iova: number, size: number): void {
+  regs.write(base, iova % 0x1_0000_0000);
+  regs.write(base + 4, Math.floor(iova / 0x1_0000_0000));
+  regs.write(base + 8, size * DESC_BYTES);
 }
 
 /** Resets a queue's control words and fills every descriptor with a fresh buffer (before the NIC is enabled). */

@@ -22,6 +22,30 @@ export async function sh(...argv: string[]): Promise<string> {
   return out;
 }
 
+/**
+ * `bdk pktgen --rx-only SPEC --count N` on the host (argv wrapped by `inNs`, e.g. a namespace), returned once
+ * it says it receives; `result()` waits for it to end and gives its JSON.
+ */
+export async function startReceiver(inNs: (argv: string[]) => string[], spec: string, count: number): Promise<{ result(): Promise<any> }> {
+  const rx = Bun.spawn(inNs([process.execPath, `${ROOT}apps/pktgen.ts`, "--rx-only", spec, "--count", String(count), "--duration", "120", "--json", "--interval", "0.5"]),
+    { stdout: "pipe", stderr: "pipe" });
+  const reader = rx.stderr.getReader();
+  let seen = "";
+  while (!seen.includes("RX ")) {
+    const c = await reader.read();
+    if (c.done) break;
+    seen += new TextDecoder().decode(c.value);
+  }
+  reader.releaseLock();
+  return {
+    async result() {
+      const out = await new Response(rx.stdout).text();
+      await rx.exited;
+      return JSON.parse(out.trim().split("\n").pop() ?? "null");
+    },
+  };
+}
+
 /** The guest's `@@name {json}` lines by name (the last one wins). */
 export function results(r: RunResult): Map<string, any> {
   const m = new Map<string, any>();

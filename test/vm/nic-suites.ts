@@ -12,7 +12,7 @@ import { tmpdir } from "node:os";
 import { readPcap } from "../../src/index.ts";
 import { exec } from "./exec.ts";
 import { testFrame } from "./guest/frames.ts";
-import { crossedWire, results, ROOT, sh, TapNamespaces } from "./host.ts";
+import { crossedWire, results, ROOT, sh, startReceiver, TapNamespaces } from "./host.ts";
 import { nicAddresses, runInGuest, type NicModel, type RunResult } from "./rig.ts";
 
 /** Two NICs, NIC 0 first. */
@@ -102,22 +102,11 @@ describe(`${pairName(models)} against the host kernel (TAPs in namespaces)`, () 
               const jumbo = Bun.spawnSync(inA(["ping", "-c", "3", "-i", "0.3", "-W", "3", "-s", "8972", "-M", "do", "192.0.2.2"]), { stdout: "pipe", stderr: "pipe" });
               // TAP counters around it: which hop lost a jumbo frame, should one be lost.
               pingJumbo = `${jumbo.stdout.toString()}${jumbo.stderr.toString()}\nbefore: ${before}\nafter:  ${counters()}`;
-              const rx = Bun.spawn(inB([process.execPath, `${ROOT}apps/pktgen.ts`, "--rx-only", `af_packet:${tapB},frames=4096`, "--count", "100000", "--duration", "120", "--json", "--interval", "0.5"]),
-                { stdout: "pipe", stderr: "pipe" });
-              const reader = rx.stderr.getReader();
-              let seen = "";
-              while (!seen.includes("RX ")) {
-                const c = await reader.read();
-                if (c.done) break;
-                seen += new TextDecoder().decode(c.value);
-              }
-              reader.releaseLock();
+              const rx = await startReceiver(inB, `af_packet:${tapB},frames=4096`, 100_000);
               const tx = Bun.spawnSync(inA([process.execPath, `${ROOT}apps/pktgen.ts`, "--tx", `af_packet:${tapA}`, "--count", "100000", "--rate", "5kpps", "--json", "--interval", "0"]),
                 { stdout: "pipe", stderr: "pipe" });
               txResult = JSON.parse(tx.stdout.toString().trim().split("\n").pop() ?? "null");
-              const out = await new Response(rx.stdout).text();
-              await rx.exited;
-              rxResult = JSON.parse(out.trim().split("\n").pop() ?? "null");
+              rxResult = await rx.result();
             } catch (e) {
               hostError = e as Error;
             } finally {
@@ -448,20 +437,9 @@ describe(`${model}: ${queues} RX queues with RSS, each owned by a pinned worker;
           if (!line.startsWith("@@fwd-ready")) return;
           void (async () => {
             try {
-              const rx = Bun.spawn(taps.in(1, [process.execPath, `${ROOT}apps/pktgen.ts`, "--rx-only", `af_packet:${taps.taps[1]},frames=4096`, "--count", String(FORWARDED),
-                "--duration", "120", "--json", "--interval", "0.5"]), { stdout: "pipe", stderr: "pipe" });
-              const reader = rx.stderr.getReader();
-              let seen = "";
-              while (!seen.includes("RX ")) {
-                const c = await reader.read();
-                if (c.done) break;
-                seen += new TextDecoder().decode(c.value);
-              }
-              reader.releaseLock();
+              const rx = await startReceiver((argv) => taps.in(1, argv), `af_packet:${taps.taps[1]},frames=4096`, FORWARDED);
               pktgen(0, ["--tx", `af_packet:${taps.taps[0]}`, ...FLOWS, "--dst-mac", "52:54:00:12:34:01", "--count", String(FORWARDED), "--rate", "3kpps"]);
-              const out = await new Response(rx.stdout).text();
-              await rx.exited;
-              rxResult = JSON.parse(out.trim().split("\n").pop() ?? "null");
+              rxResult = await rx.result();
             } catch (e) {
               hostError = e as Error;
             } finally {
