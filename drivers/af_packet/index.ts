@@ -2,7 +2,7 @@
 // network interface as a port, through AF_PACKET sockets with mmap'd TPACKET_V2 rings. The files, one concern
 // each: port.ts (the port: lifecycle, link, events, stats), rxtx.ts (the RX and TX queues: the bursts, and
 // attachQueue for workers), socket.ts (one socket and its rings), shared.ts (options and what the owner shares
-// with workers), netlink.ts (link events), uapi.ts (the kernel's constants and structs).
+// with workers), src/sys/netlink.ts (link events, shared with af_xdp), uapi.ts (the kernel's constants and structs).
 import { registerDriver } from "../../src/ethdev/open.ts";
 import type { DriverDef } from "../../src/ethdev/driver.ts";
 import { isPowerOfTwo } from "../../src/ethdev/port.ts";

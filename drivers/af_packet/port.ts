@@ -34,7 +34,7 @@ import {
   setNetdevMtu, type NetdevInfo,
 } from "../../src/sys/netdev.ts";
 import { claimInterface, type InterfaceClaim } from "./claim.ts";
-import { LinkMonitor } from "./netlink.ts";
+import { LinkMonitor } from "../../src/sys/netlink.ts";
 import { AfPacketRxQueue, AfPacketTxQueue, C_KICK_ERRORS, C_KICKS, QUEUE_MODULE, type PortFacts } from "./rxtx.ts";
 import { createShared, MAX_QUEUES, MAX_RING, MIN_RING, W_LIVE, W_PROMISC, W_TX_MAX, type AfPacketOptions } from "./shared.ts";
 import { packetSocket, PacketSocket, type RingGeometry } from "./socket.ts";

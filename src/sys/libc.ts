@@ -44,6 +44,8 @@ const symbols = {
   epoll_create1: { args: [i32], returns: i32 },
   epoll_ctl: { args: [i32, i32, i32, ptr], returns: i32 },
   epoll_wait: { args: [i32, ptr, i32, i32], returns: i32 },
+  // bpf(2) has no libc wrapper: syscall(SYS_bpf, cmd, attr, size). Setup only (af_xdp: maps, programs, links).
+  syscall: { args: [i64, i64, ptr, u64], returns: i64 },
 } as const;
 
 const lib = dlopen("libc.so.6", symbols);
@@ -62,6 +64,8 @@ const libFast = dlopen("libc.so.6", {
   sendto: { args: [i32, ptr, u64, i32, ptr, u32], returns: FFIType.i64_fast },
   // An eventfd wake-up from a TX burst (a software port's RX interrupt): at most once per burst.
   write: { args: [i32, ptr, u64], returns: FFIType.i64_fast },
+  // AF_XDP's fill-ring wake-up (recvfrom with no buffer) when the kernel asks for one: at most once per burst.
+  recv: { args: [i32, ptr, u64, i32], returns: FFIType.i64_fast },
 });
 
 /** Like `raw`, for the calls above: results are numbers, never BigInts. */

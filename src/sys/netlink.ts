@@ -1,8 +1,9 @@
 // Link events of a kernel interface: a NETLINK_ROUTE socket subscribed to RTMGRP_LINK becomes readable when
 // any interface of this network namespace changes (up, down, carrier, renamed, deleted). The port gives it out
-// as its eventFd(); what the messages say is not parsed: pollEvents() drains them and reads the link again.
-import { bind, close, errno, raw, socket } from "../../src/sys/libc.ts";
-import { MSG_DONTWAIT } from "./uapi.ts";
+// as its eventFd() (af_packet's and af_xdp's ports); what the messages say is not parsed: pollEvents() drains them and reads the link again.
+import { bind, close, errno, raw, socket } from "./libc.ts";
+
+const MSG_DONTWAIT = 0x40;
 
 const AF_NETLINK = 16;
 const SOCK_RAW = 3;
