@@ -52,6 +52,13 @@ export { monotonicNs } from "./sys/libc.ts";
 export * as net from "./net/index.ts";
 export { PcapReader, PcapWriter, readPcap, PcapError, LINKTYPE_ETHERNET } from "../drivers/pcap/file.ts";
 
+// Telemetry: the socket (bdk telemetry PID), /metrics, /api and the live page; a live terminal screen
+export { startTelemetry } from "./telemetry/service.ts";
+export type { Telemetry, TelemetryOptions } from "./telemetry/service.ts";
+export type { TelemetryApp, TelemetryCommand, TelemetryWorker, MetricFamily, MetricSample, Snapshot } from "./telemetry/model.ts";
+export { LiveScreen, columns } from "./telemetry/screen.ts";
+export { parseHttpAddress } from "./telemetry/http.ts";
+
 // Errors
 export { BdkError, userErrorLine, debugEnabled } from "./sys/errors.ts";
 export { SysError } from "./sys/errno.ts";
