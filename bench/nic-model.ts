@@ -50,6 +50,7 @@ import { QueueCounters } from "../src/ethdev/counters.ts";
 import type { QueueIdentity } from "../src/ethdev/queue-base.ts";
 import { createArena, type DmaArena } from "../src/mem/arena.ts";
 import { Mempool } from "../src/mem/mempool.ts";
+import { MacRewrite } from "../src/net/ether.ts";
 
 export type Format = "adv" | "legacy" | "extended";
 export type Mode = "rx" | "tx" | "l2fwd";
@@ -260,30 +261,14 @@ function txLoop(p: ModelPort, txq: TxQ, burst: Burst, pool: Mempool, k: number, 
   return pkts;
 }
 
-function l2fwdLoop(a: ModelPort, b: ModelPort, rxq: RxQ, txq: TxQ, burst: Burst, pool: Mempool, txMac: Uint8Array, k: number, iters: number): number {
+function l2fwdLoop(a: ModelPort, b: ModelPort, rxq: RxQ, txq: TxQ, burst: Burst, pool: Mempool, rewrite: MacRewrite, k: number, iters: number): number {
   let pkts = 0;
-  const bytes = pool.bytes;
   const bufs = burst.bufs;
-  const txIndex = b.txq!.portId;
   for (let it = 0; it < iters; it++) {
     a.nicRx(k);
     const n = rxq.burst(burst);
     // apps/l2fwd/forward.ts's MAC update: destination 02:00:00:00:00:<TX port>, source the TX port's MAC.
-    for (let i = 0; i < n; i++) {
-      const off = pool.offset(bufs[i]!);
-      bytes[off] = 0x02;
-      bytes[off + 1] = 0;
-      bytes[off + 2] = 0;
-      bytes[off + 3] = 0;
-      bytes[off + 4] = 0;
-      bytes[off + 5] = txIndex;
-      bytes[off + 6] = txMac[0]!;
-      bytes[off + 7] = txMac[1]!;
-      bytes[off + 8] = txMac[2]!;
-      bytes[off + 9] = txMac[3]!;
-      bytes[off + 10] = txMac[4]!;
-      bytes[off + 11] = txMac[5]!;
-    }
+    for (let i = 0; i < n; i++) rewrite.apply(pool.bytes, pool.u16, pool.u32, pool.offset(bufs[i]!));
     const sent = txq.burst(burst, 0);
     if (sent < n) burst.freeFrom(pool, sent);
     burst.count = 0;
@@ -435,10 +420,10 @@ export function runCell(o: CellOptions): CellResult {
       ports.push(a, b);
       const rxq = a.rxq!;
       const txq = b.txq!;
-      const txMac = new Uint8Array([0x02, 0x00, 0x00, 0x00, 0x00, 0x11]);
+      const rewrite = new MacRewrite(new Uint8Array([0x02, 0, 0, 0, 0, b.txq!.portId]), new Uint8Array([0x02, 0x00, 0x00, 0x00, 0x00, 0x11]));
       step = (iters) => {
         issued += iters;
-        return l2fwdLoop(a, b, rxq, txq, burst, pool, txMac, k, iters);
+        return l2fwdLoop(a, b, rxq, txq, burst, pool, rewrite, k, iters);
       };
       model = (iters) => modelL2fwdLoop(a, b, k, iters);
     }

@@ -4,7 +4,7 @@
 // attached from handles. Each thread counts into its own padded block of shared memory (no two threads
 // write one cache line, nothing is lost to races); the control plane sums the blocks.
 import {
-  attachRxQueue, attachTxQueue, Burst, Mempool, RxWaiter,
+  attachRxQueue, attachTxQueue, Burst, Mempool, net, RxWaiter,
   type QueueHandle, type RxQueue, type TxQueue,
 } from "../../src/index.ts";
 
@@ -76,13 +76,11 @@ export interface WorkerInit extends LaneOptions {
 interface Lane {
   rxq: RxQueue;
   txq: TxQueue;
-  /** The TX port's index (the last byte of the rewritten destination MAC). */
-  txIndex: number;
   rxCounter: number;
   txCounter: number;
   burst: Burst;
-  /** The TX port's MAC, for MAC updating. */
-  txMac: Uint8Array;
+  /** MAC updating: destination 02:00:00:00:00:<TX port index>, source the TX port's own MAC (DPDK's l2fwd). */
+  rewrite: net.MacRewrite;
 }
 
 /**
@@ -98,7 +96,8 @@ const IDLE_ROUNDS = 1024;
 const IDLE_SLEEP_MS = 100;
 
 function lane(spec: LaneSpec, rxq: RxQueue, txq: TxQueue, txMac: string, burst: number): Lane {
-  return { rxq, txq, txIndex: spec.tx, rxCounter: 3 * spec.rx, txCounter: 3 * spec.tx, burst: new Burst(burst), txMac: macBytes(txMac) };
+  const rewrite = new net.MacRewrite(new Uint8Array([0x02, 0, 0, 0, 0, spec.tx & 0xff]), macBytes(txMac));
+  return { rxq, txq, rxCounter: 3 * spec.rx, txCounter: 3 * spec.tx, burst: new Burst(burst), rewrite };
 }
 
 /** Runs lanes on queues this thread already holds (the main thread, no --cores), yielding to the event loop when idle. */
@@ -162,25 +161,9 @@ function forwardLane(lane: Lane, pool: Mempool, counters: Float64Array, macUpdat
   if (n === 0) return 0;
   counters[lane.rxCounter]! += n;
   if (macUpdating) {
-    // DPDK's l2fwd: destination 02:00:00:00:00:<TX port>, source the TX port's own MAC.
-    const bytes = pool.bytes;
-    const src = lane.txMac;
+    const rewrite = lane.rewrite;
     const bufs = burst.bufs;
-    for (let i = 0; i < n; i++) {
-      const off = pool.offset(bufs[i]!);
-      bytes[off] = 0x02;
-      bytes[off + 1] = 0;
-      bytes[off + 2] = 0;
-      bytes[off + 3] = 0;
-      bytes[off + 4] = 0;
-      bytes[off + 5] = lane.txIndex;
-      bytes[off + 6] = src[0]!;
-      bytes[off + 7] = src[1]!;
-      bytes[off + 8] = src[2]!;
-      bytes[off + 9] = src[3]!;
-      bytes[off + 10] = src[4]!;
-      bytes[off + 11] = src[5]!;
-    }
+    for (let i = 0; i < n; i++) rewrite.apply(pool.bytes, pool.u16, pool.u32, pool.offset(bufs[i]!));
   }
   const sent = lane.txq.burst(burst, 0);
   counters[lane.txCounter + 1]! += sent;

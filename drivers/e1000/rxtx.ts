@@ -63,7 +63,7 @@ export class E1000RxQueue extends RxQueueBase {
 
   /** Puts up to `ready` fresh buffers in `fresh` for the refills; fewer when the pool runs short (rx_nombuf). */
   protected takeFresh(ready: number): number {
-    const k = this.pool.allocUpTo(this.fresh, 0, ready);
+    const k = this.pool.allocRxUpTo(this.fresh, 0, ready);
     if (k !== ready) this.cnt[C_NOMBUF]! += ready - k;
     return k;
   }
@@ -121,10 +121,9 @@ export class E1000RxQueue extends RxQueueBase {
         // Scatter: a segment of a frame longer than one buffer, chained to the first (RX_OFFLOAD_SCATTER).
         lens[b] = d[w + 2]! & 0xffff;
         ports[b] = id;
-        if (head < 0) {
-          head = b;
-          flags[b] = 0;
-        } else pool.chainAppend(head, b);
+        flags[b] = 0; // every segment's: the refill left the last owner's
+        if (head < 0) head = b;
+        else pool.chainAppend(head, b);
         if (eop) {
           out[n++] = head;
           bytes += pool.pktLen[head]!;
@@ -269,10 +268,9 @@ export class E1000eRxQueue extends E1000RxQueue {
       } else if (!eop || head >= 0) {
         lens[b] = d[w + 3]! & 0xffff;
         ports[b] = id;
-        if (head < 0) {
-          head = b;
-          flags[b] = 0;
-        } else pool.chainAppend(head, b);
+        flags[b] = 0; // every segment's: the refill left the last owner's
+        if (head < 0) head = b;
+        else pool.chainAppend(head, b);
         if (eop) {
           out[n++] = head;
           bytes += pool.pktLen[head]!;

@@ -102,7 +102,7 @@ export class AdvRxQueue extends RxQueueBase {
     // A fresh buffer for each, or leave the rest for the next burst (the ring fills; the NIC counts misses).
     const pool = this.pool;
     const fresh = this.fresh;
-    const got = pool.allocUpTo(fresh, 0, ready);
+    const got = pool.allocRxUpTo(fresh, 0, ready);
     if (got !== ready) this.cnt[C_NOMBUF]! += ready - got;
     ready = got;
     if (ready === 0) return 0;
@@ -148,10 +148,9 @@ export class AdvRxQueue extends RxQueueBase {
         // Scatter: a segment of a frame longer than one buffer, chained to the first (RX_OFFLOAD_SCATTER).
         lens[b] = d[w + 3]! & 0xffff;
         ports[b] = id;
-        if (head < 0) {
-          head = b;
-          flags[b] = 0;
-        } else pool.chainAppend(head, b);
+        flags[b] = 0; // every segment's: the refill left the last owner's
+        if (head < 0) head = b;
+        else pool.chainAppend(head, b);
         if (eop) {
           out[n++] = head;
           bytes += pool.pktLen[head]!;

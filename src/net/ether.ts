@@ -253,3 +253,54 @@ export function parseMac(text: string): Uint8Array {
 export function macBroadcast(): Uint8Array {
   return new Uint8Array([0xff, 0xff, 0xff, 0xff, 0xff, 0xff]);
 }
+
+/** True on a little-endian host (every one bdk runs on: x86-64, arm64): MacRewrite's word stores depend on it. */
+const LITTLE_ENDIAN = new Uint8Array(new Uint16Array([1]).buffer)[0] === 1;
+
+/**
+ * Writes a fixed destination and source MAC into frames, as DPDK's l2fwd does per packet: with two 32-bit
+ * and two 16-bit stores where the frame starts on a 4-byte boundary (every received frame: the headroom is
+ * aligned), byte by byte elsewhere. Measured: −4 % per forwarded frame against twelve byte stores (each
+ * typed-array store carries its bounds check; bench/line-rate.ts). Built once per lane; `apply` allocates
+ * nothing.
+ */
+export class MacRewrite {
+  /** Bytes 0-3 and 4-5 of the destination, bytes 0-1 and 2-5 of the source, as little-endian words. */
+  private readonly dst32: number;
+  private readonly dst16: number;
+  private readonly src16: number;
+  private readonly src32: number;
+  private readonly dst: Uint8Array;
+  private readonly src: Uint8Array;
+
+  constructor(dst: Uint8Array, src: Uint8Array) {
+    if (dst.length !== ETHER_ADDR_LEN || src.length !== ETHER_ADDR_LEN) {
+      throw new BdkError(`MacRewrite: MAC addresses are ${ETHER_ADDR_LEN} bytes, got ${dst.length} and ${src.length}`, "pass 6-byte addresses (parseMac)");
+    }
+    this.dst = Uint8Array.from(dst);
+    this.src = Uint8Array.from(src);
+    const word = (m: Uint8Array, i: number): number => (m[i]! | (m[i + 1]! << 8) | (m[i + 2]! << 16) | (m[i + 3]! << 24)) >>> 0;
+    this.dst32 = word(dst, 0);
+    this.dst16 = dst[4]! | (dst[5]! << 8);
+    this.src16 = src[0]! | (src[1]! << 8);
+    this.src32 = word(src, 2);
+  }
+
+  /** Destination then source MAC at byte `off` of the memory the three views share (a Mempool's bytes, u16, u32). */
+  apply(u8: Uint8Array, u16: Uint16Array, u32: Uint32Array, off: number): void {
+    if ((off & 3) === 0 && LITTLE_ENDIAN) {
+      const w = off >>> 2;
+      u32[w] = this.dst32;
+      u16[(off >>> 1) + 2] = this.dst16;
+      u16[(off >>> 1) + 3] = this.src16;
+      u32[w + 2] = this.src32;
+      return;
+    }
+    const d = this.dst;
+    const s = this.src;
+    for (let i = 0; i < ETHER_ADDR_LEN; i++) {
+      u8[off + i] = d[i]!;
+      u8[off + ETHER_ADDR_LEN + i] = s[i]!;
+    }
+  }
+}

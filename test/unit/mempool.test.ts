@@ -83,6 +83,32 @@ describe("Mempool", () => {
     expect(big.inUse()).toBe(300);
   });
 
+  test("allocRxUpTo claims like alloc but leaves len and flags (the RX burst writes them); short pools give what they have", () => {
+    const p = pool({ count: 40, cacheSize: 8 });
+    const out = new Uint32Array(64);
+    expect(p.allocBulk(out, 0, 40)).toBe(40);
+    for (let i = 0; i < 40; i++) {
+      const b = out[i]!;
+      p.len[b] = 99;
+      p.flags[b] = BUF_RSS_HASH;
+      p.dataOff[b] = 7;
+      p.txOffload[b] = 3;
+    }
+    p.freeBulk(out, 0, 40);
+    expect(p.allocRxUpTo(out, 0, 16)).toBe(16);
+    for (let i = 0; i < 16; i++) {
+      const b = out[i]!;
+      expect([p.len[b], p.flags[b], p.dataOff[b], p.txOffload[b], p.isAllocated(b)]).toEqual([99, BUF_RSS_HASH, p.headroom, 0, true]);
+    }
+    // Fewer left than asked: the rest one by one (alloc's full claim), never more than the pool has.
+    expect(p.allocRxUpTo(out, 16, 48)).toBe(24);
+    expect(p.available()).toBe(0);
+    expect(new Set(out.subarray(0, 40)).size).toBe(40);
+    expect(p.allocRxUpTo(out, 0, 1)).toBe(0);
+    p.freeBulk(out, 0, 40);
+    expect(p.inUse()).toBe(0);
+  });
+
   test("another handle's cache holds buffers until it is flushed; then available() == count", () => {
     const p = pool({ count: 1000, cacheSize: 64 });
     const other = Mempool.attach(p.handle());

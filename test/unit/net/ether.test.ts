@@ -34,6 +34,7 @@ import {
   vlanPush,
   vlanTci,
   vlanVid,
+  MacRewrite,
 } from "../../../src/net/ether.ts";
 import { BdkError } from "../../../src/sys/errors.ts";
 import { hex, toHex } from "./tools.ts";
@@ -162,5 +163,33 @@ describe("VLAN tags", () => {
     const tagged = hex("020000000002020000000001 8100 0001");
     expect(etherL3Offset(tagged, 0, tagged.length)).toBe(-1);
     expect(etherL3Type(tagged, 0, tagged.length)).toBe(-1);
+  });
+});
+
+describe("MacRewrite", () => {
+  const dst = new Uint8Array([0x02, 0, 0, 0, 0, 0x07]);
+  const src = new Uint8Array([0x52, 0x54, 0x00, 0xab, 0xcd, 0xef]);
+
+  test("writes the same 12 bytes as byte stores, at aligned and unaligned offsets, and nothing else", () => {
+    const buf = new ArrayBuffer(64);
+    const u8 = new Uint8Array(buf);
+    const rewrite = new MacRewrite(dst, src);
+    for (const off of [0, 4, 8, 1, 2, 3, 6, 50]) {
+      u8.fill(0x5a);
+      rewrite.apply(u8, new Uint16Array(buf), new Uint32Array(buf), off);
+      expect([...u8.subarray(off, off + 12)]).toEqual([...dst, ...src]);
+      expect(u8.subarray(0, off).every((b) => b === 0x5a)).toBe(true);
+      expect(u8.subarray(off + 12).every((b) => b === 0x5a)).toBe(true);
+    }
+  });
+
+  test("keeps its own copies of the addresses and refuses a wrong length", () => {
+    const mine = Uint8Array.from(src);
+    const rewrite = new MacRewrite(dst, mine);
+    mine.fill(0);
+    const buf = new ArrayBuffer(16);
+    rewrite.apply(new Uint8Array(buf), new Uint16Array(buf), new Uint32Array(buf), 1);
+    expect([...new Uint8Array(buf).subarray(7, 13)]).toEqual([...src]);
+    expect(() => new MacRewrite(dst, new Uint8Array(5))).toThrow(/6 bytes, got 6 and 5/);
   });
 });
