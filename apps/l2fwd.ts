@@ -7,10 +7,11 @@
 // TX queue it feeds to a lane, then loop over rxq.burst → (touch the bytes in place) → txq.burst, freeing
 // whatever the TX ring did not take (apps/l2fwd/forward.ts). With --cores, each pinned worker gets queue
 // handles and attaches them: the main thread keeps the ports (the control plane), the workers the bursts.
-import { Mempool, openPort, startWorkers, type Port, type PortEvent, type PortStats, type QueueStats } from "../src/index.ts";
+import { LiveScreen, Mempool, openPort, parseHttpAddress, startWorkers, type Port, type Telemetry, type PortEvent, type PortStats, type QueueStats } from "../src/index.ts";
 import { checkCores, helpText, parseArgs, parseCoreList, portResource, UsageError, type ParsedOptions } from "./common/args.ts";
 import { formatRate, onStopSignal, runAsProgram } from "./common/runtime.ts";
 import { ForwardCounters, forwardInMainThread, type LaneOptions, type LaneSpec, type WorkerInit } from "./l2fwd/forward.ts";
+import { L2fwdScreen, startL2fwdTelemetry } from "./l2fwd/live.ts";
 
 const OPTIONS = {
   portmap: { type: "string", value: "(A,B),…", help: "pairs of port indices, e.g. (0,1),(2,3) (default: consecutive ports)" },
@@ -27,6 +28,9 @@ const OPTIONS = {
   promiscuous: { type: "bool", default: true, help: "receive frames for any destination MAC" },
   "link-wait": { type: "number", default: 9, min: 0, max: 3600, value: "S", help: "seconds to wait for every link to come up" },
   json: { type: "bool", help: "print the final summary as JSON on stdout (stats lines go to stderr)" },
+  live: { type: "bool", default: true, help: "on a terminal, one screen of per-port rates redrawn in place every second instead of stats lines (--no-live: lines)" },
+  telemetry: { type: "bool", help: "serve telemetry on a Unix socket: bdk telemetry PID (docs/telemetry.md)" },
+  "telemetry-http": { type: "string", value: "[ADDR:]PORT", help: "also serve /metrics (Prometheus), /api and the live page over HTTP on PORT (on 127.0.0.1 unless ADDR is given; 0 picks a free port); implies --telemetry" },
 } as const;
 
 export type L2fwdOptions = ParsedOptions<typeof OPTIONS> & { specs: string[]; pairs: [number, number][] };
@@ -42,6 +46,7 @@ export function parseL2fwdArgs(argv: readonly string[]): L2fwdOptions {
   const pairs = o.portmap ? parsePortmap(o.portmap, specs.length) : defaultPairs(specs.length);
   // Cores: well-formed and ones this process may run on, before any port opens (sharing is runL2fwd's word).
   if (o.cores !== "") checkCores("l2fwd", parseCoreList("l2fwd", o.cores));
+  if (o["telemetry-http"] !== "" && o["telemetry-http"] !== undefined) parseHttpAddress(o["telemetry-http"], "l2fwd: --telemetry-http");
   return { ...o, specs, pairs };
 }
 
@@ -173,7 +178,11 @@ export function shareLanes(lanes: LaneSpec[], cores: number[], queuesPerWorker: 
  * the duration or `shouldStop`, and returns the counts.
  */
 export async function runL2fwd(o: L2fwdOptions, control: L2fwdControl = {}): Promise<L2fwdResult> {
-  const log = control.log ?? ((line: string) => (o.json ? console.error(line) : console.log(line)));
+  // On a terminal (and not --json), one screen redrawn in place; log lines then show under it.
+  let screen: L2fwdScreen | undefined;
+  const live = !control.log && o.live && !o.json && o.period > 0 && LiveScreen.wanted();
+  const print = control.log ?? ((line: string) => (o.json ? console.error(line) : console.log(line)));
+  const log = (line: string): void => (screen ? screen.screen.note(line) : print(line));
   const cores = o.cores ? parseCoreList("l2fwd", o.cores) : [];
   const share = shareLanes(lanesFor(o.pairs, o["port-queues"]), cores, o["queues-per-worker"]);
   for (const warning of checkCores("l2fwd", cores.slice(0, share.length))) log(warning);
@@ -191,6 +200,7 @@ export async function runL2fwd(o: L2fwdOptions, control: L2fwdControl = {}): Pro
   const stats = new Stats(counters, log);
   let ticker: ReturnType<typeof setInterval> | undefined;
   let eventTicker: ReturnType<typeof setInterval> | undefined;
+  let telemetry: Telemetry | undefined;
   const workers: L2fwdResult["workers"] = [];
   const events: L2fwdResult["events"] = [];
   try {
@@ -206,6 +216,12 @@ export async function runL2fwd(o: L2fwdOptions, control: L2fwdControl = {}): Pro
       for (const p of ports) p.start();
     }
     await waitForLinks(ports, o["link-wait"], log);
+    const http = o["telemetry-http"] || undefined;
+    const view = { ports, specs: o.specs, counters, workers: () => workers };
+    if (o.telemetry || http !== undefined) {
+      telemetry = startL2fwdTelemetry(view, http);
+      log(`l2fwd: telemetry on ${telemetry.socketPath} (bdk telemetry ${process.pid})${telemetry.httpUrl ? `, ${telemetry.httpUrl} (/metrics, /api/, the live page)` : ""}`);
+    }
     for (const [a, b] of o.pairs) log(`l2fwd: port ${a} (${o.specs[a]}) <-> port ${b} (${o.specs[b]})`);
     // Link changes are events: report each with its time; forwarding goes on on the other pairs.
     ports.forEach((p, i) => p.on("link", (e: PortEvent) => {
@@ -219,7 +235,10 @@ export async function runL2fwd(o: L2fwdOptions, control: L2fwdControl = {}): Pro
     const started = performance.now();
     const deadline = o.duration > 0 ? started + o.duration * 1000 : Infinity;
     const shouldStop = (): boolean => stop || (control.shouldStop?.() ?? false) || performance.now() >= deadline;
-    if (o.period > 0) ticker = setInterval(() => stats.report(), o.period * 1000);
+    if (live) {
+      const s = (screen = new L2fwdScreen(view, telemetry?.httpUrl ? `  ${telemetry.httpUrl}` : ""));
+      ticker = setInterval(() => s.draw(), Math.min(o.period, 1) * 1000);
+    } else if (o.period > 0) ticker = setInterval(() => stats.report(), o.period * 1000);
     if (share.length === 0) {
       const lanes = lanesFor(o.pairs, o["port-queues"]).map((l) => ({
         spec: l, rxq: ports[l.rx]!.rxQueue(l.rxQueue), txq: ports[l.tx]!.txQueue(l.txQueue), txMac: ports[l.tx]!.macAddress(),
@@ -265,6 +284,12 @@ export async function runL2fwd(o: L2fwdOptions, control: L2fwdControl = {}): Pro
     return { durationSec, workers, ports: summary, totals, events };
   } finally {
     if (ticker) clearInterval(ticker);
+    if (screen) {
+      screen.draw();
+      screen.close();
+      screen = undefined;
+    }
+    telemetry?.close();
     if (eventTicker) clearInterval(eventTicker);
     removeSignal();
     if (!given) {

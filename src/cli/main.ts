@@ -15,6 +15,7 @@ const COMMANDS: Record<string, Command> = {
   l2fwd: { summary: "forward frames between paired ports (DPDK l2fwd)", load: () => import("../../apps/l2fwd.ts") },
   pktgen: { summary: "generate and receive test traffic: rates, loss, latency", load: () => import("../../apps/pktgen.ts") },
   capture: { summary: "write what a port receives to a pcap file", load: () => import("./capture.ts") },
+  telemetry: { summary: "query a running bdk process's telemetry socket (ports, queues, workers, pools, app values)", load: () => import("./telemetry.ts") },
   demo: { summary: "pktgen → l2fwd → pktgen over veth pairs in private namespaces (no NIC needed)", load: () => import("./demo.ts") },
 };
 
