@@ -17,3 +17,17 @@ test("bench/nic-model.ts: every format and mode moves and counts its frames exac
     expect(c.packets % c.burst).toBe(0); // whole bursts only: every burst was full
   }
 });
+
+test("bench/steady-state.ts: a short run reports the heap at both ends, the GCs and the burst gaps", () => {
+  const p = Bun.spawnSync([process.execPath, new URL("../../bench/steady-state.ts", import.meta.url).pathname, "--json", "--seconds", "0.5", "--warmup", "0.1", "--format", "legacy"],
+    { stdout: "pipe", stderr: "pipe", timeout: 60_000 });
+  expect(p.stderr.toString()).toBe("");
+  expect(p.exitCode).toBe(0);
+  const r = JSON.parse(p.stdout.toString());
+  expect(r.format).toBe("legacy");
+  expect(r.packets).toBe(r.bursts * 32); // every burst full
+  for (const h of [r.heapStart, r.heapEnd]) expect(h.heapSize).toBeGreaterThan(0);
+  expect(typeof r.gcs).toBe("number");
+  expect(r.maxGapUs).toBeGreaterThan(0);
+  expect(r.gapsOver1ms).toBeLessThanOrEqual(r.gapsOver100us);
+});
