@@ -11,9 +11,11 @@
 // same loop on pinned workers, each with its own TX queue and stream and a share of the RX queues, counting
 // into shared memory: counters.ts), and apps/pktgen/run.ts for the command around them (ports, pool, stats,
 // result). docs/pktgen.md has the options.
+import { columns, LiveScreen, startTelemetry, type Telemetry } from "../src/index.ts";
 import { helpText } from "./common/args.ts";
 import { formatRate, onStopSignal, runAsProgram } from "./common/runtime.ts";
 import { CLI_OPTIONS, parsePktgenArgs } from "./pktgen/options.ts";
+import type { PktgenLive } from "./pktgen/live.ts";
 import { runPktgen, type PktgenResult, type PktgenStats } from "./pktgen/run.ts";
 
 export { parsePktgenArgs, resolveOptions, parseRate, parseSize, type PktgenOptions } from "./pktgen/options.ts";
@@ -81,6 +83,41 @@ export function formatSummary(r: PktgenResult): string[] {
   return out;
 }
 
+/** The terminal screen: rates, totals, loss, latency, ports and workers. */
+function screenLines(s: PktgenStats, live: PktgenLive, telemetry: Telemetry | undefined): string[] {
+  const v = live.values();
+  const l = v.latency;
+  const lines = [
+    `bdk pktgen  pid ${process.pid}  ${s.elapsedSec.toFixed(0)} s  ${v.state}${telemetry?.httpUrl ? `  ${telemetry.httpUrl}` : ""}   (Ctrl-C stops)`,
+    "",
+    ...columns([
+      ["", "rate", "Mbit/s", "frames"],
+      ["TX", formatRate(s.txPps), s.txMbps.toFixed(1), String(s.txPackets)],
+      ["RX", formatRate(s.rxPps), "", String(s.rxReceived)],
+    ]),
+    "",
+    `lost ${s.lost}${s.txPackets > 0 ? ` (${((100 * s.lost) / s.txPackets).toFixed(3)} %)` : ""}`,
+    l.count > 0 ? `latency p50 ${ns(l.p50)}  p99 ${ns(l.p99)}  p99.9 ${ns(l.p999)}  max ${ns(l.max)}  (${l.count} frames)` : "latency: none measured yet",
+    "",
+  ];
+  const portRows = live.ports.map((p) => {
+    let link = "?";
+    let st = { ipackets: 0, opackets: 0, imissed: 0 };
+    try {
+      link = p.link().up ? "up" : "DOWN";
+      st = p.stats();
+    } catch {
+      link = "gone";
+    }
+    return [p.spec, link, String(st.opackets), String(st.ipackets), String(st.imissed)];
+  });
+  lines.push(...columns([["port", "link", "opackets", "ipackets", "imissed"], ...portRows]));
+  if (s.workers && s.workers.length > 0) {
+    lines.push("", ...columns([["worker", "core", "TX rate", "RX rate", "TX", "RX"], ...s.workers.map((w, i) => [String(i), String(w.core), formatRate(w.txPps), formatRate(w.rxPps), String(w.txPackets), String(w.rxReceived)])]));
+  }
+  return lines;
+}
+
 export async function main(argv: string[]): Promise<number> {
   const o = parsePktgenArgs(argv);
   if (o.help) {
@@ -89,14 +126,36 @@ export async function main(argv: string[]): Promise<number> {
   }
   const ac = new AbortController();
   const removeSignal = onStopSignal(() => ac.abort());
+  // On a terminal (and not --json), one screen redrawn in place; notes then show under it.
+  let screen: LiveScreen | undefined;
+  let live: PktgenLive | undefined;
+  let telemetry: Telemetry | undefined;
   const err = (line: string): void => {
-    process.stderr.write(`${line}\n`);
+    if (screen) screen.note(line);
+    else process.stderr.write(`${line}\n`);
   };
+  const wantScreen = o.live !== false && !o.json && (o.interval ?? 1) > 0 && LiveScreen.wanted();
   try {
     const result = await runPktgen(o, {
       signal: ac.signal,
-      onStats: (o.interval ?? 1) > 0 ? (s) => err(formatStatsLine(s)) : undefined,
+      onStats: (o.interval ?? 1) > 0 ? (s) => (screen && live ? screen.draw(screenLines(s, live, telemetry)) : err(formatStatsLine(s))) : undefined,
       log: err,
+      onStart: (l) => {
+        live = l;
+        if (o.telemetry || o.telemetryHttp !== undefined) {
+          telemetry = startTelemetry({ ports: l.ports, pools: [l.pool], workers: () => l.workers(), app: l.telemetryApp(), ...(o.telemetryHttp !== undefined ? { http: o.telemetryHttp } : {}) });
+          err(`pktgen: telemetry on ${telemetry.socketPath} (bdk telemetry ${process.pid})${telemetry.httpUrl ? `, ${telemetry.httpUrl} (/metrics, /api/, the live page)` : ""}`);
+        }
+        if (wantScreen) screen = new LiveScreen();
+        return () => {
+          if (screen) {
+            screen.close();
+            screen = undefined;
+          }
+          telemetry?.close();
+          telemetry = undefined;
+        };
+      },
     });
     const summary = formatSummary(result);
     if (o.json) {

@@ -1,7 +1,7 @@
 // pktgen's options: the command-line table, the programmatic PktgenOptions, and resolveOptions(), which
 // checks everything that can be checked before a port is opened and turns text into numbers. Every
 // refusal is one line naming the option and the fix (a UsageError).
-import { net, type Port } from "../../src/index.ts";
+import { net, parseHttpAddress, type Port } from "../../src/index.ts";
 import { checkCores, parseArgs, parseCoreList, portResource, strictNumber, UsageError } from "../common/args.ts";
 import { MIN_FRAME_V4, MIN_FRAME_V6 } from "./payload.ts";
 
@@ -40,6 +40,9 @@ export const CLI_OPTIONS = {
   cores: { type: "string", value: "LIST", help: "worker cores, e.g. 0,1 or 0-3: one pinned worker per core; worker w sends on TX queue w a 1/N share of --rate and --count as stream ID+w (the ranges dealt round-robin: worker w builds frames w, w+N …), and polls RX queues w, w+N … (default: everything in the main thread)" },
   queues: { type: "int", min: 1, max: 1024, value: "N", help: "RX queues on the RX port (the main thread polls them all; with --cores the workers share them), spread by its RSS when it has one (vary --src-port or --src-ip so that flows differ); reordering is counted within each queue, since frames of one stream on different queues are not comparable (default 1)" },
   json: { type: "bool", help: "print the result as one JSON object on stdout" },
+  live: { type: "bool", default: true, help: "on a terminal, one screen redrawn in place every --interval instead of stats lines (--no-live: lines)" },
+  telemetry: { type: "bool", help: "serve telemetry on a Unix socket: bdk telemetry PID (docs/telemetry.md)" },
+  "telemetry-http": { type: "string", value: "[ADDR:]PORT", help: "also serve /metrics (Prometheus), /api and the live page over HTTP on PORT (on 127.0.0.1 unless ADDR is given; 0 picks a free port); implies --telemetry" },
 } as const;
 
 export type RateUnit = "pps" | "bps" | "percent";
@@ -78,6 +81,10 @@ export interface PktgenOptions {
   queues?: number;
   /** For the CLI: print JSON. runPktgen ignores it. */
   json?: boolean;
+  /** For the CLI: a live screen on a terminal (default true), telemetry, telemetry over HTTP ("[ADDR:]PORT"). runPktgen ignores them. */
+  live?: boolean;
+  telemetry?: boolean;
+  telemetryHttp?: string;
   /** For the CLI: --help was given. */
   help?: boolean;
 }
@@ -182,7 +189,11 @@ export function parsePktgenArgs(argv: readonly string[]): PktgenOptions {
     cores: o.cores as string | undefined,
     queues: o.queues as number | undefined,
     json: o.json,
+    live: o.live,
+    telemetry: o.telemetry,
+    telemetryHttp: o["telemetry-http"] as string | undefined,
   };
+  if (opts.telemetryHttp !== undefined) parseHttpAddress(opts.telemetryHttp, "pktgen: --telemetry-http");
   resolveOptions(opts); // every check that needs no port, now
   return opts;
 }

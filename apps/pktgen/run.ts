@@ -15,6 +15,7 @@ import { FrameGenerator, ReplaySource, type FrameSource } from "./generator.ts";
 import { resolveOptions, type PktgenOptions, type ResolvedOptions } from "./options.ts";
 import { Pacer, pacingFor, type PacingRate } from "./pacing.ts";
 import { mergeRx, Receiver, type RxResult } from "./receiver.ts";
+import { PktgenLive } from "./live.ts";
 import { runOnWorkers, type PktgenWorkerInit, type StartedWorker } from "./workers.ts";
 
 export type { StopReason };
@@ -44,6 +45,11 @@ export interface PktgenControl {
   onStats?: (s: PktgenStats) => void;
   /** Setup notes (link state, warnings, the workers). Default: stderr. */
   log?: (line: string) => void;
+  /**
+   * Called once the ports are up, before the first frame: live values read from the run's shared counters
+   * (for --telemetry and the terminal screen). What it returns is called when the run ends, before the ports close.
+   */
+  onStart?: (live: PktgenLive) => (() => void) | void;
 }
 
 export interface TxResult {
@@ -217,6 +223,8 @@ export async function runPktgen(options: PktgenOptions, control: PktgenControl =
 
   const t0 = monotonicNs();
   let engine: Engine | undefined;
+  let live: PktgenLive | undefined;
+  let endLive: (() => void) | void = undefined;
   try {
     if (r.tx !== undefined) txPort = open(r.tx, samePort, true);
     if (r.rx !== undefined) rxPort = samePort ? txPort : open(r.rx, true, false);
@@ -274,6 +282,15 @@ export async function runPktgen(options: PktgenOptions, control: PktgenControl =
     }
 
     await waitForLinks([txPort, rxPort], log);
+    let liveWorkers: StartedWorker[] = [];
+    if (control.onStart) {
+      live = new PktgenLive(counters, [...new Set([txPort, rxPort].filter((p): p is Port => p !== undefined))], pool, txPort !== undefined,
+        () => liveWorkers.map((s, w) => ({
+          index: w, core: s.core, tid: s.tid,
+          role: [inits[w]!.tx ? `TX queue ${w}` : "", inits[w]!.rxQueues.length > 0 ? `RX queue(s) ${inits[w]!.rxQueues.join(",")}` : ""].filter((x) => x !== "").join(", "),
+        })));
+      endLive = control.onStart(live);
+    }
 
     const stats = new StatsTicker(counters, control.onStats, r.interval * 1e9,
       inits.map((init, w) => ({ core: r.cores[w]!, tx: init.tx ? w : -1, rx: init.rxQueues })));
@@ -318,6 +335,7 @@ export async function runPktgen(options: PktgenOptions, control: PktgenControl =
       const run = await runOnWorkers({
         cores: r.cores, inits, counters, sending: txPort !== undefined, receiving: rxPort !== undefined, drainNs: r.drainMs * 1e6,
         rxDurationNs: txPort ? 0 : r.durationNs, rxCount: txPort ? 0 : r.count, tick: (now) => stats.tick(now), stopRequested, log,
+        onStarted: (w) => (liveWorkers = w),
       });
       stopReason = run.stopReason;
       started = run.workers;
@@ -385,6 +403,14 @@ export async function runPktgen(options: PktgenOptions, control: PktgenControl =
       })),
     };
   } finally {
+    live?.finish();
+    if (endLive) {
+      try {
+        endLive();
+      } catch (err) {
+        log(`pktgen: ending live views: ${(err as Error).message}`);
+      }
+    }
     engine?.close();
     for (const p of opened.reverse()) {
       try {

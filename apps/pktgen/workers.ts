@@ -104,6 +104,8 @@ export interface WorkersRun {
   tick: (nowNs: number) => void;
   stopRequested: () => boolean;
   log: (line: string) => void;
+  /** Told which threads run, once they are pinned (for live views). */
+  onStarted?: (workers: StartedWorker[]) => void;
 }
 
 /** How often the main thread looks at the workers' counts (ms). */
@@ -118,6 +120,7 @@ export async function runOnWorkers(w: WorkersRun): Promise<{ stopReason: StopRea
     cores: w.cores, name: "pktgen", init: (_core, i) => w.inits[i]!,
   });
   const workers: StartedWorker[] = group.workers.map((x) => ({ core: x.core, tid: x.tid, cpus: [...x.cpus] }));
+  w.onStarted?.(workers);
   for (const [i, x] of workers.entries()) {
     const init = w.inits[i]!;
     const tx = init.tx ? `TX queue ${init.index} (stream ${(init.options.streamId + init.index) & 0xffff})` : "";
