@@ -96,8 +96,6 @@ export class AfXdpPort extends PortBase {
     }
     const fds: number[] = [];
     try {
-      this.ctlFd = packetSocket(spec);
-      fds.push(this.ctlFd);
       this.mapFd = createXskMap(spec, nq);
       fds.push(this.mapFd);
       this.progFd = loadXdpProgram(spec, redirectProgram(this.mapFd));
@@ -107,6 +105,8 @@ export class AfXdpPort extends PortBase {
       fds.push(link.fd);
       this.xdpMode = link.mode;
       this.programId = progId(this.progFd);
+      this.ctlFd = packetSocket(spec);
+      fds.push(this.ctlFd);
       this.monitor = new LinkMonitor(spec);
     } catch (e) {
       for (const fd of fds.reverse()) close(fd);

@@ -22,7 +22,7 @@
 import { SysError } from "../../src/sys/errno.ts";
 import { BdkError } from "../../src/sys/errors.ts";
 import {
-  arrayBufferAt, bind, close, getsockopt, MAP_POPULATE, MAP_SHARED, mmap, munmap, PROT_READ, PROT_WRITE, setsockopt, setsockoptInt, socket,
+  arrayBufferAt, bind, close, getsockopt, MAP_POPULATE, MAP_SHARED, mmap, munmap, PROT_READ, PROT_WRITE, setsockopt, setsockoptInt, socket, usleep,
 } from "../../src/sys/libc.ts";
 import type { Mempool } from "../../src/mem/mempool.ts";
 import { AfXdpError, CAP_FIX } from "./bpf.ts";
@@ -203,8 +203,19 @@ export class XdpSocket {
         throw new AfXdpError("zerocopy", `${what}: zero-copy needs native XDP, and the port runs generic XDP`, "use mode=native on a driver with AF_XDP zero-copy, or zerocopy=auto");
       }
       const modeFlag = o.zeroCopy === "on" ? XDP_ZEROCOPY : o.zeroCopy === "off" || !o.native ? XDP_COPY : 0;
+      // A socket closed a moment ago (our own, at the last stop) frees its queue in deferred kernel work: EBUSY
+      // until then. Retry for up to a second before calling the queue taken.
+      const until = performance.now() + 1000;
       try {
-        bind(fd, sockaddrXdp(o.ifindex, o.queue, modeFlag | XDP_USE_NEED_WAKEUP), `${what}: bind to ${o.iface} queue ${o.queue}`);
+        for (;;) {
+          try {
+            bind(fd, sockaddrXdp(o.ifindex, o.queue, modeFlag | XDP_USE_NEED_WAKEUP), `${what}: bind to ${o.iface} queue ${o.queue}`);
+            break;
+          } catch (e) {
+            if (!(e instanceof SysError && e.errno === E_BUSY && performance.now() < until)) throw e;
+            usleep(2000);
+          }
+        }
       } catch (e) {
         if (e instanceof SysError && o.zeroCopy === "on" && (e.errno === E_OPNOTSUPP || e.errno === E_INVAL)) {
           throw new AfXdpError("zerocopy", `${what}: the driver of ${o.iface} cannot do AF_XDP zero-copy (${e.errno === E_OPNOTSUPP ? "EOPNOTSUPP" : "EINVAL"})`,
