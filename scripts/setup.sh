@@ -5,19 +5,23 @@ set -euo pipefail
 
 usage() {
   cat <<'USAGE'
-usage: scripts/setup.sh [--vm] [--help]
+usage: scripts/setup.sh [--vm] [--browser] [--help]
   (no option)  install host packages (iproute2, ping, tcpdump, tshark, cpio, xz, busybox-static, gcc,
                python3, util-linux, nodejs+npm if npm is missing), QEMU 10 from bookworm-backports,
                and the npm dependencies
   --vm         also build the test guest (kernel + initramfs) into .cache/vm/
+  --browser    also install Debian's chromium (/usr/bin/chromium): the telemetry page's test drives it
+               headless with playwright-core, which never downloads a browser of its own
   --help       this text
 USAGE
 }
 
 WANT_VM=0
+WANT_BROWSER=0
 for arg in "$@"; do
   case "$arg" in
     --vm) WANT_VM=1 ;;
+    --browser) WANT_BROWSER=1 ;;
     -h|--help) usage; exit 0 ;;
     *) echo "setup: unknown option '$arg'" >&2; usage >&2; exit 2 ;;
   esac
@@ -155,11 +159,21 @@ install_qemu() {
 }
 
 npm_deps() {
-  if [ -x "$ROOT/node_modules/bun/bin/bun.exe" ] || [ -x "$ROOT/node_modules/.bin/bun" ]; then
+  # (playwright-core: a devDependency added later than bun; a tree installed before it needs npm install again.)
+  if { [ -x "$ROOT/node_modules/bun/bin/bun.exe" ] || [ -x "$ROOT/node_modules/.bin/bun" ]; } && [ -f "$ROOT/node_modules/playwright-core/package.json" ]; then
     step "npm dependencies" "present"; return
   fi
   (cd "$ROOT" && quiet npm install --no-audit --no-fund) || die "npm install failed in $ROOT"
   step "npm dependencies" "installed"
+}
+
+browser() {
+  # Debian's own build, from the distribution's archive: test/unit/telemetry-page.test.ts launches /usr/bin/chromium.
+  if installed chromium && [ -x /usr/bin/chromium ]; then step "chromium" "present"; return; fi
+  apt_update
+  quiet apt-get install -y --no-install-recommends chromium || die "apt-get install chromium failed"
+  [ -x /usr/bin/chromium ] || die "chromium installed but /usr/bin/chromium is missing"
+  step "chromium" "installed"
 }
 
 guest() {
@@ -174,5 +188,6 @@ host_packages
 backports_source
 install_qemu
 npm_deps
+if [ "$WANT_BROWSER" -eq 1 ]; then browser; fi
 if [ "$WANT_VM" -eq 1 ]; then guest; fi
 step "done" ""
