@@ -15,6 +15,7 @@ const OPTIONS = {
   only: { type: "string", default: "", value: "WHAT", help: "forward or generate" },
   generator: { type: "string", default: "bdk", choices: ["bdk", "testpmd"], value: "WHO", help: "the generator that feeds both forwarders (the faster one keeps the forwarders the bottleneck)" },
   json: { type: "bool", help: "print the results as JSON" },
+  telemetry: { type: "bool", help: "also run bdk with --telemetry-http, scraped 10 times a second, and print its rate with telemetry over without (one run)" },
 } as const;
 
 const ROOT = new URL("..", import.meta.url).pathname.replace(/\/$/, "");
@@ -84,9 +85,16 @@ async function measure(lab: NetLab, programs: string[][], sink: [string, string]
   }
 }
 
-interface Row { what: string; bdk: number; testpmd: number; ratio: number; offered?: { bdk: number; testpmd: number } }
+interface Row { what: string; bdk: number; testpmd: number; ratio: number; offered?: { bdk: number; testpmd: number }; telemetry?: { on: number; off: number; ratio: number } }
 
-async function forwarding(o: { seconds: number; warmup: number; generator: string }): Promise<Row> {
+/** --telemetry: bdk's argv with telemetry served on HTTP (in the namespace's own 127.0.0.1), and a scraper beside it. */
+const TELEMETRY_PORT = 9464;
+function withTelemetry(lab: NetLab, ns: string, argv: string[]): string[][] {
+  const scraper = `for (;;) { for (const p of ["metrics", "api/snapshot"]) { try { await (await fetch("http://127.0.0.1:${TELEMETRY_PORT}/" + p)).text(); } catch {} } await Bun.sleep(100); }`;
+  return [[...argv, "--telemetry-http", String(TELEMETRY_PORT)], [...lab.prefix(ns), "taskset", "-c", "1", BUN, "-e", scraper]];
+}
+
+async function forwarding(o: { seconds: number; warmup: number; generator: string; telemetry: boolean }): Promise<Row> {
   const lab = new NetLab(`bdkbench${process.pid}`);
   try {
     const gen = lab.namespace("gen");
@@ -99,17 +107,19 @@ async function forwarding(o: { seconds: number; warmup: number; generator: strin
     const bdk = [...lab.prefix(fwd), "taskset", "-c", "0", BUN, `${ROOT}/apps/l2fwd.ts`, "af_packet:f0", "af_packet:f1", "--no-mac-updating", "--period", "0"];
     const dpdk = [...lab.prefix(fwd), ...testpmd("fwd", [0, 0], ["f0", "f1"], "io")];
     const b = await measure(lab, [bdk, generator], [sink, "s1"], [gen, "g0"], o);
+    const t = o.telemetry ? await measure(lab, [...withTelemetry(lab, fwd, bdk), generator], [sink, "s1"], [gen, "g0"], o) : undefined;
     const d = await measure(lab, [dpdk, generator], [sink, "s1"], [gen, "g0"], o);
     return {
       what: `forwarding: bdk l2fwd vs testpmd io (net_af_packet), both fed by ${o.generator === "bdk" ? "bdk pktgen" : "testpmd txonly"}`,
       bdk: b.delivered, testpmd: d.delivered, ratio: b.delivered / d.delivered, offered: { bdk: b.offered, testpmd: d.offered },
+      ...(t ? { telemetry: { on: t.delivered, off: b.delivered, ratio: t.delivered / b.delivered } } : {}),
     };
   } finally {
     lab.destroy();
   }
 }
 
-async function generation(o: { seconds: number; warmup: number }): Promise<Row> {
+async function generation(o: { seconds: number; warmup: number; telemetry: boolean }): Promise<Row> {
   const lab = new NetLab(`bdkbench${process.pid}`);
   try {
     const gen = lab.namespace("gen");
@@ -118,8 +128,9 @@ async function generation(o: { seconds: number; warmup: number }): Promise<Row> 
     const bdk = [...lab.prefix(gen), ...pktgen("g0", 1, o)];
     const dpdk = [...lab.prefix(gen), ...testpmd("gen", [0, 1], ["g0"], "txonly")];
     const b = (await measure(lab, [bdk], [sink, "s0"], undefined, o)).delivered;
+    const t = o.telemetry ? (await measure(lab, withTelemetry(lab, gen, bdk), [sink, "s0"], undefined, o)).delivered : undefined;
     const d = (await measure(lab, [dpdk], [sink, "s0"], undefined, o)).delivered;
-    return { what: "generation: bdk pktgen vs testpmd txonly (net_af_packet)", bdk: b, testpmd: d, ratio: b / d };
+    return { what: "generation: bdk pktgen vs testpmd txonly (net_af_packet)", bdk: b, testpmd: d, ratio: b / d, ...(t !== undefined ? { telemetry: { on: t, off: b, ratio: t / b } } : {}) };
   } finally {
     lab.destroy();
   }
@@ -138,6 +149,7 @@ else {
   for (const r of rows) {
     const offered = r.offered ? ` (offered ${formatRate(r.offered.bdk)} / ${formatRate(r.offered.testpmd)})` : "";
     console.log(`${r.what}: bdk ${formatRate(r.bdk)}, testpmd ${formatRate(r.testpmd)}, ratio ${r.ratio.toFixed(2)}${offered}`);
+    if (r.telemetry) console.log(`  bdk with telemetry (HTTP scraped at 10 Hz) ${formatRate(r.telemetry.on)} / without ${formatRate(r.telemetry.off)}: ratio ${r.telemetry.ratio.toFixed(2)}`);
   }
 }
 return 0;

@@ -29,7 +29,7 @@ describe("the live page in headless Chromium", () => {
       await waitForOutput(gen.stderr, /worker 0 on core 1/, 20000, seen);
       const url = /(http:\/\/127\.0\.0\.1:[0-9]+\/)/.exec(seen.text)![1]!;
       const origin = new URL(url).origin;
-      const ports = (await (await fetch(`${url}api/ethdev/list`)).json())["/ethdev/list"] as number[];
+      const ports = ((await (await fetch(`${url}api/ethdev/list`)).json()) as Record<string, number[]>)["/ethdev/list"]!;
       expect(ports).toEqual([0, 1]);
 
       browser = await chromium.launch({
@@ -54,7 +54,8 @@ describe("the live page in headless Chromium", () => {
 
       await page.goto(url, { waitUntil: "load" });
       await page.waitForSelector("#status.live", { timeout: 15000 });
-      await page.waitForFunction((n) => document.querySelectorAll("section.port").length === n, ports.length, { timeout: 15000 });
+      // (Functions that run in the page are given as text: this project's TypeScript has no DOM types.)
+      await page.waitForFunction(`document.querySelectorAll("section.port").length === ${ports.length}`, undefined, { timeout: 15000 });
       // Every port has its card, titled with its number.
       for (const p of ports) expect(await page.textContent(`section.port[data-port="${p}"] h2`)).toContain(`port ${p}`);
 
@@ -89,7 +90,7 @@ describe("the live page in headless Chromium", () => {
       // A phone: nothing wider than the screen.
       await page.setViewportSize({ width: 390, height: 844 });
       await Bun.sleep(1200);
-      const overflow = await page.evaluate(() => document.documentElement.scrollWidth - window.innerWidth);
+      const overflow = (await page.evaluate("document.documentElement.scrollWidth - window.innerWidth")) as number;
       expect(overflow).toBeLessThanOrEqual(0);
 
       expect(problems).toEqual([]);
