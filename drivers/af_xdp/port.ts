@@ -30,7 +30,7 @@ import {
   type NetdevInfo,
 } from "../../src/sys/netdev.ts";
 import { LinkMonitor } from "../../src/sys/netlink.ts";
-import { readdirSync } from "node:fs";
+import { readdirSync, readlinkSync } from "node:fs";
 import { packetSocket } from "../af_packet/socket.ts";
 import { PACKET_ADD_MEMBERSHIP, PACKET_DROP_MEMBERSHIP, PACKET_MR_PROMISC, packetMreq, SOL_PACKET } from "../af_packet/uapi.ts";
 import { AfXdpError, attachXdpLink, createXskMap, loadXdpProgram, progId, redirectProgram, xskMapDelete, xskMapSet, type XdpMode } from "./bpf.ts";
@@ -61,6 +61,19 @@ export function interfaceRxQueues(iface: string): number {
 /** What was said once per process about an interface's mode. */
 const told = new Set<string>();
 
+/** Interfaces this process has an af_xdp port on (netns inode:ifindex → spec): one XDP program per interface. */
+const open = new Map<string, string>();
+
+function interfaceKey(ifindex: number): string {
+  let ns = "";
+  try {
+    ns = readlinkSync("/proc/self/ns/net");
+  } catch {
+    // no /proc: the index alone
+  }
+  return `${ns}:${ifindex}`;
+}
+
 export class AfXdpPort extends PortBase {
   readonly iface: string;
   readonly ifindex: number;
@@ -80,6 +93,7 @@ export class AfXdpPort extends PortBase {
   private readonly monitor: LinkMonitor;
   private socks: XdpSocket[] = [];
   private starts = 0;
+  private readonly key: string;
 
   constructor(spec: string, opts: AfXdpOptions) {
     super(spec, "af_xdp", opts.iface);
@@ -93,6 +107,12 @@ export class AfXdpPort extends PortBase {
       const which = opts.queues === 1 ? `queue ${opts.queue}` : `queues ${opts.queue}..${opts.queue + opts.queues - 1}`;
       throw new AfXdpError("queue", `${spec}: interface ${opts.iface} has ${nq} RX queue${nq === 1 ? "" : "s"} (0..${nq - 1}), not ${which}`,
         `use queue= and queues= within them, or give the interface more (\`ethtool -L ${opts.iface} combined N\`; a veth: \`ip link add … numrxqueues N numtxqueues N type veth …\`)`);
+    }
+    this.key = interfaceKey(this.ifindex);
+    const other = open.get(this.key);
+    if (other !== undefined) {
+      throw new AfXdpError("busy", `${spec}: interface ${opts.iface} already has an af_xdp port in this process (${other}), and an interface takes one XDP program`,
+        `open it once, with queues=N for more queues (workers can take them), or queue=N to leave others to the kernel`);
     }
     const fds: number[] = [];
     try {
@@ -112,6 +132,7 @@ export class AfXdpPort extends PortBase {
       for (const fd of fds.reverse()) close(fd);
       throw e;
     }
+    open.set(this.key, spec);
     if (opts.mode === undefined && link0(this.xdpMode)) this.tell("generic", `generic XDP (the driver of ${opts.iface} has no native XDP)`);
   }
 
@@ -264,6 +285,7 @@ export class AfXdpPort extends PortBase {
   }
 
   protected release(): void {
+    open.delete(this.key);
     this.monitor.close();
     for (const fd of [this.linkFd, this.progFd, this.mapFd]) {
       try {
