@@ -316,6 +316,15 @@ export class AfXdpPort extends PortBase {
     return this.txqs[q] as AfXdpTxQueue;
   }
 
+  /**
+   * Kicks TX queue `queue` until the kernel has taken everything on its ring (copy mode sends a batch per
+   * kick, and fewer when the socket's send buffer is full; the next burst sends the rest, stop() drains). For an
+   * app that stops sending and wants its last frames out now. True when the ring is empty.
+   */
+  txFlush(queue: number, ms = 100): boolean {
+    return (this.txQueue(queue) as AfXdpTxQueue).flush(ms);
+  }
+
   /** The XDP socket of queue q (for an app's own poll); -1 while stopped. */
   queueFd(queue: number): number {
     return this.socks[queue]?.fd ?? -1;

@@ -293,8 +293,10 @@ export class AfXdpTxQueue extends TxQueueBase {
       i++;
     }
     if (put !== 0) Atomics.store(u32, h.prod, (prod + put) >>> 0);
-    // One kick per burst at most, and only when the kernel asks (copy mode always does: sendto is what sends).
-    if ((put !== 0 || room === 0) && (Atomics.load(u32, h.flags) & XDP_RING_NEED_WAKEUP) !== 0) this.kick(s);
+    // One kick per burst at most, and only when the kernel asks (copy mode always does: sendto is what sends) and
+    // the ring holds frames it has not taken: this burst's, or an earlier burst's that a kick left behind (copy
+    // mode sends one batch per call, and stops early when the socket's send buffer is full: EAGAIN).
+    if ((put !== 0 || Atomics.load(u32, h.cons) !== prod) && (Atomics.load(u32, h.flags) & XDP_RING_NEED_WAKEUP) !== 0) this.kick(s);
     const cnt = this.cnt;
     if (errors !== 0) cnt[C_ERRORS]! += errors;
     cnt[C_PACKETS]! += put;
@@ -310,6 +312,25 @@ export class AfXdpTxQueue extends TxQueueBase {
     // EAGAIN / EBUSY: the kernel sent what it could this time (copy mode sends a batch per call); ENOBUFS: the
     // device queue is full. The frames stay in the ring for the next kick. Anything else (ENETDOWN …) counts.
     if (e !== EAGAIN && e !== EBUSY && e !== ENOBUFS) cnt[C_KICK_ERRORS]!++;
+  }
+
+  /**
+   * Kicks until the kernel has taken every frame of the TX ring, or `ms` pass: for an app that stops sending and
+   * wants what it queued on the wire now (the next burst would send it too). True when the ring is empty.
+   */
+  flush(ms = 100): boolean {
+    const s = this.sock;
+    if (!s || !s.tx || Atomics.load(this.ctl, W_LIVE) !== this.gen) return true;
+    const tx = s.tx;
+    const until = performance.now() + ms;
+    while (Atomics.load(tx.u32, tx.h.cons) !== tx.u32[tx.h.prod]) {
+      if (performance.now() >= until) return false;
+      this.complete(s);
+      this.kick(s);
+      if (Atomics.load(tx.u32, tx.h.cons) !== tx.u32[tx.h.prod]) usleep(100);
+    }
+    this.complete(s);
+    return true;
   }
 
   /** Frames on the TX ring the kernel has not taken, and taken but not completed. */
