@@ -10,6 +10,10 @@ import { BdkError } from "../../src/sys/errors.ts";
 import { checkIfName } from "../../src/sys/netdev.ts";
 import { AfXdpPort, DEFAULT_FRAMES, MAX_QUEUES, MAX_RING, MIN_RING } from "./port.ts";
 import type { AfXdpOptions } from "./rxtx.ts";
+import { SysError } from "../../src/sys/errno.ts";
+import { close, socket } from "../../src/sys/libc.ts";
+import { createXskMap, loadXdpProgram, redirectProgram } from "./bpf.ts";
+import { AF_XDP, SOCK_RAW } from "./uapi.ts";
 
 export { AfXdpPort, interfaceRxQueues } from "./port.ts";
 export { AfXdpRxQueue, AfXdpTxQueue, attachQueue } from "./rxtx.ts";
@@ -67,3 +71,25 @@ export const driver: DriverDef = {
 };
 
 registerDriver(driver);
+
+/**
+ * Why af_xdp ports cannot be opened here (no XDP sockets, no bpf(2), no permission), or undefined when they
+ * can: an AF_XDP socket, an XSKMAP and the redirect program are made and closed again. For callers that pick a
+ * port type (the demo).
+ */
+export function afXdpUnavailable(): string | undefined {
+  const fds: number[] = [];
+  try {
+    fds.push(socket(AF_XDP, SOCK_RAW, 0, "AF_XDP probe"));
+    const map = createXskMap("af_xdp probe", 1);
+    fds.push(map);
+    fds.push(loadXdpProgram("af_xdp probe", redirectProgram(map)));
+    return undefined;
+  } catch (e) {
+    if (e instanceof SysError && e.errno === 97) return "this kernel has no XDP sockets (CONFIG_XDP_SOCKETS)";
+    if (e instanceof SysError && (e.errno === 1 || e.errno === 13)) return "AF_XDP needs CAP_NET_RAW, CAP_NET_ADMIN and CAP_BPF";
+    return (e as Error).message;
+  } finally {
+    for (const fd of fds.reverse()) close(fd);
+  }
+}

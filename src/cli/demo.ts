@@ -1,7 +1,9 @@
 // `bdk demo`: the main job on any Linux box, no NIC needed. As root it builds two veth pairs between two
 // private namespaces, runs `bdk l2fwd` on the inner ends and `bdk pktgen` on the outer ends (TX into one
 // pair, RX from the other), prints the rates, loss and latency, and removes everything it made, also on
-// Ctrl-C. Without root it says why and runs pktgen → l2fwd → pktgen over in-memory ring ports instead.
+// Ctrl-C. The ports are af_xdp when the kernel allows it (XDP sockets, frames in the pools' own buffers), else
+// af_packet; the demo says which it picked and why. Without root it says why and runs pktgen → l2fwd → pktgen
+// over in-memory ring ports instead.
 //
 // What keeps it from losing frames far below the path's capacity (each of these lost frames once):
 // - every option is checked before anything is built (pktgen's own parsers);
@@ -28,6 +30,7 @@ import { formatRate, onStopSignal } from "../../apps/common/runtime.ts";
 import { parsePktgenArgs, parseRate, resolveOptions, type PktgenResult } from "../../apps/pktgen.ts";
 import type { L2fwdResult } from "../../apps/l2fwd.ts";
 import { RX_DATA_OFFSET } from "../../drivers/af_packet/uapi.ts";
+import { afXdpUnavailable } from "../../drivers/af_xdp/index.ts";
 import { openPort } from "../index.ts";
 import { Mempool } from "../mem/mempool.ts";
 import { BdkError } from "../sys/errors.ts";
@@ -57,6 +60,15 @@ const MAX_RX_RING_FRAMES = 65536;
 const RELEASE_GAP_NS = 40e3;
 /** How long pktgen waits for frames in flight after its last one (ms); it stops as soon as all are back. */
 const DRAIN_MS = 3000;
+/**
+ * af_xdp: descriptors per ring (the frames themselves are the pool's buffers, so the pools must hold every
+ * ring's worth): l2fwd's two ports fill rings of AF_XDP_RING and can hold as many in TX; pktgen's RX port fills
+ * AF_XDP_RING / 2 from its 8192-buffer pool. At 100 kpps, 8192 descriptors are 82 ms of a stalled forwarder.
+ */
+const AF_XDP_RING = 8192;
+const AF_XDP_L2FWD_POOL = 4 * AF_XDP_RING + 8192;
+/** The largest frame an af_xdp port takes from a default pool (2176-byte buffers less XDP's 256-byte headroom). */
+const AF_XDP_MAX_FRAME = 1920;
 /** Ring size of the in-memory links of the demo without root. */
 const RING_DEMO_FRAMES = 4096;
 /** l2fwd's mempool buffers (the default data room): the largest frame it forwards. */
@@ -98,6 +110,8 @@ export interface PortMissed {
 
 export interface DemoResult {
   mode: "veth" | "ring";
+  /** The veth demo's port type: af_xdp when the kernel allows it (and the frames fit), else af_packet. */
+  portType?: "af_xdp" | "af_packet";
   /** Frames pktgen sent in the measured run that did not come back (pktgen.rx.lost). */
   lost: number;
   warmup: WarmupReport | undefined;
@@ -241,11 +255,12 @@ async function vethDemo(plan: DemoPlan): Promise<DemoResult> {
     lab.veth([fwd, "fwd1"], [gen, "gen1"], { mtu: plan.mtu });
     console.error(`demo: namespaces ${gen} (pktgen: gen0 → … → gen1) and ${fwd} (l2fwd: fwd0 ↔ fwd1), joined by two veth pairs`);
 
-    const fs = `frame_size=${plan.frameSize}`;
+    const ports = pickPorts(plan);
+    console.error(`demo: port type ${ports.type} (${ports.why})`);
     // l2fwd's own time limit is only a backstop (it is stopped when pktgen is done, or dies with the demo).
     const backstop = Math.ceil(plan.warmup + plan.duration + DRAIN_MS / 1000) + 30;
-    const l2fwd = Bun.spawn([...guard, ...lab.prefix(fwd), BUN, `${ROOT}/apps/l2fwd.ts`, `af_packet:fwd0,${fs}`, `af_packet:fwd1,${fs}`,
-      "--cores", String(l2fwdCore), "--ring-size", String(plan.ringFrames), "--json", "--period", "1", "--link-wait", "2",
+    const l2fwd = Bun.spawn([...guard, ...lab.prefix(fwd), BUN, `${ROOT}/apps/l2fwd.ts`, ...ports.l2fwd,
+      "--cores", String(l2fwdCore), "--json", "--period", "1", "--link-wait", "2",
       "--duration", String(backstop)], { stdout: "pipe", stderr: "pipe", detached: true });
     children.push(l2fwd);
     const l2fwdOut = new Response(l2fwd.stdout).text();
@@ -261,7 +276,7 @@ async function vethDemo(plan: DemoPlan): Promise<DemoResult> {
     if (otherCore !== undefined) moveThreads(l2fwd.pid, workerTid, otherCore);
 
     const pktgen = Bun.spawn([...guard, ...lab.prefix(gen), ...onOtherCore, BUN, `${ROOT}/src/cli/demo-pktgen.ts`, "--warmup", String(plan.warmup), "--",
-      "--tx", `af_packet:gen0,frames=${plan.ringFrames},${fs}`, "--rx", `af_packet:gen1,frames=${plan.rxRingFrames},${fs}`, ...plan.pktgenArgs],
+      "--tx", ports.tx, "--rx", ports.rx, ...plan.pktgenArgs],
     { stdout: "pipe", stderr: "pipe", detached: true });
     children.push(pktgen);
     // The demo itself too, now that its children are started (they would inherit it): it relays their
@@ -291,6 +306,7 @@ async function vethDemo(plan: DemoPlan): Promise<DemoResult> {
     const f = lastJson<L2fwdResult>(l2fwdText, "l2fwd", (j) => "totals" in j);
     return {
       mode: "veth",
+      portType: ports.type,
       lost: p.rx?.lost ?? 0,
       warmup: w?.warmup,
       pktgen: p,
@@ -299,7 +315,9 @@ async function vethDemo(plan: DemoPlan): Promise<DemoResult> {
         app: "l2fwd", spec: x.spec, ipackets: x.stats.ipackets, opackets: x.stats.opackets, imissed: x.stats.imissed,
       }))],
       cpu,
-      setup: { frameSize: plan.frameSize, ringFrames: plan.ringFrames, rxRingFrames: plan.rxRingFrames, mtu: plan.mtu, burst: plan.burst, cores: { l2fwd: l2fwdCore, pktgen: otherCore } },
+      setup: ports.type === "af_xdp"
+        ? { ringFrames: AF_XDP_RING, rxRingFrames: AF_XDP_RING / 2, mtu: plan.mtu, burst: plan.burst, cores: { l2fwd: l2fwdCore, pktgen: otherCore } }
+        : { frameSize: plan.frameSize, ringFrames: plan.ringFrames, rxRingFrames: plan.rxRingFrames, mtu: plan.mtu, burst: plan.burst, cores: { l2fwd: l2fwdCore, pktgen: otherCore } },
     };
   } finally {
     removeSignal();
@@ -307,6 +325,36 @@ async function vethDemo(plan: DemoPlan): Promise<DemoResult> {
     await Promise.all(children.map((c) => c.exited));
     lab.destroy();
   }
+}
+
+/**
+ * The veth demo's ports: af_xdp (XDP sockets, frames in the pools' buffers) when this kernel lets us make
+ * them and the frames fit an af_xdp buffer, else af_packet, with the reason either way. BDK_DEMO_PORT=af_packet
+ * (or af_xdp) decides instead.
+ */
+function pickPorts(plan: DemoPlan): { type: "af_xdp" | "af_packet"; why: string; l2fwd: string[]; tx: string; rx: string } {
+  const fs = `frame_size=${plan.frameSize}`;
+  const asked = process.env.BDK_DEMO_PORT;
+  let why: string | undefined;
+  if (asked === "af_packet") why = "BDK_DEMO_PORT=af_packet";
+  else if (plan.mtu + 14 > AF_XDP_MAX_FRAME) why = `frames up to ${plan.mtu + 14} bytes do not fit an af_xdp buffer (${AF_XDP_MAX_FRAME})`;
+  else why = afXdpUnavailable();
+  if (why === undefined || asked === "af_xdp") {
+    return {
+      type: "af_xdp",
+      why: why === undefined ? "XDP sockets over veth, frames in the pools' own buffers; BDK_DEMO_PORT=af_packet for AF_PACKET" : why,
+      l2fwd: ["af_xdp:fwd0", "af_xdp:fwd1", "--ring-size", String(AF_XDP_RING), "--pool", String(AF_XDP_L2FWD_POOL)],
+      tx: `af_xdp:gen0,frames=${AF_XDP_RING / 4}`,
+      rx: `af_xdp:gen1,frames=${AF_XDP_RING / 2}`,
+    };
+  }
+  return {
+    type: "af_packet",
+    why: `AF_PACKET rings; af_xdp not used: ${why}`,
+    l2fwd: [`af_packet:fwd0,${fs}`, `af_packet:fwd1,${fs}`, "--ring-size", String(plan.ringFrames)],
+    tx: `af_packet:gen0,frames=${plan.ringFrames},${fs}`,
+    rx: `af_packet:gen1,frames=${plan.rxRingFrames},${fs}`,
+  };
 }
 
 /** Pins every thread of process `pid` but `keep` to `cpu` (its later threads inherit that from their maker). */
@@ -484,7 +532,8 @@ function lastJson<T>(text: string, who: string, is: (j: Record<string, unknown>)
 function printResult(r: DemoResult): void {
   const p = r.pktgen;
   const us = (ns: number): string => (ns >= 1e6 ? `${(ns / 1e6).toFixed(2)} ms` : `${(ns / 1000).toFixed(1)} µs`);
-  console.log(`\nbdk demo (${r.mode === "veth" ? "AF_PACKET over veth pairs in private namespaces" : "in-memory ring ports"}):`);
+  const what = r.portType === "af_xdp" ? "AF_XDP over veth pairs in private namespaces" : "AF_PACKET over veth pairs in private namespaces";
+  console.log(`\nbdk demo (${r.mode === "veth" ? what : "in-memory ring ports"}):`);
   if (r.warmup) console.log(`  warm-up         ${r.warmup.sent} frames in ${r.warmup.seconds.toFixed(1)} s, not counted (lost ${r.warmup.lost})`);
   console.log(`  pktgen sent     ${p.txPackets} frames in ${p.durationSec.toFixed(1)} s (${formatRate(p.txPps)})`);
   if (r.l2fwd) console.log(`  l2fwd forwarded ${r.l2fwd.totals.tx} frames${r.warmup ? ", warm-up included" : ""} (dropped ${r.l2fwd.totals.dropped})`);

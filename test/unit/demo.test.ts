@@ -79,11 +79,15 @@ test("the demo reports rates, loss, latency and every port's imissed, loses noth
   expect(r.pktgen.rx.latencyNs.p50).toBeGreaterThan(0);
   expect(r.pktgen.rx.latencyNs.p99).toBeGreaterThanOrEqual(r.pktgen.rx.latencyNs.p50);
   // Each of the four ports, with its imissed: pktgen's two (for the measured run) and l2fwd's two.
+  // The port type the demo picked (af_xdp when the kernel allows it, else af_packet), said on stderr.
+  const t = r.portType as string;
+  expect(["af_xdp", "af_packet"]).toContain(t);
+  expect(err).toContain(`demo: port type ${t}`);
   expect(r.ports.map((p: { app: string; spec: string }) => `${p.app} ${p.spec.split(",")[0]}`).sort())
-    .toEqual(["l2fwd af_packet:fwd0", "l2fwd af_packet:fwd1", "pktgen af_packet:gen0", "pktgen af_packet:gen1"]);
+    .toEqual([`l2fwd ${t}:fwd0`, `l2fwd ${t}:fwd1`, `pktgen ${t}:gen0`, `pktgen ${t}:gen1`]);
   for (const p of r.ports) expect(typeof p.imissed).toBe("number");
-  expect(r.ports.find((p: { app: string; spec: string }) => p.app === "pktgen" && p.spec.startsWith("af_packet:gen1")).imissed).toBe(0);
-  expect(r.l2fwd.ports[0].stats.imissed).toBe(r.ports.find((p: { spec: string }) => p.spec.startsWith("af_packet:fwd0")).imissed);
+  expect(r.ports.find((p: { app: string; spec: string }) => p.app === "pktgen" && p.spec.startsWith(`${t}:gen1`)).imissed).toBe(0);
+  expect(r.l2fwd.ports[0].stats.imissed).toBe(r.ports.find((p: { spec: string }) => p.spec.startsWith(`${t}:fwd0`)).imissed);
   // l2fwd also forwarded the warm-up.
   expect(r.l2fwd.totals.tx).toBeGreaterThanOrEqual(r.pktgen.rx.received);
   expect(snapshot()).toEqual(before);
@@ -93,7 +97,7 @@ test("the human summary shows latency percentiles and each port's imissed", asyn
   const { out, code } = await runDemo(["--duration", "1", "--warmup", "0"]);
   expect(code).toBe(0);
   expect(out).toMatch(/latency\s+p50 [\d.]+ (µs|ms)\s+p99 [\d.]+ (µs|ms)\s+p99\.9/);
-  expect(out).toMatch(/imissed\s+pktgen af_packet:gen0 \d+, pktgen af_packet:gen1 \d+, l2fwd af_packet:fwd0 \d+, l2fwd af_packet:fwd1 \d+/);
+  expect(out).toMatch(/imissed\s+pktgen (af_packet|af_xdp):gen0 \d+, pktgen \1:gen1 \d+, l2fwd \1:fwd0 \d+, l2fwd \1:fwd1 \d+/);
   expect(out).toMatch(/waited for CPU\s+l2fwd worker [\d.]+% of the run/);
 }, 60000);
 
