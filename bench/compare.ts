@@ -2,8 +2,10 @@
 // the kernel at the far end (/sys/class/net/*/statistics). Prints both rates and their ratio.
 //   (a) forwarding: one generator (testpmd txonly) → forwarder (bdk l2fwd | testpmd io) → kernel sink
 //   (b) generation: bdk pktgen | testpmd txonly → kernel sink
+// Each for both kernel paths (--drivers): AF_PACKET (bdk's af_packet, DPDK's net_af_packet) and AF_XDP (bdk's
+// af_xdp, DPDK's net_af_xdp), on the same veths.
 // With 2 cores, the generator and the forwarder each own one core (taskset), as in shared/notes/anchors.md.
-// Usage: bun bench/compare.ts [--seconds 10] [--warmup 2] [--only forward|generate]
+// Usage: bun bench/compare.ts [--seconds 10] [--warmup 2] [--only forward|generate] [--drivers af_packet,af_xdp]
 import { parseArgs } from "../apps/common/args.ts";
 import { NetLab } from "../apps/common/netlab.ts";
 import { formatRate, runAsProgram } from "../apps/common/runtime.ts";
@@ -14,6 +16,7 @@ const OPTIONS = {
   warmup: { type: "number", default: 2, min: 0, value: "S", help: "seconds before measuring" },
   only: { type: "string", default: "", value: "WHAT", help: "forward or generate" },
   generator: { type: "string", default: "bdk", choices: ["bdk", "testpmd"], value: "WHO", help: "the generator that feeds both forwarders (the faster one keeps the forwarders the bottleneck)" },
+  drivers: { type: "string", default: "af_packet,af_xdp", value: "LIST", help: "the kernel paths to compare: af_packet (DPDK's net_af_packet), af_xdp (net_af_xdp), or both" },
   json: { type: "bool", help: "print the results as JSON" },
   telemetry: { type: "bool", help: "also run bdk with --telemetry-http, scraped 10 times a second, and print its rate with telemetry over without (one run)" },
 } as const;
@@ -36,18 +39,20 @@ function ensureTestpmd(): void {
  * logical lcores 0 and 1 onto them; both may be the same core, so that a forwarder stays off the
  * generator's core, as bdk's does).
  */
-function testpmd(prefix: string, [main, fwd]: [number, number], vdevs: string[], mode: string): string[] {
+type Driver = "af_packet" | "af_xdp";
+
+function testpmd(prefix: string, [main, fwd]: [number, number], vdevs: string[], mode: string, drv: Driver): string[] {
   const cores = main === fwd ? `${main}` : `${main},${fwd}`;
   return [
     "taskset", "-c", cores, TESTPMD, `--lcores=0@${main},1@${fwd}`, "--main-lcore", "0",
-    "--no-huge", "-m", "1024", "--no-pci", `--file-prefix=${prefix}`, ...vdevs.map((v, i) => `--vdev=net_af_packet${i},iface=${v}`),
+    "--no-huge", "-m", "1024", "--no-pci", `--file-prefix=${prefix}`, ...vdevs.map((v, i) => `--vdev=net_${drv}${i},iface=${v}`),
     "--", `--forward-mode=${mode}`, "--txpkts=64", "--total-num-mbufs=16384", "--auto-start", "--stats-period=1", "--burst=32",
   ];
 }
 
 /** bdk pktgen at full speed on one core. --size 68: 64 bytes handed to the port, as testpmd's --txpkts=64. */
-function pktgen(dev: string, core: number, o: { seconds: number; warmup: number }): string[] {
-  return ["taskset", "-c", String(core), BUN, `${ROOT}/apps/pktgen.ts`, "--tx", `af_packet:${dev}`, "--size", "68", "--interval", "0", "--duration", String(o.seconds + o.warmup + 5)];
+function pktgen(dev: string, core: number, o: { seconds: number; warmup: number }, drv: Driver): string[] {
+  return ["taskset", "-c", String(core), BUN, `${ROOT}/apps/pktgen.ts`, "--tx", `${drv}:${dev}`, "--size", "68", "--interval", "0", "--duration", String(o.seconds + o.warmup + 5)];
 }
 
 function counter(lab: NetLab, ns: string, dev: string, what: "rx_packets" | "tx_packets"): number {
@@ -85,7 +90,7 @@ async function measure(lab: NetLab, programs: string[][], sink: [string, string]
   }
 }
 
-interface Row { what: string; bdk: number; testpmd: number; ratio: number; offered?: { bdk: number; testpmd: number }; telemetry?: { on: number; off: number; ratio: number } }
+interface Row { what: string; driver: Driver; bdk: number; testpmd: number; ratio: number; offered?: { bdk: number; testpmd: number }; telemetry?: { on: number; off: number; ratio: number } }
 
 /** --telemetry: bdk's argv with telemetry served on HTTP (in the namespace's own 127.0.0.1), and a scraper beside it. */
 const TELEMETRY_PORT = 9464;
@@ -94,7 +99,7 @@ function withTelemetry(lab: NetLab, ns: string, argv: string[]): string[][] {
   return [[...argv, "--telemetry-http", String(TELEMETRY_PORT)], [...lab.prefix(ns), "taskset", "-c", "1", BUN, "-e", scraper]];
 }
 
-async function forwarding(o: { seconds: number; warmup: number; generator: string; telemetry: boolean }): Promise<Row> {
+async function forwarding(o: { seconds: number; warmup: number; generator: string; telemetry: boolean }, drv: Driver): Promise<Row> {
   const lab = new NetLab(`bdkbench${process.pid}`);
   try {
     const gen = lab.namespace("gen");
@@ -103,15 +108,15 @@ async function forwarding(o: { seconds: number; warmup: number; generator: strin
     lab.veth([gen, "g0"], [fwd, "f0"]);
     lab.veth([fwd, "f1"], [sink, "s1"]);
     // The same generator for both forwarders, on core 1.
-    const generator = [...lab.prefix(gen), ...(o.generator === "bdk" ? pktgen("g0", 1, o) : testpmd("gen", [0, 1], ["g0"], "txonly"))];
-    const bdk = [...lab.prefix(fwd), "taskset", "-c", "0", BUN, `${ROOT}/apps/l2fwd.ts`, "af_packet:f0", "af_packet:f1", "--no-mac-updating", "--period", "0"];
-    const dpdk = [...lab.prefix(fwd), ...testpmd("fwd", [0, 0], ["f0", "f1"], "io")];
+    const generator = [...lab.prefix(gen), ...(o.generator === "bdk" ? pktgen("g0", 1, o, drv) : testpmd("gen", [0, 1], ["g0"], "txonly", drv))];
+    const bdk = [...lab.prefix(fwd), "taskset", "-c", "0", BUN, `${ROOT}/apps/l2fwd.ts`, `${drv}:f0`, `${drv}:f1`, "--no-mac-updating", "--period", "0"];
+    const dpdk = [...lab.prefix(fwd), ...testpmd("fwd", [0, 0], ["f0", "f1"], "io", drv)];
     const b = await measure(lab, [bdk, generator], [sink, "s1"], [gen, "g0"], o);
     const t = o.telemetry ? await measure(lab, [...withTelemetry(lab, fwd, bdk), generator], [sink, "s1"], [gen, "g0"], o) : undefined;
     const d = await measure(lab, [dpdk, generator], [sink, "s1"], [gen, "g0"], o);
     return {
-      what: `forwarding: bdk l2fwd vs testpmd io (net_af_packet), both fed by ${o.generator === "bdk" ? "bdk pktgen" : "testpmd txonly"}`,
-      bdk: b.delivered, testpmd: d.delivered, ratio: b.delivered / d.delivered, offered: { bdk: b.offered, testpmd: d.offered },
+      what: `forwarding: bdk l2fwd vs testpmd io (net_${drv}), both fed by ${o.generator === "bdk" ? "bdk pktgen" : "testpmd txonly"}`,
+      driver: drv, bdk: b.delivered, testpmd: d.delivered, ratio: b.delivered / d.delivered, offered: { bdk: b.offered, testpmd: d.offered },
       ...(t ? { telemetry: { on: t.delivered, off: b.delivered, ratio: t.delivered / b.delivered } } : {}),
     };
   } finally {
@@ -119,18 +124,18 @@ async function forwarding(o: { seconds: number; warmup: number; generator: strin
   }
 }
 
-async function generation(o: { seconds: number; warmup: number; telemetry: boolean }): Promise<Row> {
+async function generation(o: { seconds: number; warmup: number; telemetry: boolean }, drv: Driver): Promise<Row> {
   const lab = new NetLab(`bdkbench${process.pid}`);
   try {
     const gen = lab.namespace("gen");
     const sink = lab.namespace("sink");
     lab.veth([gen, "g0"], [sink, "s0"]);
-    const bdk = [...lab.prefix(gen), ...pktgen("g0", 1, o)];
-    const dpdk = [...lab.prefix(gen), ...testpmd("gen", [0, 1], ["g0"], "txonly")];
+    const bdk = [...lab.prefix(gen), ...pktgen("g0", 1, o, drv)];
+    const dpdk = [...lab.prefix(gen), ...testpmd("gen", [0, 1], ["g0"], "txonly", drv)];
     const b = (await measure(lab, [bdk], [sink, "s0"], undefined, o)).delivered;
     const t = o.telemetry ? (await measure(lab, withTelemetry(lab, gen, bdk), [sink, "s0"], undefined, o)).delivered : undefined;
     const d = (await measure(lab, [dpdk], [sink, "s0"], undefined, o)).delivered;
-    return { what: "generation: bdk pktgen vs testpmd txonly (net_af_packet)", bdk: b, testpmd: d, ratio: b / d, ...(t !== undefined ? { telemetry: { on: t, off: b, ratio: t / b } } : {}) };
+    return { what: `generation: bdk pktgen vs testpmd txonly (net_${drv})`, driver: drv, bdk: b, testpmd: d, ratio: b / d, ...(t !== undefined ? { telemetry: { on: t, off: b, ratio: t / b } } : {}) };
   } finally {
     lab.destroy();
   }
@@ -140,8 +145,14 @@ async function main(args: string[]): Promise<number> {
 const o = parseArgs("bench/compare", OPTIONS, args);
 ensureTestpmd();
 const rows: Row[] = [];
-if (o.only !== "generate") rows.push(await forwarding(o));
-if (o.only !== "forward") rows.push(await generation(o));
+const drivers = o.drivers.split(",").map((d) => d.trim()).filter((d) => d !== "");
+for (const d of drivers) {
+  if (d !== "af_packet" && d !== "af_xdp") throw new BdkError(`bench/compare: --drivers: "${d}" is not a kernel path bdk and testpmd share`, "give af_packet, af_xdp or both (af_packet,af_xdp)");
+}
+for (const d of drivers as Driver[]) {
+  if (o.only !== "generate") rows.push(await forwarding(o, d));
+  if (o.only !== "forward") rows.push(await generation(o, d));
+}
 const cpu = (await Bun.file("/proc/cpuinfo").text()).match(/model name\s*:\s*(.*)/)?.[1] ?? "unknown CPU";
 if (o.json) console.log(JSON.stringify({ date: new Date().toISOString(), cpu, nproc: navigator.hardwareConcurrency, rows }));
 else {
