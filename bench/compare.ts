@@ -92,11 +92,14 @@ async function measure(lab: NetLab, programs: string[][], sink: [string, string]
 
 interface Row { what: string; driver: Driver; bdk: number; testpmd: number; ratio: number; offered?: { bdk: number; testpmd: number }; telemetry?: { on: number; off: number; ratio: number } }
 
-/** --telemetry: bdk's argv with telemetry served on HTTP (in the namespace's own 127.0.0.1), and a scraper beside it. */
+/**
+ * --telemetry: bdk's argv with telemetry served on HTTP (in the namespace's own 127.0.0.1), and a scraper on
+ * core `core` (off the measured bdk's core) that fetches /metrics and /api/snapshot 10 times a second.
+ */
 const TELEMETRY_PORT = 9464;
-function withTelemetry(lab: NetLab, ns: string, argv: string[]): string[][] {
+function withTelemetry(lab: NetLab, ns: string, argv: string[], core: number): string[][] {
   const scraper = `for (;;) { for (const p of ["metrics", "api/snapshot"]) { try { await (await fetch("http://127.0.0.1:${TELEMETRY_PORT}/" + p)).text(); } catch {} } await Bun.sleep(100); }`;
-  return [[...argv, "--telemetry-http", String(TELEMETRY_PORT)], [...lab.prefix(ns), "taskset", "-c", "1", BUN, "-e", scraper]];
+  return [[...argv, "--telemetry-http", String(TELEMETRY_PORT)], [...lab.prefix(ns), "taskset", "-c", String(core), BUN, "-e", scraper]];
 }
 
 async function forwarding(o: { seconds: number; warmup: number; generator: string; telemetry: boolean }, drv: Driver): Promise<Row> {
@@ -112,7 +115,7 @@ async function forwarding(o: { seconds: number; warmup: number; generator: strin
     const bdk = [...lab.prefix(fwd), "taskset", "-c", "0", BUN, `${ROOT}/apps/l2fwd.ts`, `${drv}:f0`, `${drv}:f1`, "--no-mac-updating", "--period", "0"];
     const dpdk = [...lab.prefix(fwd), ...testpmd("fwd", [0, 0], ["f0", "f1"], "io", drv)];
     const b = await measure(lab, [bdk, generator], [sink, "s1"], [gen, "g0"], o);
-    const t = o.telemetry ? await measure(lab, [...withTelemetry(lab, fwd, bdk), generator], [sink, "s1"], [gen, "g0"], o) : undefined;
+    const t = o.telemetry ? await measure(lab, [...withTelemetry(lab, fwd, bdk, 1), generator], [sink, "s1"], [gen, "g0"], o) : undefined;
     const d = await measure(lab, [dpdk, generator], [sink, "s1"], [gen, "g0"], o);
     return {
       what: `forwarding: bdk l2fwd vs testpmd io (net_${drv}), both fed by ${o.generator === "bdk" ? "bdk pktgen" : "testpmd txonly"}`,
@@ -133,7 +136,7 @@ async function generation(o: { seconds: number; warmup: number; telemetry: boole
     const bdk = [...lab.prefix(gen), ...pktgen("g0", 1, o, drv)];
     const dpdk = [...lab.prefix(gen), ...testpmd("gen", [0, 1], ["g0"], "txonly", drv)];
     const b = (await measure(lab, [bdk], [sink, "s0"], undefined, o)).delivered;
-    const t = o.telemetry ? (await measure(lab, withTelemetry(lab, gen, bdk), [sink, "s0"], undefined, o)).delivered : undefined;
+    const t = o.telemetry ? (await measure(lab, withTelemetry(lab, gen, bdk, 0), [sink, "s0"], undefined, o)).delivered : undefined;
     const d = (await measure(lab, [dpdk], [sink, "s0"], undefined, o)).delivered;
     return { what: `generation: bdk pktgen vs testpmd txonly (net_${drv})`, driver: drv, bdk: b, testpmd: d, ratio: b / d, ...(t !== undefined ? { telemetry: { on: t, off: b, ratio: t / b } } : {}) };
   } finally {

@@ -42,7 +42,12 @@ function json(body: unknown, status = 200): Response {
 
 /** The command a path under /api/ names: "/api/ethdev/stats/0" → "/ethdev/stats,0". */
 export function apiCommand(table: CommandTable, path: string): string {
-  const rest = decodeURIComponent(path.slice("/api".length)) || "/";
+  let rest: string;
+  try {
+    rest = decodeURIComponent(path.slice("/api".length)) || "/";
+  } catch {
+    return path.slice("/api".length); // a malformed %-escape: answered as an unknown command
+  }
   if (rest === "/" || rest.includes(",")) return rest;
   const name = rest.replace(/\/+$/, "");
   if (table.commands.has(name)) return name;
