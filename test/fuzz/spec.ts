@@ -4,7 +4,7 @@
  *
  * Safety: a random spec could name real things. Specs are generated from a grammar (kinds, the drivers' own
  * parameter names, junk keys, boundary values) and then mutated, and a spec is only opened when a guard
- * says it is harmless: an af_packet interface name must be one checked not to exist (or one the driver
+ * says it is harmless: an af_packet (or af_xdp) interface name must be one checked not to exist (or one the driver
  * refuses by its form), pcap files must lie inside this run's temp dir, and PCI addresses are looked up in
  * a recorded sysfs tree (test/fixtures/sysfs) instead of the machine's. Every port that opens is closed.
  *
@@ -79,7 +79,7 @@ function harmless(spec: string): boolean {
   } catch {
     return true; // refused before any driver runs
   }
-  if (parsed.kind === "af_packet") {
+  if (parsed.kind === "af_packet" || parsed.kind === "af_xdp") {
     const iface = parsed.positional ?? parsed.pairs.iface;
     if (iface === undefined) return true;
     try {
