@@ -133,7 +133,7 @@ export class AfXdpPort extends PortBase {
       throw e;
     }
     open.set(this.key, spec);
-    if (opts.mode === undefined && link0(this.xdpMode)) this.tell("generic", `generic XDP (the driver of ${opts.iface} has no native XDP)`);
+    if (opts.mode === undefined && this.xdpMode === "generic") this.tell("generic", `generic XDP (the driver of ${opts.iface} has no native XDP)`);
   }
 
   /** One line per interface and finding, once per process: which mode the port got when it had a choice. */
@@ -455,8 +455,4 @@ export class AfXdpPort extends PortBase {
     setNetdevMtu(this.iface, mtu);
     if (pool) Atomics.store(this.ctl, W_TX_MAX, this.txMax(mtu, pool));
   }
-}
-
-function link0(mode: XdpMode): boolean {
-  return mode === "generic";
 }

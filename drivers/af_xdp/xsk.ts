@@ -102,12 +102,11 @@ export function chunkFor(pool: Mempool): number {
   return chunk;
 }
 
-function xskError(what: string, e: unknown, iface: string, queue: number): unknown {
+function xskError(what: string, e: unknown, iface: string): unknown {
   if (!(e instanceof SysError)) return e;
   if (e.errno === E_AFNOSUPPORT) return new AfXdpError("no-xsk", `${what}: this kernel has no XDP sockets (AF_XDP)`, "use a kernel built with CONFIG_XDP_SOCKETS=y (Linux ≥ 4.18), or af_packet:" + iface);
   if (e.errno === E_PERM || e.errno === E_ACCES) return new AfXdpError("permission", `${what}: AF_XDP sockets need CAP_NET_RAW (and CAP_NET_ADMIN, CAP_BPF for the program)`, CAP_FIX);
   if (e.errno === E_NOMEM) return new AfXdpError("kernel", `${what}: registering the UMEM failed (ENOMEM: locked-memory limit)`, "raise `ulimit -l` or run as root");
-  void queue;
   return e;
 }
 
@@ -163,7 +162,7 @@ export class XdpSocket {
     try {
       fd = socket(AF_XDP, SOCK_RAW, 0, `${what}: AF_XDP socket`);
     } catch (e) {
-      throw xskError(what, e, o.iface, o.queue);
+      throw xskError(what, e, o.iface);
     }
     const maps: { va: number; len: number }[] = [];
     try {
@@ -177,7 +176,7 @@ export class XdpSocket {
         if (e instanceof SysError && e.errno === E_INVAL) {
           throw new AfXdpError("kernel", `${what}: the kernel refused the pool's memory as a UMEM (EINVAL: unaligned chunks need Linux ≥ 5.4)`, "use af_packet:" + o.iface);
         }
-        throw xskError(what, e, o.iface, o.queue);
+        throw xskError(what, e, o.iface);
       }
       const fillSize = Math.max(o.rxSize, 64);
       const compSize = Math.max(o.txSize, 64);
@@ -227,7 +226,7 @@ export class XdpSocket {
         if (e instanceof SysError && e.errno === E_INVAL) {
           throw new AfXdpError("queue", `${what}: the kernel refused to bind queue ${o.queue} of ${o.iface} (EINVAL)`, `check the queue count (\`ethtool -l ${o.iface}\`)`);
         }
-        throw xskError(what, e, o.iface, o.queue);
+        throw xskError(what, e, o.iface);
       }
       const opt = new Uint32Array(1);
       let zeroCopy = false;
