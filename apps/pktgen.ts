@@ -140,7 +140,8 @@ export async function main(argv: string[]): Promise<number> {
       signal: ac.signal,
       onStats: (o.interval ?? 1) > 0 ? (s) => (screen && live ? screen.draw(screenLines(s, live, telemetry)) : err(formatStatsLine(s))) : undefined,
       log: err,
-      onStart: (l) => {
+      // Live values only when something shows them: a run without telemetry or a screen is as before.
+      onStart: !(o.telemetry || o.telemetryHttp !== undefined || wantScreen) ? undefined : (l) => {
         live = l;
         if (o.telemetry || o.telemetryHttp !== undefined) {
           telemetry = startTelemetry({ ports: l.ports, pools: [l.pool], workers: () => l.workers(), app: l.telemetryApp(), ...(o.telemetryHttp !== undefined ? { http: o.telemetryHttp } : {}) });
