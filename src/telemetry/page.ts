@@ -155,7 +155,10 @@ function render(s) {
     if (!card) { card = portCard(p); ports.set(p.port, card); }
     const before = prev && prev.ports.find((x) => x.port === p.port);
     const d = (f) => (before && dt > 0 ? Math.max(0, f(p.stats) - f(before.stats)) / dt : 0);
-    const rx = d((x) => x.ipackets), tx = d((x) => x.opackets), drop = d((x) => x.imissed + x.rxNoMbuf + x.ierrors);
+    // Drops: what the port lost (ring full, no buffer, bad frames) plus what the app dropped on it (l2fwd: its TX queue was full).
+    const appDrop = (snap) => { const a = snap && snap.values && snap.values.l2fwd && snap.values.l2fwd.ports.find((x) => x.port === p.port); return a ? a.dropped : 0; };
+    const rx = d((x) => x.ipackets), tx = d((x) => x.opackets);
+    const drop = d((x) => x.imissed + x.rxNoMbuf + x.ierrors) + (before && dt > 0 ? Math.max(0, appDrop(s) - appDrop(prev)) / dt : 0);
     const rxb = d((x) => x.ibytes) * 8, txb = d((x) => x.obytes) * 8;
     if (before) { push(card.hist.rx, rx); push(card.hist.tx, tx); push(card.hist.drop, drop); }
     card.rx.textContent = rate(rx); card.tx.textContent = rate(tx); card.drop.textContent = rate(drop);

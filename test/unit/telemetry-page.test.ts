@@ -102,4 +102,42 @@ describe("the live page in headless Chromium", () => {
       await gen.exited;
     }
   }, 120000);
+  test("l2fwd's page: both ports, l2fwd's worker, rates non-zero, no console error", async () => {
+    const fw = Bun.spawn([BUN, `${ROOT}src/cli/main.ts`, "l2fwd", "null", "null", "--cores", "1", "--period", "0", "--duration", "60", "--json", "--telemetry-http", "0"],
+      { stdin: "ignore", stdout: "pipe", stderr: "pipe", env: { ...process.env, BDK_RUNTIME_DIR: RUNTIME } });
+    let browser: Browser | undefined;
+    try {
+      const seen = { text: "" };
+      await waitForOutput(fw.stderr, /worker on core 1/, 20000, seen);
+      const url = /(http:\/\/127\.0\.0\.1:[0-9]+\/)/.exec(seen.text)![1]!;
+      browser = await chromium.launch({
+        executablePath: CHROMIUM,
+        args: ["--headless", "--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run", "--disable-background-networking", "--disable-component-update", "--disable-sync"],
+      });
+      const page = await browser.newPage({ viewport: { width: 1024, height: 800 } });
+      const problems: string[] = [];
+      page.on("console", (m) => {
+        if (m.type() === "error") problems.push(`console: ${m.text()}`);
+      });
+      page.on("pageerror", (e) => problems.push(`page error: ${e.message}`));
+      page.on("request", (r) => {
+        if (new URL(r.url()).origin !== new URL(url).origin) problems.push(`outside request: ${r.url()}`);
+      });
+      await page.goto(`${url}?hz=5`, { waitUntil: "load" });
+      await page.waitForSelector("#status.live", { timeout: 15000 });
+      await page.waitForFunction(`document.querySelectorAll("section.port").length === 2`, undefined, { timeout: 15000 });
+      await Bun.sleep(1500);
+      for (const p of [0, 1]) {
+        expect(await page.textContent(`section.port[data-port="${p}"] .rx-rate`)).toMatch(/^[0-9.]+ (k|M)pps$/);
+        expect(await page.textContent(`section.port[data-port="${p}"] .link`)).toBe("link up");
+      }
+      expect(await page.isHidden("#pktgen")).toBe(true);
+      expect(await page.textContent("#workers tbody")).toContain("RX 0.0 1.0");
+      expect(problems).toEqual([]);
+    } finally {
+      await browser?.close();
+      fw.kill("SIGINT");
+      await fw.exited;
+    }
+  }, 60000);
 });
