@@ -194,3 +194,52 @@ describe("telemetry bad input: one line naming the thing and the fix", () => {
     expect(r.err.trim()).toBe("bdk telemetry: unknown option --frob; options: --all --pretty --compact --help");
   });
 });
+
+describe("telemetry in this process (null ports)", () => {
+  test("/api maps paths to commands with their HTTP status; /events streams snapshots; label values are escaped", async () => {
+    const { Mempool, openPort, startTelemetry } = await import("../../src/index.ts");
+    const { renderFamilies } = await import("../../src/telemetry/metrics.ts");
+    const pool = Mempool.create({ count: 256, hugepages: "never", name: "inproc" });
+    const ports = [openPort("null", { pool }), openPort("null", { pool })];
+    for (const p of ports) p.start();
+    const t = startTelemetry({ ports, socket: false, http: { port: 0, hz: 10 } });
+    try {
+      expect(t.socketPath).toBeUndefined();
+      const get = async (path: string): Promise<{ status: number; body: string; type: string }> => {
+        const r = await fetch(`${t.httpUrl}${path}`);
+        return { status: r.status, body: await r.text(), type: r.headers.get("content-type") ?? "" };
+      };
+      expect(JSON.parse((await get("api/ethdev/stats/1")).body)).toHaveProperty(["/ethdev/stats", "ipackets"]);
+      expect(JSON.parse((await get("api/ethdev/stats,1")).body)).toHaveProperty(["/ethdev/stats", "ipackets"]);
+      expect((await get("api/ethdev/stats/9")).status).toBe(400);
+      expect((await get("api/nope")).status).toBe(404);
+      expect((await get("api/%zz")).status).toBe(404);
+      expect(JSON.parse((await get("api/")).body).commands.map((c: { command: string }) => c.command)).toContain("/ethdev/xstats");
+      expect((await get("nope")).status).toBe(404);
+      const page = await get("");
+      expect(page.type).toContain("text/html");
+      expect(page.body).not.toMatch(/<(script|link|img)[^>]+(src|href)=/i); // nothing loaded from anywhere
+      const metrics = await get("metrics");
+      expect(metrics.type).toContain("version=0.0.4");
+      expect(parseProm(metrics.body).get("bdk_port_info")!.samples).toHaveLength(2);
+      // Server-Sent Events: a snapshot per tick.
+      const events = await fetch(`${t.httpUrl}events?hz=10`);
+      expect(events.headers.get("content-type")).toBe("text/event-stream");
+      const reader = events.body!.getReader();
+      let text = "";
+      while ((text.match(/^data: /gm) ?? []).length < 3) text += new TextDecoder().decode((await reader.read()).value);
+      await reader.cancel();
+      const snaps = text.split("\n").filter((l) => l.startsWith("data: ")).map((l) => JSON.parse(l.slice(6)));
+      expect(snaps[0].ports).toHaveLength(2);
+      expect(snaps[2].mono).toBeGreaterThan(snaps[0].mono);
+      // Escapes: backslash, quote and newline in a label value; the reader gets them back.
+      const text2 = renderFamilies([{ name: "x_total", type: "counter", help: "a\\b\nc", samples: [{ labels: { v: 'q"\\\n' }, value: 1 }] }]);
+      expect(text2).toBe('# HELP x_total a\\\\b\\nc\n# TYPE x_total counter\nx_total{v="q\\"\\\\\\n"} 1\n');
+      expect(parseProm(text2).get("x_total")!.samples[0]!.labels.v).toBe('q"\\\n');
+    } finally {
+      t.close();
+      for (const p of ports) p.close();
+      pool.destroy();
+    }
+  });
+});
