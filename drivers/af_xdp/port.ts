@@ -243,6 +243,11 @@ export class AfXdpPort extends PortBase {
     for (let q = 0; q < cfg.rxQueues; q++) this.rxq(q).bind(socks[q], gen);
     for (let q = 0; q < cfg.txQueues; q++) this.txq(q).bind(socks[q], gen);
     Atomics.store(this.ctl, W_LIVE, gen);
+    const want = cfg.rxRingSizes.reduce((a, b) => a + b, 0);
+    if (want > cfg.pool.available()) {
+      warnOnce(`af_xdp:pool:${this.spec}`, `${this.spec}: its fill rings want ${want} buffers and the pool "${cfg.pool.name}" has ${cfg.pool.available()} free: ` +
+        "the kernel drops what it has no buffer for (imissed); create the pool with more buffers or give smaller rings (frames=)");
+    }
     try {
       for (let q = 0; q < cfg.rxQueues; q++) this.rxq(q).refill();
       for (let q = 0; q < cfg.rxQueues; q++) xskMapSet(this.mapFd, this.opts.queue + q, socks[q]!.fd, this.spec);
