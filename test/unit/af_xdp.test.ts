@@ -268,6 +268,30 @@ describe.skipIf(!isRoot())("af_xdp on veth", () => {
     expect(xdpOf(v1.a)).toBeUndefined();
   }, 30000);
 
+  test("an idle `bdk l2fwd --cores 1` sleeps on the XDP sockets (RxWaiter) and forwards the first ping after", async () => {
+    const n = net();
+    const v1 = n.vethPair({ nsB: true, addrB: "192.0.2.1/24" });
+    const v2 = n.vethPair({ nsB: true, addrB: "192.0.2.2/24" });
+    const fwd = spawn([BDK, "l2fwd", `af_xdp:${v1.a}`, `af_xdp:${v2.a}`, "--no-mac-updating", "--cores", "1", "-T", "0"], { stdout: "pipe", stderr: "pipe" });
+    try {
+      expect(await waitFor(() => xdpOf(v1.a) !== undefined && xdpOf(v2.a) !== undefined, 15000)).toBe(true);
+      await Bun.sleep(1000);
+      // CPU time (user + system, clock ticks) of the whole process over 3 s of silence: a polling worker would burn 300.
+      const ticks = (): number => {
+        const f = readFileSync(`/proc/${fwd.pid}/stat`, "utf8").split(") ")[1]!.split(" ");
+        return Number(f[11]) + Number(f[12]);
+      };
+      const t0 = ticks();
+      await Bun.sleep(3000);
+      expect(ticks() - t0).toBeLessThan(60);
+      const ping = execIn(v1.nsB, ["ping", "-c", "3", "-i", "0.3", "-W", "2", "192.0.2.2"], { allowFail: true });
+      expect(ping.stdout).toContain("3 received");
+    } finally {
+      fwd.kill("SIGINT");
+      await fwd.exited;
+    }
+  }, 40000);
+
   test("frames of a queue no socket is bound to stay with the kernel (2-queue veth, port on queue 0)", async () => {
     const n = net();
     const qa = `bdkq${process.pid % 10000}a`;
