@@ -11,6 +11,7 @@ import { join } from "node:path";
 import { cpus } from "node:os";
 import { spawn } from "bun";
 import { AfXdpError, AfXdpPort, attachedXdpProgram } from "../../drivers/af_xdp/index.ts";
+import { redirectProgram } from "../../drivers/af_xdp/bpf.ts";
 import { BdkError, Burst, Mempool, openPort, type Port } from "../../src/index.ts";
 import { isRoot } from "../../src/sys/libc.ts";
 import { Capture, execIn, ip, linkStat, readPcap, run, sendRawFrames, TestNet } from "../helpers/netns.ts";
@@ -105,6 +106,38 @@ async function waitFor(cond: () => boolean, ms: number): Promise<boolean> {
   }
   return true;
 }
+
+test("the redirect program: five instructions, encoded as the kernel reads them (no root needed)", () => {
+  const p = redirectProgram(7);
+  const hex = Array.from(p, (b) => b.toString(16).padStart(2, "0")).join("");
+  expect(hex).toBe(
+    "6112100000000000" + // r2 = *(u32 *)(r1 + 16): ctx->rx_queue_index
+    "1811000007000000" + "0000000000000000" + // r1 = map fd 7 (ld_imm64, BPF_PSEUDO_MAP_FD)
+    "b703000002000000" + // r3 = XDP_PASS
+    "8500000033000000" + // call bpf_redirect_map (51)
+    "9500000000000000", // exit
+  );
+});
+
+test("bad af_xdp specs are refused before anything is opened, naming what is accepted (no root needed)", () => {
+  const refused = (spec: string): string => {
+    try {
+      openPort(spec).close();
+    } catch (e) {
+      expect(e).toBeInstanceOf(BdkError);
+      return (e as Error).message;
+    }
+    throw new Error(`${spec} was not refused`);
+  };
+  expect(refused("af_xdp:")).toContain("iface");
+  expect(refused("af_xdp:lo,queues=0")).toContain("queues=0 is out of range");
+  expect(refused("af_xdp:lo,queue=-1")).toContain("queue=");
+  expect(refused("af_xdp:lo,queue=5000")).toContain("queue=5000 is out of range");
+  expect(refused("af_xdp:lo,frames=100")).toContain("power of two");
+  expect(refused("af_xdp:lo,zerocopy=maybe")).toContain("zerocopy=auto, on or off");
+  expect(refused("af_xdp:lo,mode=turbo")).toContain("mode=native or mode=generic");
+  expect(refused("af_xdp:no-such-if0")).toContain("no-such-if0");
+});
 
 describe.skipIf(!isRoot())("af_xdp on veth", () => {
   test("exact bytes both ways: 300 frames of 60..1514 bytes to tcpdump on the peer, and from the peer", async () => {
