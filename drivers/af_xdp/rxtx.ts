@@ -69,7 +69,7 @@ export class AfXdpRxQueue extends RxQueueBase {
     this.ctl = new Int32Array(shared);
   }
 
-  /** The socket's XDP_STATISTICS as last read (owner only): see readKernelStats. */
+  /** The socket's XDP_STATISTICS as last read by foldDrops (owner only). */
   readonly kernel = new Float64Array(6);
   /** Kernel drops of this socket already added to the missed counter. */
   private folded = 0;
