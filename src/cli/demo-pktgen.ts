@@ -43,7 +43,9 @@ export async function main(argv: string[]): Promise<number> {
   // One pool and two ports for both runs (runPktgen leaves ports it is given open), sized as runPktgen would.
   const maxLen = r.sizes.reduce((m, s) => Math.max(m, s), 0);
   const dataRoom = Math.max(2048, Math.ceil(maxLen / 128) * 128);
-  const pool = Mempool.create({ count: dataRoom > 2048 ? 4096 : 8192, dataRoom, name: "pktgen" });
+  // af_xdp ports keep their rings' worth of the pool's own buffers in the kernel (fill and TX rings): a larger pool.
+  const xdp = [o.tx, o.rx].some((s) => s.startsWith("af_xdp:"));
+  const pool = Mempool.create({ count: xdp ? 16384 : dataRoom > 2048 ? 4096 : 8192, dataRoom, name: "pktgen" });
   const ports: Port[] = [];
   try {
     const tx = openPort(o.tx, { pool, rxQueues: 1, txQueues: 1 });

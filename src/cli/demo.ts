@@ -63,7 +63,8 @@ const DRAIN_MS = 3000;
 /**
  * af_xdp: descriptors per ring (the frames themselves are the pool's buffers, so the pools must hold every
  * ring's worth): l2fwd's two ports fill rings of AF_XDP_RING and can hold as many in TX; pktgen's RX port fills
- * AF_XDP_RING / 2 from its 8192-buffer pool. At 100 kpps, 8192 descriptors are 82 ms of a stalled forwarder.
+ * AF_XDP_RING / 2 and its TX port AF_XDP_RING / 8 from its 16384-buffer pool (demo-pktgen.ts). At 100 kpps,
+ * 8192 descriptors are 82 ms of a stalled forwarder.
  */
 const AF_XDP_RING = 8192;
 const AF_XDP_L2FWD_POOL = 4 * AF_XDP_RING + 8192;
@@ -344,7 +345,7 @@ function pickPorts(plan: DemoPlan): { type: "af_xdp" | "af_packet"; why: string;
       type: "af_xdp",
       why: why === undefined ? "XDP sockets over veth, frames in the pools' own buffers; BDK_DEMO_PORT=af_packet for AF_PACKET" : why,
       l2fwd: ["af_xdp:fwd0", "af_xdp:fwd1", "--ring-size", String(AF_XDP_RING), "--pool", String(AF_XDP_L2FWD_POOL)],
-      tx: `af_xdp:gen0,frames=${AF_XDP_RING / 4}`,
+      tx: `af_xdp:gen0,frames=${AF_XDP_RING / 8}`,
       rx: `af_xdp:gen1,frames=${AF_XDP_RING / 2}`,
     };
   }
