@@ -199,6 +199,18 @@ describe.skipIf(!isRoot())("af_xdp on veth", () => {
     expect((refusal(`af_xdp:${v.a},mode=generic,zerocopy=on`) as AfXdpError).reason).toBe("zerocopy");
     expect(refusal(`af_xdp:${v.a},mode=fast`).message).toContain("mode=native or mode=generic");
     expect(refusal(`af_xdp:${v.a},frames=1000`).message).toContain("power of two");
+    // A pool whose buffers are smaller than AF_XDP's smallest chunk: refused at configure, the port closed again.
+    const small = Mempool.create({ count: 1024, dataRoom: 1024, headroom: 0, name: "xdp-small" });
+    try {
+      openPort(`af_xdp:${v.a}`, { pool: small });
+      throw new Error("a pool of 1024-byte buffers was not refused");
+    } catch (e) {
+      expect(e).toBeInstanceOf(AfXdpError);
+      expect((e as AfXdpError).reason).toBe("pool");
+      expect((e as Error).message).toContain("headroom + dataRoom ≥ 2048");
+    }
+    expect(xdpOf(v.a)).toBeUndefined();
+    small.destroy();
     // Two ports on one interface in one process.
     const first = openPort(`af_xdp:${v.a}`);
     try {
