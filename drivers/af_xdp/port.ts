@@ -256,6 +256,12 @@ export class AfXdpPort extends PortBase {
       this.stop();
       throw e;
     }
+    if (this.zeroCopy && !cfg.pool.arena.hugepage && cfg.pool.stride % 4096 !== 0 && 4096 % cfg.pool.stride !== 0) {
+      // Zero-copy DMA-maps the UMEM page by page: a chunk that crosses into a page that is not physically next
+      // to it is refused by the kernel (counted in rx_qN_xsk_invalid_descs), and with this stride many do.
+      warnOnce(`af_xdp:zc-pages:${this.spec}`, `${this.spec}: zero-copy over the pool "${cfg.pool.name}" on 4 KiB pages: ${cfg.pool.stride}-byte buffers cross pages the NIC cannot DMA across; ` +
+        "reserve hugepages (`bdk hugepages --reserve 2M:512`) before creating the pool, or use zerocopy=off");
+    }
     if (this.opts.zeroCopy === "auto") {
       this.tell(this.zeroCopy ? "zc" : "copy", this.zeroCopy ? `${this.xdpMode} XDP, zero-copy` : `${this.xdpMode} XDP, copy mode (the driver of ${this.iface} has no AF_XDP zero-copy${this.xdpMode === "generic" ? " in generic mode" : ""})`);
     }
