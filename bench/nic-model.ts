@@ -112,7 +112,7 @@ export class ModelPort {
     this.bar = createArena({ size: BAR_BYTES, hugepages: "never", name: `model${o.portId} BAR0` });
     this.regs = this.bar.u32;
     const adv = o.format === "adv";
-    const { places, bytes } = layoutRings(o.rx ? [o.rxRing] : [], o.tx ? [o.txRing] : [], adv);
+    const { places, bytes } = layoutRings(o.rx ? [o.rxRing] : [], o.tx ? [o.txRing] : []);
     this.ring = createArena({ size: bytes, hugepages: "never", name: `model${o.portId} rings` });
     const generation = 1;
     new Int32Array(this.live)[0] = generation;

@@ -333,7 +333,8 @@ static void burst_free_from(burst_t *b, pool_t *p, uint32_t from) {
   b->count = 0;
 }
 
-enum { W_NEXT = 0, W_CLEAN = 1, W_DROPPING = 2, W_CONTEXT = 3, W_HEAD = 4 };
+enum { W_NEXT = 0, W_CLEAN = 1, W_DROPPING = 2, W_CONTEXT = 3, W_HEAD = 4, W_HOLD = 5 };
+#define RX_FREE_THRESH 32
 enum { C_PACKETS = 0, C_BYTES = 1, C_ERRORS = 2, C_MISSED = 3, C_NOMBUF = 4 };
 #define NO_BUFFER 0xffffffffu
 #define DESC_BYTES 16
@@ -344,7 +345,7 @@ typedef struct {
   uint32_t *bar;
   int32_t *live;
   int32_t generation;
-  uint32_t size, mask, tailWord;
+  uint32_t size, mask, tailWord, rxFreeThresh;
   double cnt[8];
   pool_t *pool;
   uint16_t portId;
@@ -361,6 +362,17 @@ static inline void tail_write(queue_t *q, uint32_t v) {
   __asm__ volatile("" ::: "memory");
   *(volatile uint32_t *)&q->bar[q->tailWord] = v;
 #endif
+}
+
+/* ring.ts rxDoorbell: the RX tail written once rxFreeThresh refilled descriptors gathered. */
+static inline void rx_doorbell(queue_t *q, uint32_t next, uint32_t refilled) {
+  int32_t held = q->ctl[W_HOLD] + (int32_t)refilled;
+  if ((uint32_t)held < q->rxFreeThresh) {
+    q->ctl[W_HOLD] = held;
+    return;
+  }
+  q->ctl[W_HOLD] = 0;
+  tail_write(q, (next - 1) & q->mask);
 }
 
 static inline int is_live(queue_t *q) { return __atomic_load_n(q->live, __ATOMIC_ACQUIRE) == q->generation; }
@@ -518,7 +530,7 @@ static NOINLINE uint32_t adv_rx_burst(queue_t *q, burst_t *burst) {
   ctl[W_NEXT] = (int32_t)next;
   ctl[W_DROPPING] = dropping;
   ctl[W_HEAD] = (int32_t)(head + 1);
-  tail_write(q, (next - 1) & mask);
+  rx_doorbell(q, next, ready);
   burst->count = n;
   q->cnt[C_PACKETS] += n;
   q->cnt[C_BYTES] += (double)bytes;
@@ -542,6 +554,12 @@ static void adv_write_context(uint32_t *d, uint32_t w, pool_t *p, uint32_t b, ui
   if ((r & (TX_TCP_CKSUM | TX_TCP_SEG)) != 0) tucmd |= A_TUCMD_L4T_TCP;
   d[w + 2] = tucmd;
   d[w + 3] = (r & TX_TCP_SEG) != 0 ? (((uint32_t)p->tsoSegsz[b] << 16) | ((uint32_t)p->l4Len[b] << 8)) : 0;
+}
+
+/* adv-rxtx.ts closeRun: RS on a run's last descriptor, its DD says the run went. */
+static inline void close_run(uint32_t *d, uint32_t *ends, uint32_t runStart, uint32_t runLast) {
+  d[runLast * 4 + 2] |= A_TXD_CMD_RS;
+  ends[runStart] = runLast;
 }
 
 static NOINLINE uint32_t adv_tx_burst(queue_t *q, burst_t *burst, uint32_t start) {
@@ -575,6 +593,8 @@ static NOINLINE uint32_t adv_tx_burst(queue_t *q, burst_t *burst, uint32_t start
   uint32_t count = end - start;
   uint32_t n = 0;
   uint64_t bytes = 0; /* an integer, as the JIT makes of the TS side's `let bytes = 0` */
+  int64_t runStart = -1;
+  uint32_t runLast = 0;
   while (n < count) {
     uint32_t b = bufs[start + n];
     uint32_t r = req[b];
@@ -585,15 +605,20 @@ static NOINLINE uint32_t adv_tx_burst(queue_t *q, burst_t *burst, uint32_t start
       uint32_t w = next * 4;
       uint32_t len = lens[b];
       dma_words(lo[b], hi[b], offs[b], d, w);
-      d[w + 2] = len | (A_TXD_CMD_DEXT | A_TXD_DTYP_DATA | A_TXD_CMD_IFCS | A_TXD_CMD_EOP | A_TXD_CMD_RS);
+      d[w + 2] = len | (A_TXD_CMD_DEXT | A_TXD_DTYP_DATA | A_TXD_CMD_IFCS | A_TXD_CMD_EOP);
       d[w + 3] = len << A_TXD_PAYLEN_SHIFT;
       slots[next] = b;
-      ends[next] = next;
+      if (runStart < 0) runStart = (int64_t)next;
+      runLast = next;
       bytes += len;
       next = (next + 1) & mask;
       room--;
       n++;
       continue;
+    }
+    if (runStart >= 0) {
+      close_run(d, ends, (uint32_t)runStart, runLast);
+      runStart = -1;
     }
     uint32_t first = next;
     uint32_t cmd = A_TXD_CMD_DEXT | A_TXD_DTYP_DATA | A_TXD_CMD_IFCS;
@@ -635,6 +660,7 @@ static NOINLINE uint32_t adv_tx_burst(queue_t *q, burst_t *burst, uint32_t start
     }
     n++;
   }
+  if (runStart >= 0) close_run(d, ends, (uint32_t)runStart, runLast);
   if (n == 0) return 0;
   ctl[W_NEXT] = (int32_t)next;
   tail_write(q, next);
@@ -756,7 +782,7 @@ static NOINLINE uint32_t e1000_rx_burst(queue_t *q, burst_t *burst) {
   ctl[W_NEXT] = (int32_t)next;
   ctl[W_DROPPING] = dropping;
   ctl[W_HEAD] = (int32_t)(head + 1);
-  tail_write(q, (next - 1) & mask);
+  rx_doorbell(q, next, ready);
   burst->count = n;
   q->cnt[C_PACKETS] += n;
   q->cnt[C_BYTES] += (double)bytes;
@@ -846,7 +872,7 @@ static NOINLINE uint32_t e1000e_rx_burst(queue_t *q, burst_t *burst) {
   ctl[W_NEXT] = (int32_t)next;
   ctl[W_DROPPING] = dropping;
   ctl[W_HEAD] = (int32_t)(head + 1);
-  tail_write(q, (next - 1) & mask);
+  rx_doorbell(q, next, ready);
   burst->count = n;
   q->cnt[C_PACKETS] += n;
   q->cnt[C_BYTES] += (double)bytes;
@@ -879,13 +905,21 @@ static NOINLINE uint32_t e1000_tx_burst(queue_t *q, burst_t *burst, uint32_t sta
   uint32_t *slots = q->slots;
   pool_t *pool = q->pool;
   uint32_t next = (uint32_t)ctl[W_NEXT];
+  uint32_t *ends = q->ends;
   uint32_t clean = (uint32_t)ctl[W_CLEAN];
-  while (clean != next && (d[clean * 4 + 3] & TXD_STAT_DD) != 0) {
-    uint32_t b = slots[clean];
-    if (b != NO_BUFFER) pool_free(pool, b);
-    clean = (clean + 1) & mask;
+  while (clean != next) {
+    uint32_t last = ends[clean];
+    if ((d[last * 4 + 3] & TXD_STAT_DD) == 0) break;
+    for (;;) {
+      uint32_t b = slots[clean];
+      if (b != NO_BUFFER) pool_free(pool, b);
+      uint32_t was = clean;
+      clean = (clean + 1) & mask;
+      if (was == last) break;
+    }
   }
   ctl[W_CLEAN] = (int32_t)clean;
+  uint32_t first = next;
   uint32_t room = (clean - next - 1) & mask;
   uint32_t *bufs = burst->bufs;
   uint16_t *lens = pool->len, *offs = pool->dataOff, *vlan = pool->vlanTci, *nbSegs = pool->nbSegs;
@@ -898,7 +932,7 @@ static NOINLINE uint32_t e1000_tx_burst(queue_t *q, burst_t *burst, uint32_t sta
     uint32_t b = bufs[start + n];
     uint32_t len = lens[b];
     uint32_t r = req[b];
-    uint32_t cmd = TXD_CMD_EOP | TXD_CMD_IFCS | TXD_CMD_RS;
+    uint32_t cmd = TXD_CMD_EOP | TXD_CMD_IFCS;
     uint32_t opts = 0;
     if ((r & CSUM_REQUESTS) != 0) {
       int32_t key = e1000_context_key(r, pool->l2Len[b], pool->l3Len[b]);
@@ -952,6 +986,9 @@ static NOINLINE uint32_t e1000_tx_burst(queue_t *q, burst_t *burst, uint32_t sta
     n++;
   }
   if (n == 0) return 0;
+  uint32_t last = (next - 1) & mask;
+  d[last * 4 + 2] |= TXD_CMD_RS;
+  ends[first] = last;
   ctl[W_NEXT] = (int32_t)next;
   tail_write(q, next);
   q->cnt[C_PACKETS] += n;
@@ -998,6 +1035,7 @@ static void queue_at(queue_t *q, port_t *p, pool_t *pool, uint16_t portId, size_
   q->size = size;
   q->mask = size - 1;
   q->tailWord = tailReg >> 2;
+  q->rxFreeThresh = size / 4 < RX_FREE_THRESH ? (size / 4 > 0 ? size / 4 : 1) : RX_FREE_THRESH;
   q->pool = pool;
   q->portId = portId;
   q->freshLen = 1024;
@@ -1018,7 +1056,7 @@ static void port_create(port_t *p, int fmt, pool_t *pool, uint16_t portId, uint3
   p->bar = arena_create(BAR_BYTES);
   p->regs = (uint32_t *)p->bar.base;
   int adv = fmt == FMT_ADV;
-  /* layoutRings: RX places first, then TX (with the ends array for advanced TX) */
+  /* layoutRings: RX places first, then TX (with the ends array) */
   size_t at = 0, rxPlace[4] = {0}, txPlace[4] = {0};
   if (rx) {
     size_t descOff = align_up(at, 128), slotsOff = descOff + (size_t)ringSize * DESC_BYTES;
@@ -1028,8 +1066,8 @@ static void port_create(port_t *p, int fmt, pool_t *pool, uint16_t portId, uint3
   }
   if (tx) {
     size_t descOff = align_up(at, 128), slotsOff = descOff + (size_t)ringSize * DESC_BYTES;
-    size_t endsOff = adv ? slotsOff + (size_t)ringSize * 4 : 0;
-    size_t ctlOff = align_up(slotsOff + (size_t)ringSize * (adv ? 8 : 4), 64);
+    size_t endsOff = slotsOff + (size_t)ringSize * 4;
+    size_t ctlOff = align_up(slotsOff + (size_t)ringSize * 8, 64);
     at = ctlOff + QUEUE_CTL_BYTES;
     txPlace[0] = descOff; txPlace[1] = slotsOff; txPlace[2] = endsOff; txPlace[3] = ctlOff;
   }

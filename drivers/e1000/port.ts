@@ -108,7 +108,7 @@ export class E1000Port extends GbePort {
         "ask for rxOffloads: RX_OFFLOAD_VLAN_STRIP as well, or insert tags in software");
     }
     // One arena for every ring of the port (descriptors 128-byte aligned, SDM 3.2.6).
-    const { places: layout, bytes } = layoutRings(config.rxRingSizes, config.txRingSizes, false);
+    const { places: layout, bytes } = layoutRings(config.rxRingSizes, config.txRingSizes);
     this.ring = createArena({ size: bytes, name: `${this.name} rings`, hugepages: this.device.noIommu ? "require" : "prefer" });
     this.generation = ++this.configs;
     const irq = this.irqLineHandle();

@@ -21,7 +21,7 @@ import type { Mempool } from "../../src/mem/mempool.ts";
 import { IrqLine } from "../../src/vfio/irq-line.ts";
 import { dmaWords } from "../intel/mmio.ts";
 import {
-  NO_BUFFER, QueueMemory as IntelQueueMemory, reclaimTxRing, W_CLEAN, W_CONTEXT, W_DROPPING, W_HEAD, W_NEXT, type RingQueueState,
+  NO_BUFFER, QueueMemory as IntelQueueMemory, reclaimTxRing, rxDoorbell, W_CLEAN, W_CONTEXT, W_DROPPING, W_HEAD, W_NEXT, type RingQueueState,
 } from "../intel/ring.ts";
 import {
   ERXD_ERR_FRAME, ERXD_ERR_IPE, ERXD_ERR_TCPE, ICR, IMC, IMS, RXD_ERR_FRAME, RXD_ERR_IPE, RXD_ERR_TCPE, RXD_STAT_DD, RXD_STAT_EOP, RXD_STAT_IPCS, RXD_STAT_IXSM, RXD_STAT_TCPCS, RXD_STAT_UDPCS,
@@ -159,8 +159,8 @@ export class E1000RxQueue extends RxQueueBase {
     ctl[W_NEXT] = next;
     ctl[W_DROPPING] = dropping;
     ctl[W_HEAD] = head + 1;
-    // One doorbell: every descriptor up to the one before `next` is the NIC's again.
-    Atomics.store(m.bar, m.tailWord, (next - 1) & mask);
+    // At most one doorbell, once enough refilled descriptors gathered (DPDK's rx_free_thresh).
+    rxDoorbell(m, next, ready);
     burst.count = n;
     const c = this.cnt;
     c[C_PACKETS]! += n;
@@ -307,7 +307,7 @@ export class E1000eRxQueue extends E1000RxQueue {
     ctl[W_NEXT] = next;
     ctl[W_DROPPING] = dropping;
     ctl[W_HEAD] = head + 1;
-    Atomics.store(m.bar, m.tailWord, (next - 1) & mask);
+    rxDoorbell(m, next, ready);
     burst.count = n;
     const c = this.cnt;
     c[C_PACKETS]! += n;
@@ -340,14 +340,24 @@ export class E1000TxQueue extends TxQueueBase {
     const slots = m.slots;
     const pool = this.pool;
     let next = ctl[W_NEXT]!;
-    // Reclaim what the NIC has sent (every descriptor carries RS, so each gets DD).
+    // Reclaim what the NIC has sent, a burst at a time: RS is set on each burst's last descriptor only, so
+    // the NIC writes back one descriptor per burst (each write-back is a DMA write), and its DD says the whole
+    // burst went; ends[] at a burst's first descriptor names its last.
+    const ends = m.ends;
     let clean = ctl[W_CLEAN]!;
-    while (clean !== next && (d[clean * 4 + 3]! & TXD_STAT_DD) !== 0) {
-      const b = slots[clean]!;
-      if (b !== NO_BUFFER) pool.free(b);
-      clean = (clean + 1) & mask;
+    while (clean !== next) {
+      const last = ends[clean]!;
+      if ((d[last * 4 + 3]! & TXD_STAT_DD) === 0) break;
+      for (;;) {
+        const b = slots[clean]!;
+        if (b !== NO_BUFFER) pool.free(b);
+        const was = clean;
+        clean = (clean + 1) & mask;
+        if (was === last) break;
+      }
     }
     ctl[W_CLEAN] = clean;
+    const first = next;
     // One descriptor stays empty so that a full ring is told apart from an empty one.
     let room = (clean - next - 1) & mask;
     const bufs = burst.bufs;
@@ -366,7 +376,7 @@ export class E1000TxQueue extends TxQueueBase {
       const b = bufs[start + n]!;
       const len = lens[b]!;
       const r = req[b]!;
-      let cmd = TXD_CMD_EOP | TXD_CMD_IFCS | TXD_CMD_RS;
+      let cmd = TXD_CMD_EOP | TXD_CMD_IFCS;
       let opts = 0;
       if ((r & CSUM_REQUESTS) !== 0) {
         // Checksum offload: a context descriptor says where the headers are (written only when that
@@ -425,6 +435,10 @@ export class E1000TxQueue extends TxQueueBase {
       n++;
     }
     if (n === 0) return 0;
+    // Report status on the burst's last descriptor (a data descriptor: a context descriptor is never last).
+    const last = (next - 1) & mask;
+    d[last * 4 + 2] = (d[last * 4 + 2]! | TXD_CMD_RS) >>> 0;
+    ends[first] = last;
     ctl[W_NEXT] = next;
     Atomics.store(m.bar, m.tailWord, next);
     const c = this.cnt;

@@ -103,7 +103,7 @@ export class IgbPort extends GbePort {
     if (room < 1024) throw new BdkError(`${this.name}: the pool's ${room}-byte buffers are smaller than the NIC's smallest receive buffer (1 KiB)`, "create the pool with dataRoom ≥ 2048");
     this.bufferKb = Math.min(SRRCTL_BSIZEPKT_MASK, Math.floor(room / 1024));
     if (config.mtu !== undefined) this.checkMtu(config.mtu, config);
-    const { places, bytes } = layoutRings(config.rxRingSizes, config.txRingSizes, true);
+    const { places, bytes } = layoutRings(config.rxRingSizes, config.txRingSizes);
     this.ring = createArena({ size: bytes, name: `${this.name} rings`, hugepages: this.device.noIommu ? "require" : "prefer" });
     this.generation = ++this.configs;
     const state = (i: number, tailReg: number, vector: number | undefined): AdvQueueState => ({

@@ -16,6 +16,7 @@ export const W_CLEAN = 1; // TX: next descriptor to reclaim
 export const W_DROPPING = 2; // RX: inside a frame longer than one buffer (dropped up to its EOP)
 export const W_CONTEXT = 3; // TX: the offload context last written (0: none)
 export const W_HEAD = 4; // RX: 1 + the first buffer of a frame arriving in pieces (scatter); 0: none
+export const W_HOLD = 5; // RX: descriptors refilled since the tail register was last written
 export const QUEUE_CTL_BYTES = 64;
 /** A TX slot that holds a context descriptor, not a buffer. */
 export const NO_BUFFER = 0xffffffff;
@@ -26,7 +27,7 @@ export interface RingQueueState {
   descOff: number;
   /** The buffer index of each descriptor. */
   slotsOff: number;
-  /** TX on advanced descriptors: for the first descriptor of a frame, the index of its last (whose DD says the frame went). */
+  /** TX: at the first descriptor of each unit the driver reclaims at once (a frame, a run of frames, a burst), the index of its last, which carries RS (its DD says the unit went). */
   endsOff: number;
   ctlOff: number;
   size: number;
@@ -56,6 +57,8 @@ export class QueueMemory<S extends RingQueueState = RingQueueState> {
   readonly live: Int32Array;
   readonly mask: number;
   readonly tailWord: number;
+  /** RX: refilled descriptors handed back to the NIC in one tail write (rxDoorbell). */
+  readonly rxFreeThresh: number;
 
   constructor(readonly s: S, arena: DmaArena) {
     this.desc = new Uint32Array(arena.buffer, s.descOff, s.size * 4);
@@ -66,7 +69,30 @@ export class QueueMemory<S extends RingQueueState = RingQueueState> {
     this.live = new Int32Array(s.live);
     this.mask = s.size - 1;
     this.tailWord = s.tailReg >>> 2;
+    this.rxFreeThresh = Math.max(1, Math.min(RX_FREE_THRESH, s.size >>> 2));
   }
+}
+
+/**
+ * DPDK's rx_free_thresh (the em, igb and ixgbe PMDs' default, 32): refilled RX descriptors go back to the NIC
+ * in batches of at least this many, a quarter of the ring at most. A tail write is a posted PCIe write on a
+ * real NIC and a trip into the device model on QEMU's (which also drains the backend's queue there and then):
+ * after a burst of one or two frames it buys little. The NIC meanwhile still owns all but a batch of the ring.
+ */
+export const RX_FREE_THRESH = 32;
+
+/**
+ * The RX burst's doorbell: counts `refilled` more descriptors and writes the tail register (the descriptor
+ * before `next`: every one up to it is the NIC's again) once rxFreeThresh have gathered. At most one write.
+ */
+export function rxDoorbell(m: QueueMemory, next: number, refilled: number): void {
+  const held = m.ctl[W_HOLD]! + refilled;
+  if (held < m.rxFreeThresh) {
+    m.ctl[W_HOLD] = held;
+    return;
+  }
+  m.ctl[W_HOLD] = 0;
+  Atomics.store(m.bar, m.tailWord, (next - 1) & m.mask);
 }
 
 /** A queue's place in the ring arena. */
@@ -82,10 +108,10 @@ const align = (n: number, a: number): number => Math.ceil(n / a) * a;
 
 /**
  * One arena for every ring of a port: per queue the descriptors (128-byte aligned, as every one of these
- * chips requires of a ring's base), the slots, for advanced TX the frame ends, and the control words.
+ * chips requires of a ring's base), the slots, for TX the unit ends, and the control words.
  * Returns the places (RX queues first, then TX) and the arena's size.
  */
-export function layoutRings(rxSizes: readonly number[], txSizes: readonly number[], txEnds: boolean): { places: RingPlace[]; bytes: number } {
+export function layoutRings(rxSizes: readonly number[], txSizes: readonly number[]): { places: RingPlace[]; bytes: number } {
   const places: RingPlace[] = [];
   let at = 0;
   const place = (size: number, ends: boolean): void => {
@@ -97,7 +123,7 @@ export function layoutRings(rxSizes: readonly number[], txSizes: readonly number
     places.push({ descOff, slotsOff, endsOff, ctlOff, size });
   };
   for (const s of rxSizes) place(s, false);
-  for (const s of txSizes) place(s, txEnds);
+  for (const s of txSizes) place(s, true);
   return { places, bytes: at };
 }
 

@@ -112,7 +112,7 @@ export class IxgbePort extends IxgbeFilters {
     if (room < CHIP.rxBufferMin) throw new BdkError(`${this.name}: the pool's ${room}-byte buffers are smaller than the 82599's smallest receive buffer (1 KiB)`, "create the pool with dataRoom ≥ 2048");
     this.bufferKb = Math.min(CHIP.rxBufferMax / 1024, Math.floor(room / 1024));
     if (config.mtu !== undefined) this.checkMtu(config.mtu, config);
-    const { places, bytes } = layoutRings(config.rxRingSizes, config.txRingSizes, true);
+    const { places, bytes } = layoutRings(config.rxRingSizes, config.txRingSizes);
     this.ring = createArena({ size: bytes, name: `${this.name} rings`, hugepages: this.device.noIommu ? "require" : "prefer" });
     this.generation = ++this.configs;
     const state = (i: number, tailReg: number, vector: number | undefined): AdvQueueState => ({

@@ -1,6 +1,6 @@
 // The QEMU rig: boots the test guest (see prepare.ts) with emulated Intel NICs behind a vIOMMU,
 // runs one shell command in it and returns the command's exit code and output.
-//   CLI:  bun run vm -- [--nic MODEL[:opt=val,...]]... [--no-iommu] [--bridge-group]
+//   CLI:  bun run vm -- [--nic MODEL[:opt=val,...]]... [--no-iommu] [--bridge-group] [--host-root]
 //                       [--timeout SECONDS] [--mem MB] [--verbose] -- <command...>
 //         bun test/vm/rig.ts prepare [--force]
 //   API:  runInGuest({ nics, command, ... }) and rigReady(); see README.md beside this file.
@@ -33,6 +33,8 @@ export interface RunOptions {
   noIommu?: boolean;
   /** All NICs behind one conventional pci-bridge, so they share one IOMMU group. */
   bridgeGroup?: boolean;
+  /** Share the host's root read-only (9p tag bdkhost): run host programs such as dpdk-testpmd in the guest (guest/host-root.ts). */
+  hostRoot?: boolean;
   /** Limit for the boot and the command together; QEMU is killed after it. Default 180. */
   timeoutSec?: number;
   memMb?: number;
@@ -267,7 +269,7 @@ export async function runInGuest(opts: RunOptions): Promise<RunResult> {
     const args = [
       ...machineArgs({
         kernel: VMLINUZ, initrd: INITRD, projectDir: PROJECT_ROOT, runDir,
-        memMb: opts.memMb ?? 1024, noIommu: opts.noIommu ?? false,
+        memMb: opts.memMb ?? 1024, noIommu: opts.noIommu ?? false, hostRoot: opts.hostRoot ?? false,
       }),
       ...nicArgs(nics, { bridgeGroup }),
     ];
@@ -420,6 +422,7 @@ options:
   --nic MODEL[:opt=val,...]  add a NIC (e1000, e1000e, igb); options: tap=NAME, udp=LOCAL:REMOTE, mac=MAC
   --no-iommu                 no intel-iommu device, no intel_iommu=on
   --bridge-group             all NICs behind one pci-bridge (one IOMMU group; use e1000/e1000e)
+  --host-root                share the host's / read-only (9p tag bdkhost; test/vm/guest/host-root.ts runs host programs)
   --timeout SECONDS          kill the guest after this long (default ${DEFAULT_TIMEOUT_SEC})
   --mem MB                   guest memory (default 1024)
   --verbose                  also print the boot console
@@ -430,6 +433,7 @@ interface CliArgs {
   nics: string[];
   noIommu: boolean;
   bridgeGroup: boolean;
+  hostRoot: boolean;
   timeoutSec: number;
   memMb: number;
   verbose: boolean;
@@ -439,7 +443,7 @@ interface CliArgs {
 export function parseCli(argv: string[]): CliArgs {
   // `bun run vm -- …` may or may not pass the first "--" through: drop it when options follow.
   if (argv[0] === "--" && argv.slice(1).includes("--") && argv[1]?.startsWith("--")) argv = argv.slice(1);
-  const a: CliArgs = { nics: [], noIommu: false, bridgeGroup: false, timeoutSec: DEFAULT_TIMEOUT_SEC, memMb: 1024, verbose: false, command: "" };
+  const a: CliArgs = { nics: [], noIommu: false, bridgeGroup: false, hostRoot: false, timeoutSec: DEFAULT_TIMEOUT_SEC, memMb: 1024, verbose: false, command: "" };
   let i = 0;
   const value = (flag: string): string => {
     const v = argv[++i];
@@ -457,6 +461,7 @@ export function parseCli(argv: string[]): CliArgs {
     if (arg === "--nic") a.nics.push(value(arg));
     else if (arg === "--no-iommu") a.noIommu = true;
     else if (arg === "--bridge-group") a.bridgeGroup = true;
+    else if (arg === "--host-root") a.hostRoot = true;
     else if (arg === "--timeout") a.timeoutSec = positive(arg);
     else if (arg === "--mem") a.memMb = positive(arg);
     else if (arg === "--verbose" || arg === "-v") a.verbose = true;

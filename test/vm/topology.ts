@@ -10,7 +10,7 @@
 //   --bridge-group: one conventional pci-bridge at slot 2 (bus 1), NIC i at 0000:01:<i+1>.0;
 //                  devices behind a PCI bridge share one IOMMU group (with the bridge itself).
 //                  e1000 and e1000e work there, and so does one igb (two collide, see above).
-//   9p shares      virtio-9p-pci at slots 0x10 (project) and 0x11 (run folder).
+//   9p shares      virtio-9p-pci at slots 0x10 (project), 0x11 (run folder) and 0x12 (the host's root, read-only, when asked).
 
 export type NicModel = "e1000" | "e1000e" | "igb";
 export const NIC_MODELS: readonly NicModel[] = ["e1000", "e1000e", "igb"];
@@ -162,6 +162,8 @@ export interface MachineOptions {
   runDir: string;
   memMb: number;
   noIommu: boolean;
+  /** Share the host's root read-only (tag bdkhost): for host programs run in the guest, e.g. dpdk-testpmd (test/vm/guest/host-root.ts). */
+  hostRoot?: boolean;
 }
 
 /**
@@ -184,6 +186,8 @@ export function machineArgs(m: MachineOptions): string[] {
     "-device", "virtio-9p-pci,fsdev=fsproj,mount_tag=bdkproj,bus=pcie.0,addr=0x10",
     "-fsdev", `local,id=fsrun,path=${qemuValue(m.runDir)},security_model=none`,
     "-device", "virtio-9p-pci,fsdev=fsrun,mount_tag=bdkrun,bus=pcie.0,addr=0x11",
+    ...(m.hostRoot ? ["-fsdev", "local,id=fshost,path=/,security_model=none,readonly=on",
+      "-device", "virtio-9p-pci,fsdev=fshost,mount_tag=bdkhost,bus=pcie.0,addr=0x12"] : []),
     // The monitor, for host tests that act on devices while the guest runs (set_link …): test/vm/qmp.ts.
     "-qmp", `unix:${qemuValue(`${m.runDir}/qmp.sock`)},server=on,wait=off`,
   ];
