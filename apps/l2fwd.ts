@@ -243,7 +243,8 @@ export async function runL2fwd(o: L2fwdOptions, control: L2fwdControl = {}): Pro
       const lanes = lanesFor(o.pairs, o["port-queues"]).map((l) => ({
         spec: l, rxq: ports[l.rx]!.rxQueue(l.rxQueue), txq: ports[l.tx]!.txQueue(l.txQueue), txMac: ports[l.tx]!.macAddress(),
       }));
-      await forwardInMainThread(pool, lanes, laneOptions, counters.block(0), shouldStop);
+      // Ports of its own: the thread is l2fwd's alone and may sleep on the RX queues when idle.
+      await forwardInMainThread(pool, lanes, laneOptions, counters.block(0), shouldStop, !given);
     } else {
       // Each worker gets handles of the queues its lanes use: RX queues shared out, TX queue w of every port its own.
       const inits: WorkerInit[] = share.map((mine, w) => ({
