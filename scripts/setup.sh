@@ -7,7 +7,7 @@ usage() {
   cat <<'USAGE'
 usage: scripts/setup.sh [--vm] [--browser] [--help]
   (no option)  install host packages (iproute2, ping, tcpdump, tshark, cpio, xz, busybox-static, gcc,
-               python3, util-linux, nodejs+npm if npm is missing), QEMU 10 from bookworm-backports,
+               python3, util-linux, dpdk-dev, nodejs+npm if npm is missing), QEMU 10 from bookworm-backports,
                and the npm dependencies
   --vm         also build the test guest (kernel + initramfs) into .cache/vm/
   --browser    also install Debian's chromium (/usr/bin/chromium): the telemetry page's test drives it
@@ -60,7 +60,8 @@ installed() { [ "$(dpkg-query -W -f='${Status}' "$1" 2>/dev/null)" = "install ok
 # --- host packages ---------------------------------------------------------------------------
 host_packages() {
   # gcc + libc6-dev: bench/line-rate.ts builds its C baseline (never part of the product).
-  local want=(iproute2 iputils-ping tcpdump tshark cpio xz-utils busybox-static python3 util-linux gcc libc6-dev)
+  # dpdk-dev: /usr/bin/dpdk-telemetry.py, DPDK's client that test/unit/telemetry-dpdk.test.ts points at bdk.
+  local want=(iproute2 iputils-ping tcpdump tshark cpio xz-utils busybox-static python3 util-linux gcc libc6-dev dpdk-dev)
   command -v npm >/dev/null || want+=(nodejs npm)
   local missing=()
   for p in "${want[@]}"; do installed "$p" || missing+=("$p"); done

@@ -31,6 +31,9 @@ const symbols = {
   getsockopt: { args: [i32, i32, i32, ptr, ptr], returns: i32 },
   sendto: { args: [i32, ptr, u64, i32, ptr, u32], returns: i64 },
   recv: { args: [i32, ptr, u64, i32], returns: i64 },
+  // A listening Unix socket of a type Bun's own net API cannot serve (telemetry's SOCK_SEQPACKET, as DPDK's).
+  listen: { args: [i32, i32], returns: i32 },
+  accept4: { args: [i32, ptr, ptr, i32], returns: i32 },
   poll: { args: [ptr, u64, i32], returns: i32 },
   if_nametoindex: { args: [ptr], returns: u32 },
   flock: { args: [i32, i32], returns: i32 },
@@ -277,4 +280,37 @@ const CLOCK_MONOTONIC = 1;
 export function monotonicNs(): number {
   lib.symbols.clock_gettime(CLOCK_MONOTONIC, timespec);
   return (timespec[0]! + timespec[1]! * 4294967296) * 1e9 + timespec[2]!;
+}
+
+// Sockets served from an event loop (telemetry's DPDK-compatible socket): non-blocking calls whose "nothing
+// yet" (EAGAIN) and "the peer left" (EPIPE, ECONNRESET) are outcomes for the caller, not errors to throw.
+export const SOCK_STREAM = 1, SOCK_SEQPACKET = 5, SOCK_NONBLOCK = 0o4000, SOCK_CLOEXEC = 0o2000000;
+export const MSG_TRUNC = 0x20, MSG_DONTWAIT = 0x40, MSG_NOSIGNAL = 0x4000;
+export const EINTR = 4, EAGAIN = 11, EPIPE = 32, ECONNABORTED = 103, ECONNRESET = 104;
+
+export function listen(fd: number, backlog: number, what: string, hint?: string): void {
+  check(lib.symbols.listen(fd, backlog), "listen", `fd ${fd}, ${what}`, hint);
+}
+
+/** accept4(2) without the peer's address: the new fd, or -errno (-EAGAIN when nobody waits on a non-blocking socket). */
+export function tryAccept4(fd: number, flags: number): number {
+  const r = lib.symbols.accept4(fd, null, null, flags | SOCK_CLOEXEC);
+  return r >= 0 ? r : -errno();
+}
+
+/** send(2) of `length` bytes of `buf`: bytes sent, or -errno. Pass MSG_NOSIGNAL: a peer gone must not raise SIGPIPE. */
+export function trySend(fd: number, buf: Uint8Array, length: number, flags: number): number {
+  const r = Number(fast.sendto(fd, buf, length, flags, null, 0)); // i64_fast: a number at these sizes
+  return r >= 0 ? r : -errno();
+}
+
+/** recv(2) into `buf`: bytes received (with MSG_TRUNC on a datagram socket, the message's full length), 0 at EOF, or -errno. */
+export function tryRecv(fd: number, buf: Uint8Array, flags: number): number {
+  const r = Number(fast.recv(fd, buf, buf.byteLength, flags));
+  return r >= 0 ? r : -errno();
+}
+
+/** close(2) that reports nothing: for a descriptor whose peer may already be gone. */
+export function closeQuietly(fd: number): void {
+  lib.symbols.close(fd);
 }

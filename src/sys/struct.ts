@@ -87,3 +87,24 @@ function writeField(dv: DataView, f: Field, v: number, name: string): void {
     }
   }
 }
+
+/** struct sockaddr_un's size: sa_family_t (u16), then sun_path[108]. */
+export const SOCKADDR_UN_BYTES = 110;
+export const AF_UNIX = 1;
+
+/**
+ * A struct sockaddr_un for a filesystem path (NUL-terminated inside sun_path's 108 bytes). Throws a RangeError
+ * for a path that does not fit: 107 bytes at most, as the kernel takes them.
+ */
+export function sockaddrUn(path: string): Uint8Array {
+  const bytes = new TextEncoder().encode(path);
+  if (bytes.byteLength === 0 || bytes.byteLength > SOCKADDR_UN_BYTES - 3) {
+    throw new RangeError(`a Unix socket path is 1..${SOCKADDR_UN_BYTES - 3} bytes; ${path} is ${bytes.byteLength}`);
+  }
+  if (bytes.includes(0)) throw new RangeError(`a Unix socket path has no NUL byte: ${JSON.stringify(path)}`);
+  const out = new Uint8Array(SOCKADDR_UN_BYTES);
+  out[0] = AF_UNIX & 0xff;
+  out[1] = AF_UNIX >> 8;
+  out.set(bytes, 2);
+  return out;
+}

@@ -3,7 +3,7 @@
 // connect the server sends one JSON line (/info's answer: version, pid, app, max_output_len); then each
 // line the client sends is a command ("/ethdev/stats,0") and each answer is one line of JSON
 // ({"/ethdev/stats": {…}}). DPDK's telemetry speaks the same JSON over a SOCK_SEQPACKET socket, one message
-// per command; lines take the place of message boundaries here.
+// per command; lines take the place of message boundaries here (dpdk.ts serves DPDK's socket as well).
 import { existsSync, mkdirSync, readdirSync, unlinkSync } from "node:fs";
 import { createConnection, type Socket } from "node:net";
 import { join } from "node:path";
