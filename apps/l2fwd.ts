@@ -26,6 +26,7 @@ const OPTIONS = {
   period: { type: "number", alias: "T", default: 10, min: 0, max: 86400, value: "S", help: "seconds between stats lines (0: none)" },
   duration: { type: "number", default: 0, min: 0, value: "S", help: "stop after S seconds (0: no limit, run until Ctrl-C)" },
   promiscuous: { type: "bool", default: true, help: "receive frames for any destination MAC" },
+  idle: { type: "string", default: "sleep", choices: ["sleep", "poll"], value: "MODE", help: "when no frames come: sleep on the RX queues' interrupts (sleep) or poll without pause, as DPDK's l2fwd (poll)" },
   "link-wait": { type: "number", default: 9, min: 0, max: 3600, value: "S", help: "seconds to wait for every link to come up" },
   json: { type: "bool", help: "print the final summary as JSON on stdout (stats lines go to stderr)" },
   live: { type: "bool", default: true, help: "on a terminal, one screen of per-port rates redrawn in place every second instead of stats lines (--no-live: lines)" },
@@ -188,7 +189,7 @@ export async function runL2fwd(o: L2fwdOptions, control: L2fwdControl = {}): Pro
   for (const warning of checkCores("l2fwd", cores.slice(0, share.length))) log(warning);
   const txQueues = share.length > 0 ? share.length : o["port-queues"];
   const counters = ForwardCounters.create(o.specs.length, Math.max(1, share.length));
-  const laneOptions: LaneOptions = { burst: o.burst, macUpdating: o["mac-updating"] };
+  const laneOptions: LaneOptions = { burst: o.burst, macUpdating: o["mac-updating"], sleepWhenIdle: o.idle === "sleep" };
 
   const given = control.ports;
   const pool = given ? given[0]!.config!.pool : Mempool.create({ count: o.pool, dataRoom: dataRoomFor(o.mtu), name: "l2fwd" });
@@ -220,7 +221,7 @@ export async function runL2fwd(o: L2fwdOptions, control: L2fwdControl = {}): Pro
     const view = { ports, specs: o.specs, counters, workers: () => workers };
     if (o.telemetry || http !== undefined) {
       telemetry = startL2fwdTelemetry(view, http);
-      log(`l2fwd: telemetry on ${telemetry.socketPath} (bdk telemetry ${process.pid})${telemetry.httpUrl ? `, ${telemetry.httpUrl} (/metrics, /api/, the live page)` : ""}`);
+      log(`l2fwd: telemetry on ${telemetry.socketPath} (bdk telemetry ${process.pid}${telemetry.dpdkFilePrefix ? `; dpdk-telemetry.py -f ${telemetry.dpdkFilePrefix}` : ""})${telemetry.httpUrl ? `, ${telemetry.httpUrl} (/metrics, /api/, the live page)` : ""}`);
     }
     for (const [a, b] of o.pairs) log(`l2fwd: port ${a} (${o.specs[a]}) <-> port ${b} (${o.specs[b]})`);
     // Link changes are events: report each with its time; forwarding goes on on the other pairs.

@@ -145,7 +145,7 @@ export async function main(argv: string[]): Promise<number> {
         live = l;
         if (o.telemetry || o.telemetryHttp !== undefined) {
           telemetry = startTelemetry({ ports: l.ports, pools: [l.pool], workers: () => l.workers(), app: l.telemetryApp(), ...(o.telemetryHttp !== undefined ? { http: o.telemetryHttp } : {}) });
-          err(`pktgen: telemetry on ${telemetry.socketPath} (bdk telemetry ${process.pid})${telemetry.httpUrl ? `, ${telemetry.httpUrl} (/metrics, /api/, the live page)` : ""}`);
+          err(`pktgen: telemetry on ${telemetry.socketPath} (bdk telemetry ${process.pid}${telemetry.dpdkFilePrefix ? `; dpdk-telemetry.py -f ${telemetry.dpdkFilePrefix}` : ""})${telemetry.httpUrl ? `, ${telemetry.httpUrl} (/metrics, /api/, the live page)` : ""}`);
         }
         if (wantScreen) screen = new LiveScreen();
         return () => {

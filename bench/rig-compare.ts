@@ -22,7 +22,7 @@ import { nicAddresses, type NicModel } from "../test/vm/topology.ts";
 
 const OPTIONS = {
   nic: { type: "string", default: "e1000", value: "MODEL", help: "e1000, e1000e or igb (two of them)" },
-  order: { type: "list", value: "W,…", help: "forwarders in turn (default bdk,testpmd,bdk,testpmd)" },
+  order: { type: "list", value: "W,…", help: "forwarders in turn: bdk, bdk-poll (l2fwd --idle poll), testpmd (default bdk,testpmd,bdk,testpmd)" },
   rate: { type: "int", default: 30000, min: 100, value: "PPS", help: "offered rate of the forwarding phase" },
   seconds: { type: "number", default: 5, min: 1, value: "S", help: "length of the forwarding phase" },
   json: { type: "bool", help: "print the turns as JSON" },
@@ -174,7 +174,7 @@ async function main(args: string[]): Promise<number> {
   }
   if (!["e1000", "e1000e", "igb"].includes(o.nic)) throw new UsageError(`bench/rig-compare: --nic ${o.nic} is not one of e1000, e1000e, igb`, "e.g. --nic igb");
   const order = o.order.length > 0 ? o.order : ["bdk", "testpmd", "bdk", "testpmd"];
-  for (const w of order) if (w !== "bdk" && w !== "testpmd") throw new UsageError(`bench/rig-compare: --order ${w} is not bdk or testpmd`, "e.g. --order bdk,testpmd");
+  for (const w of order) if (!["bdk", "bdk-poll", "testpmd"].includes(w)) throw new UsageError(`bench/rig-compare: --order ${w} is not bdk, bdk-poll or testpmd`, "e.g. --order bdk,testpmd");
   const turns = await compareOnRig(o.nic as NicModel, order, o.rate, o.seconds, o.json ? () => {} : (s) => console.error(s));
   if (o.json) {
     console.log(JSON.stringify({ nic: o.nic, rate: o.rate, seconds: o.seconds, turns }, null, 1));
@@ -189,9 +189,10 @@ async function main(args: string[]): Promise<number> {
     const xs = turns.filter((t) => t.who === who).map(f).filter((x): x is number => x !== null);
     return xs.reduce((a, b) => a + b, 0) / Math.max(1, xs.length);
   };
-  if (order.includes("bdk") && order.includes("testpmd")) {
-    console.log(`forwarding bdk / testpmd: ${(avg("bdk", (t) => t.pps) / avg("testpmd", (t) => t.pps)).toFixed(2)}; ` +
-      `first frame bdk ${avg("bdk", (t) => t.firstFrameS).toFixed(2)} s, testpmd ${avg("testpmd", (t) => t.firstFrameS).toFixed(2)} s`);
+  for (const who of ["bdk", "bdk-poll"]) {
+    if (!order.includes(who) || !order.includes("testpmd")) continue;
+    console.log(`forwarding ${who} / testpmd: ${(avg(who, (t) => t.pps) / avg("testpmd", (t) => t.pps)).toFixed(2)}; ` +
+      `first frame ${who} ${avg(who, (t) => t.firstFrameS).toFixed(2)} s, testpmd ${avg("testpmd", (t) => t.firstFrameS).toFixed(2)} s`);
   }
   return 0;
 }

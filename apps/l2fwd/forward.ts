@@ -62,6 +62,8 @@ export class ForwardCounters {
 export interface LaneOptions {
   burst: number;
   macUpdating: boolean;
+  /** Sleep on the RX queues when idle (the default); false: poll without pause, as DPDK's l2fwd does. */
+  sleepWhenIdle: boolean;
 }
 
 /** What a worker gets: its lanes with the queue handles they use, and its counter block. */
@@ -115,9 +117,9 @@ function lane(spec: LaneSpec, rxq: RxQueue, txq: TxQueue, txMac: string, burst: 
 export async function forwardInMainThread(pool: Mempool, lanes: { spec: LaneSpec; rxq: RxQueue; txq: TxQueue; txMac: string }[],
   o: LaneOptions, counters: Float64Array, shouldStop: () => boolean, sleepOnQueues = false): Promise<void> {
   const ready = lanes.map((l) => lane(l.spec, l.rxq, l.txq, l.txMac, o.burst));
-  const waiter = sleepOnQueues ? new RxWaiter(ready.map((l) => l.rxq)) : undefined;
+  const waiter = sleepOnQueues && o.sleepWhenIdle ? new RxWaiter(ready.map((l) => l.rxq)) : undefined;
   try {
-    await loop(ready, pool, counters, o.macUpdating, shouldStop, waiter, true);
+    await loop(ready, pool, counters, o.macUpdating, shouldStop, waiter, true, !o.sleepWhenIdle);
   } finally {
     waiter?.close();
   }
@@ -132,12 +134,12 @@ export async function forwardInWorker(init: WorkerInit, shouldStop: () => boolea
     const txq = await attachTxQueue(l.tx, { pool });
     lanes.push(lane(l.spec, rxq, txq, l.txMac, init.burst));
   }
-  const waiter = new RxWaiter(lanes.map((l) => l.rxq));
+  const waiter = init.sleepWhenIdle ? new RxWaiter(lanes.map((l) => l.rxq)) : undefined;
   const counters = new ForwardCounters(init.counters, init.ports).block(init.block);
   try {
-    await loop(lanes, pool, counters, init.macUpdating, shouldStop, waiter, false);
+    await loop(lanes, pool, counters, init.macUpdating, shouldStop, waiter, false, !init.sleepWhenIdle);
   } finally {
-    waiter.close();
+    waiter?.close();
     pool.flushCache(); // buffers cached by this worker go back to the shared ring before it exits
   }
 }
@@ -147,7 +149,7 @@ export async function forwardInWorker(init: WorkerInit, shouldStop: () => boolea
  * loop. The main thread goes back to the event loop after every slice; a worker only looks at its stop flag.
  */
 async function loop(lanes: Lane[], pool: Mempool, counters: Float64Array, macUpdating: boolean, shouldStop: () => boolean,
-  waiter: RxWaiter | undefined, mainThread: boolean): Promise<void> {
+  waiter: RxWaiter | undefined, mainThread: boolean, poll: boolean): Promise<void> {
   let idleRounds = 0;
   for (;;) {
     // A slice of forwarding; then, in the main thread, back to the event loop so that signals, timers and
@@ -161,6 +163,12 @@ async function loop(lanes: Lane[], pool: Mempool, counters: Float64Array, macUpd
       if (moved !== 0) idleRounds = 0;
       else if (++idleRounds >= IDLE_ROUNDS) {
         if (waiter === undefined) {
+          // --idle poll: a worker goes on polling; the main thread yields to the event loop at once.
+          if (poll) {
+            if (!mainThread) continue;
+            idleRounds = 0;
+            break;
+          }
           idle = true;
           break;
         }

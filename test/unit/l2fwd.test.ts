@@ -98,6 +98,17 @@ describe("l2fwd arguments", () => {
     expect(lines.filter((l) => l.includes("warning"))).toEqual(["l2fwd: warning: core 0 runs 2 workers: they share it (fine while they sleep; when busy each gets 1/2 of the core)"]);
   }, 20000);
 
+  test("--idle poll forwards in the main thread and in a worker; --idle takes only sleep or poll", async () => {
+    expect(() => parseL2fwdArgs(["--idle", "busy", "null", "null"])).toThrow(/--idle/);
+    for (const cores of [[], ["--cores", "0"]]) {
+      const o = parseL2fwdArgs(["--idle", "poll", "--period", "0", "--duration", "0.3", ...cores, "null", "null"]);
+      const r = await runL2fwd(o, { log: () => {} });
+      // null ports: every RX burst is full, so both directions forward; nothing is idle long enough to sleep
+      expect(r.totals.tx).toBeGreaterThan(0);
+      expect(r.totals.rx).toBeGreaterThanOrEqual(r.totals.tx);
+    }
+  }, 20000);
+
   test("the same port twice is refused with both indices", () => {
     expect(() => parseL2fwdArgs(["af_packet:x", "af_packet:x"])).toThrow('l2fwd: ports 0 and 1 are the same interface x ("af_packet:x" and "af_packet:x")');
     expect(() => parseL2fwdArgs(["af_packet:x", "af_packet:y", "af_packet:z", "af_packet:x,frames=4096"])).toThrow("l2fwd: ports 0 and 3 are the same interface x");

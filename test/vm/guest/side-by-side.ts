@@ -1,6 +1,6 @@
 // bdk l2fwd and DPDK's dpdk-testpmd, one after the other, forwarding between the same two emulated NICs
 // (run by bench/rig-compare.ts; the host generates on NIC 0's TAP and counts on NIC 1's). Arguments: the
-// two NICs' PCI addresses, then the forwarders in the order to run them (bdk, testpmd, bdk …).
+// two NICs' PCI addresses, then the forwarders in the order to run them (bdk, bdk-poll, testpmd …).
 // For each: wait for the host's "go-<i>", print `@@start {…}` just before spawning it (the host takes its
 // own clock when it sees the line: the start of the time to the first forwarded frame), wait for
 // "stop-<i>", stop it with SIGINT and report what it counted. Both forward without touching the frames
@@ -14,9 +14,10 @@ report("bind", bdk("devbind", "--bind", "vfio-pci", A, B, "--force").code);
 mountHostRoot();
 
 function command(who: string): string[] {
-  if (who === "bdk") {
+  if (who === "bdk" || who === "bdk-poll") {
+    // bdk-poll: l2fwd --idle poll, never sleeping on the RX interrupt, as testpmd never does.
     return [BUN, `${PROJECT}/apps/l2fwd.ts`, A, B, "--no-mac-updating", "--cores", "1", "--period", "0", "--link-wait", "5", "--json",
-      "--ring-size", "512", "--burst", "32", "--pool", "4096"];
+      "--ring-size", "512", "--burst", "32", "--pool", "4096", ...(who === "bdk-poll" ? ["--idle", "poll"] : [])];
   }
   if (who === "testpmd") {
     // --in-memory: no runtime files; --iova-mode=va through the vIOMMU, as bdk; a long stats period keeps it
@@ -48,7 +49,7 @@ for (let i = 0; i < order.length; i++) {
   p.kill("SIGINT");
   const code = await p.exited;
   const [o, e] = [await out, await err];
-  if (who === "bdk") {
+  if (who.startsWith("bdk")) {
     const summary = JSON.parse(o.trim().split("\n").pop() ?? "null");
     report(`fwd-${i}`, { who, code, forwarded: summary?.ports?.[1]?.tx ?? null, received: summary?.ports?.[0]?.rx ?? null, tail: e.split("\n").slice(-6) });
   } else {
