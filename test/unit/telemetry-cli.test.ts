@@ -37,7 +37,7 @@ describe("bdk telemetry against a running pktgen", () => {
       await waitForOutput(gen.stderr, /telemetry on .*\n[^]*worker 0 on core 0/, 20000, seen);
       const pid = gen.pid;
       const sock = join(RUNTIME, `${pid}.sock`);
-      expect(seen.text).toContain(`telemetry on ${sock} (bdk telemetry ${pid})`);
+      expect(seen.text).toContain(`telemetry on ${sock} (bdk telemetry ${pid}; dpdk-telemetry.py -f bdk-${pid})`);
       await Bun.sleep(1500);
 
       const list = ask(pid, "/") as string[];
