@@ -11,6 +11,8 @@ test("bench/nic-model.ts: every format and mode moves and counts its frames exac
   const cells = p.stdout.toString().trim().split("\n").filter((l) => l.startsWith("{")).map((l) => JSON.parse(l));
   // Three formats (adv, legacy, extended) × rx, tx, l2fwd × two burst sizes.
   expect(cells.length).toBe(18);
+  // Figures printed for the CI log (a 0.05 s run on a shared machine: for eyes, never asserted).
+  console.log(cells.map((c) => `nic-model ${c.format} ${c.mode} burst ${c.burst}: ${c.ns.toFixed(1)} ns/packet`).join("\n"));
   for (const c of cells) {
     expect(c.impl).toBe("bdk");
     expect(c.packets).toBeGreaterThan(0);
