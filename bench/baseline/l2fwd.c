@@ -562,6 +562,53 @@ static inline void close_run(uint32_t *d, uint32_t *ends, uint32_t runStart, uin
   ends[runStart] = runLast;
 }
 
+/* adv-rxtx.ts writeFrame: a frame with offloads or several segments from descriptor `next`; the next free
+ * descriptor, or -1 when the ring has no room for it. */
+static NOINLINE int64_t adv_write_frame(queue_t *q, pool_t *pool, uint32_t next, uint32_t room, uint32_t b, uint32_t r, uint32_t segs) {
+  uint32_t *d = q->desc, *slots = q->slots, *ends = q->ends;
+  int32_t *ctl = q->ctl;
+  uint32_t mask = q->mask;
+  uint16_t *lens = pool->len, *offs = pool->dataOff;
+  uint32_t *lo = pool->dmaLo, *hi = pool->dmaHi;
+  int32_t *chain = pool->next;
+  uint32_t first = next;
+  uint32_t cmd = A_TXD_CMD_DEXT | A_TXD_DTYP_DATA | A_TXD_CMD_IFCS;
+  uint32_t opts = 0;
+  uint32_t payload = segs == 1 ? lens[b] : pool->pktLen[b];
+  if ((r & CONTEXT_REQUESTS) != 0) {
+    int32_t key = adv_context_key(pool, b, r);
+    int needContext = key != ctl[W_CONTEXT];
+    if (room < segs + (needContext ? 1 : 0)) return -1;
+    if (needContext) {
+      adv_write_context(d, next * 4, pool, b, r);
+      slots[next] = NO_BUFFER;
+      next = (next + 1) & mask;
+      ctl[W_CONTEXT] = key;
+    }
+    if ((r & TX_IP_CKSUM) != 0) opts |= A_TXD_POPTS_IXSM;
+    if ((r & (TX_TCP_CKSUM | TX_UDP_CKSUM | TX_TCP_SEG)) != 0) opts |= A_TXD_POPTS_TXSM;
+    if ((r & TX_VLAN) != 0) cmd |= A_TXD_CMD_VLE;
+    if ((r & TX_TCP_SEG) != 0) {
+      cmd |= A_TXD_CMD_TSE;
+      payload -= pool->l2Len[b] + pool->l3Len[b] + pool->l4Len[b];
+    }
+    opts |= q->txCheckContext;
+  } else if (room < segs) return -1;
+  uint32_t seg = b;
+  for (uint32_t i = 0; i < segs; i++) {
+    uint32_t w = next * 4;
+    int last = i == segs - 1;
+    dma_words(lo[seg], hi[seg], offs[seg], d, w);
+    d[w + 2] = lens[seg] | cmd | (last ? A_TXD_CMD_EOP | A_TXD_CMD_RS : 0);
+    d[w + 3] = i == 0 ? ((payload << A_TXD_PAYLEN_SHIFT) | opts) : 0;
+    slots[next] = seg;
+    if (last) ends[first] = next;
+    next = (next + 1) & mask;
+    seg = (uint32_t)chain[seg];
+  }
+  return next;
+}
+
 static NOINLINE uint32_t adv_tx_burst(queue_t *q, burst_t *burst, uint32_t start) {
   uint32_t end = burst->count;
   if (!is_live(q) || end <= start) return 0;
@@ -588,8 +635,6 @@ static NOINLINE uint32_t adv_tx_burst(queue_t *q, burst_t *burst, uint32_t start
   uint32_t *bufs = burst->bufs;
   uint16_t *lens = pool->len, *offs = pool->dataOff, *nbSegs = pool->nbSegs;
   uint32_t *lo = pool->dmaLo, *hi = pool->dmaHi, *req = pool->txOffload;
-  int32_t *chain = pool->next;
-  uint32_t cc = q->txCheckContext;
   uint32_t count = end - start;
   uint32_t n = 0;
   uint64_t bytes = 0; /* an integer, as the JIT makes of the TS side's `let bytes = 0` */
@@ -620,44 +665,12 @@ static NOINLINE uint32_t adv_tx_burst(queue_t *q, burst_t *burst, uint32_t start
       close_run(d, ends, (uint32_t)runStart, runLast);
       runStart = -1;
     }
-    uint32_t first = next;
-    uint32_t cmd = A_TXD_CMD_DEXT | A_TXD_DTYP_DATA | A_TXD_CMD_IFCS;
-    uint32_t opts = 0;
-    uint32_t payload = segs == 1 ? lens[b] : pool->pktLen[b];
-    if ((r & CONTEXT_REQUESTS) != 0) {
-      int32_t key = adv_context_key(pool, b, r);
-      int needContext = key != ctl[W_CONTEXT];
-      if (room < segs + (needContext ? 1 : 0)) break;
-      if (needContext) {
-        adv_write_context(d, next * 4, pool, b, r);
-        slots[next] = NO_BUFFER;
-        next = (next + 1) & mask;
-        room--;
-        ctl[W_CONTEXT] = key;
-      }
-      if ((r & TX_IP_CKSUM) != 0) opts |= A_TXD_POPTS_IXSM;
-      if ((r & (TX_TCP_CKSUM | TX_UDP_CKSUM | TX_TCP_SEG)) != 0) opts |= A_TXD_POPTS_TXSM;
-      if ((r & TX_VLAN) != 0) cmd |= A_TXD_CMD_VLE;
-      if ((r & TX_TCP_SEG) != 0) {
-        cmd |= A_TXD_CMD_TSE;
-        payload -= pool->l2Len[b] + pool->l3Len[b] + pool->l4Len[b];
-      }
-      opts |= cc;
-    } else if (room < segs) break;
-    uint32_t seg = b;
-    for (uint32_t i = 0; i < segs; i++) {
-      uint32_t w = next * 4;
-      int last = i == segs - 1;
-      dma_words(lo[seg], hi[seg], offs[seg], d, w);
-      d[w + 2] = lens[seg] | cmd | (last ? A_TXD_CMD_EOP | A_TXD_CMD_RS : 0);
-      d[w + 3] = i == 0 ? ((payload << A_TXD_PAYLEN_SHIFT) | opts) : 0;
-      slots[next] = seg;
-      bytes += lens[seg];
-      if (last) ends[first] = next;
-      next = (next + 1) & mask;
-      room--;
-      seg = (uint32_t)chain[seg];
-    }
+    /* adv-rxtx.ts writeFrame: offloads or several segments, in a function of their own. */
+    int64_t after = adv_write_frame(q, pool, next, room, b, r, segs);
+    if (after < 0) break;
+    room -= ((uint32_t)after - next) & mask;
+    next = (uint32_t)after;
+    bytes += segs == 1 ? lens[b] : pool->pktLen[b];
     n++;
   }
   if (runStart >= 0) close_run(d, ends, (uint32_t)runStart, runLast);

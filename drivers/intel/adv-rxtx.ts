@@ -294,8 +294,6 @@ export class AdvTxQueue extends TxQueueBase {
     const hi = pool.dmaHi;
     const req = pool.txOffload;
     const nbSegs = pool.nbSegs;
-    const chain = pool.next;
-    const cc = m.s.txCheckContext;
     const count = end - start;
     let n = 0;
     let bytes = 0;
@@ -328,48 +326,13 @@ export class AdvTxQueue extends TxQueueBase {
         closeRun(d, ends, runStart, runLast);
         runStart = -1;
       }
-      const first = next;
-      let cmd = TXD_CMD_DEXT | TXD_DTYP_DATA | TXD_CMD_IFCS;
-      let opts = 0;
-      let payload = segs === 1 ? lens[b]! : pool.pktLen[b]!;
-      if ((r & CONTEXT_REQUESTS) !== 0) {
-        // Offloads: a context descriptor says where the headers are, the tag and the MSS (written only
-        // when they change; context slot 0), then the data descriptors ask for them.
-        const key = contextKey(pool, b, r);
-        const needContext = key !== ctl[W_CONTEXT];
-        if (room < segs + (needContext ? 1 : 0)) break;
-        if (needContext) {
-          writeContext(d, next * 4, pool, b, r);
-          slots[next] = NO_BUFFER;
-          next = (next + 1) & mask;
-          room--;
-          ctl[W_CONTEXT] = key;
-        }
-        if ((r & TX_IP_CKSUM) !== 0) opts |= TXD_POPTS_IXSM;
-        if ((r & (TX_TCP_CKSUM | TX_UDP_CKSUM | TX_TCP_SEG)) !== 0) opts |= TXD_POPTS_TXSM;
-        if ((r & TX_VLAN) !== 0) cmd |= TXD_CMD_VLE;
-        if ((r & TX_TCP_SEG) !== 0) {
-          // TSO: PAYLEN is the TCP payload only; the NIC repeats the headers in every segment.
-          cmd |= TXD_CMD_TSE;
-          payload -= pool.l2Len[b]! + pool.l3Len[b]! + pool.l4Len[b]!;
-        }
-        opts |= cc;
-      } else if (room < segs) break;
-      // One data descriptor per segment; EOP and RS on the last. The first carries PAYLEN and the options.
-      let seg = b;
-      for (let i = 0; i < segs; i++) {
-        const w = next * 4;
-        const last = i === segs - 1;
-        dmaWords(lo[seg]!, hi[seg]!, offs[seg]!, d, w);
-        d[w + 2] = (lens[seg]! | cmd | (last ? TXD_CMD_EOP | TXD_CMD_RS : 0)) >>> 0;
-        d[w + 3] = i === 0 ? ((payload << TXD_PAYLEN_SHIFT) | opts) >>> 0 : 0;
-        slots[next] = seg;
-        bytes += lens[seg]!;
-        if (last) ends[first] = next;
-        next = (next + 1) & mask;
-        room--;
-        seg = chain[seg]!;
-      }
+      // A frame with offloads or several segments: its own function, so that this loop keeps only what the
+      // common frame needs in registers. The next free descriptor after it, or -1 when the ring has no room.
+      const after = writeFrame(m, pool, next, room, b, r, segs);
+      if (after < 0) break;
+      room -= (after - next) & mask;
+      next = after;
+      bytes += segs === 1 ? lens[b]! : pool.pktLen[b]!;
       n++;
     }
     if (runStart >= 0) closeRun(d, ends, runStart, runLast);
@@ -390,6 +353,66 @@ export class AdvTxQueue extends TxQueueBase {
   protected handleState(): AdvQueueState {
     return this.state;
   }
+}
+
+/**
+ * Writes one frame that needs more than the common path (offloads: a context descriptor when its offloads
+ * differ from the last one written; several segments: one data descriptor each, EOP and RS on the last, the
+ * first with PAYLEN and the options) from descriptor `next`. Returns the next free descriptor, or -1 when the
+ * ring has fewer than `room` … the frame needs (nothing written then).
+ */
+function writeFrame(m: QueueMemory<AdvQueueState>, pool: Mempool, next: number, room: number, b: number, r: number, segs: number): number {
+  const d = m.desc;
+  const ctl = m.ctl;
+  const slots = m.slots;
+  const ends = m.ends;
+  const mask = m.mask;
+  const lens = pool.len;
+  const first0 = next;
+  let cmd = TXD_CMD_DEXT | TXD_DTYP_DATA | TXD_CMD_IFCS;
+  let opts = 0;
+  let payload = segs === 1 ? lens[b]! : pool.pktLen[b]!;
+  if ((r & CONTEXT_REQUESTS) !== 0) {
+    // Offloads: a context descriptor says where the headers are, the tag and the MSS (written only when they
+    // change; context slot 0), then the data descriptors ask for them.
+    const key = contextKey(pool, b, r);
+    const needContext = key !== ctl[W_CONTEXT];
+    if (room < segs + (needContext ? 1 : 0)) return -1;
+    if (needContext) {
+      writeContext(d, next * 4, pool, b, r);
+      slots[next] = NO_BUFFER;
+      next = (next + 1) & mask;
+      ctl[W_CONTEXT] = key;
+    }
+    if ((r & TX_IP_CKSUM) !== 0) opts |= TXD_POPTS_IXSM;
+    if ((r & (TX_TCP_CKSUM | TX_UDP_CKSUM | TX_TCP_SEG)) !== 0) opts |= TXD_POPTS_TXSM;
+    if ((r & TX_VLAN) !== 0) cmd |= TXD_CMD_VLE;
+    if ((r & TX_TCP_SEG) !== 0) {
+      // TSO: PAYLEN is the TCP payload only; the NIC repeats the headers in every segment.
+      cmd |= TXD_CMD_TSE;
+      payload -= pool.l2Len[b]! + pool.l3Len[b]! + pool.l4Len[b]!;
+    }
+    opts |= m.s.txCheckContext;
+  } else if (room < segs) return -1;
+  // The unit reclaimed at once starts at the frame's first descriptor (its context descriptor, if any).
+  const first = first0;
+  const lo = pool.dmaLo;
+  const hi = pool.dmaHi;
+  const offs = pool.dataOff;
+  const chain = pool.next;
+  let seg = b;
+  for (let i = 0; i < segs; i++) {
+    const w = next * 4;
+    const last = i === segs - 1;
+    dmaWords(lo[seg]!, hi[seg]!, offs[seg]!, d, w);
+    d[w + 2] = (lens[seg]! | cmd | (last ? TXD_CMD_EOP | TXD_CMD_RS : 0)) >>> 0;
+    d[w + 3] = i === 0 ? ((payload << TXD_PAYLEN_SHIFT) | opts) >>> 0 : 0;
+    slots[next] = seg;
+    if (last) ends[first] = next;
+    next = (next + 1) & mask;
+    seg = chain[seg]!;
+  }
+  return next;
 }
 
 /** Ends a run of one-descriptor frames: RS on its last descriptor, whose DD then says the whole run went. */
