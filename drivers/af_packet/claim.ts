@@ -3,12 +3,15 @@
 // A second bdk process that opens the same interface finds the lock taken and gets a warning naming that
 // pid (not a refusal: a capture next to a forwarder is legitimate; two forwarders on one interface are
 // not). The lock lives in the open file description: closing the fd (at the port's close) or the
-// process dying releases it, so a stale file is harmless. Ports of one process share one claim (a
+// process dying releases it, so a stale file is harmless. The last release unlinks the file before it
+// closes the fd (test runs made thousands of namespaces, each leaving a file behind); a claimer that opened
+// the old file just before checks, once locked, that its file is still the one at the path, and else tries
+// again on the new one. Ports of one process share one claim (a
 // reference count per thread; another thread of the same process finds its own pid in the file and says
 // nothing). Interface indices are per network namespace, hence the namespace's inode in the name.
 // Anything that keeps the claim from being taken (no /run, no permission) leaves the port unclaimed:
 // the claim is advice, never a reason to fail an open.
-import { ftruncateSync, mkdirSync, readFileSync, readlinkSync } from "node:fs";
+import { fstatSync, ftruncateSync, mkdirSync, readFileSync, readlinkSync, statSync, unlinkSync } from "node:fs";
 import { basename } from "node:path";
 import { warnOnce } from "../../src/sys/errors.ts";
 import { close, flock, getpid, LOCK_EX, LOCK_NB, O_RDWR, open, pwrite } from "../../src/sys/libc.ts";
@@ -84,20 +87,28 @@ export function claimInterface(name: string, iface: string, ifindex: number, opt
     mine.refs++;
     return share(path);
   }
-  let fd: number;
-  try {
-    mkdirSync(dir, { recursive: true, mode: 0o755 });
-    fd = open(path, O_RDWR | O_CREAT, 0o644);
-  } catch {
-    return UNCLAIMED;
-  }
-  let got: boolean;
-  try {
-    got = flock(fd, LOCK_EX | LOCK_NB, path);
-  } catch {
+  let fd = -1;
+  let got = false;
+  for (let attempt = 0; attempt < 3; attempt++) {
+    try {
+      mkdirSync(dir, { recursive: true, mode: 0o755 });
+      fd = open(path, O_RDWR | O_CREAT, 0o644);
+    } catch {
+      return UNCLAIMED;
+    }
+    try {
+      got = flock(fd, LOCK_EX | LOCK_NB, path);
+    } catch {
+      close(fd);
+      return UNCLAIMED;
+    }
+    // Locked a file its last holder unlinked meanwhile: that lock guards nothing; take the new file's.
+    if (!got || sameFile(fd, path)) break;
     close(fd);
-    return UNCLAIMED;
+    got = false;
+    fd = -1;
   }
+  if (fd < 0) return UNCLAIMED;
   if (!got) {
     close(fd);
     const holder = readClaim(path);
@@ -120,6 +131,17 @@ export function claimInterface(name: string, iface: string, ifindex: number, opt
   return share(path);
 }
 
+/** True when `fd` is the file now at `path` (same inode and device). */
+function sameFile(fd: number, path: string): boolean {
+  try {
+    const a = fstatSync(fd);
+    const b = statSync(path);
+    return a.ino === b.ino && a.dev === b.dev;
+  } catch {
+    return false;
+  }
+}
+
 function share(path: string): InterfaceClaim {
   let released = false;
   return {
@@ -131,6 +153,11 @@ function share(path: string): InterfaceClaim {
       const h = held.get(path);
       if (!h || --h.refs > 0) return;
       held.delete(path);
+      try {
+        unlinkSync(path); // still locked: a claimer that opened it before this sees it gone and retries
+      } catch {
+        // already gone, or not ours to remove: the file is only a name for the lock
+      }
       try {
         close(h.fd);
       } catch {

@@ -1,6 +1,6 @@
 // l2fwd: argument handling, and forwarding between two veth pairs in namespaces this test makes and removes.
 import { describe, expect, spyOn, test } from "bun:test";
-import { mkdtempSync, readlinkSync, readdirSync, rmSync } from "node:fs";
+import { existsSync, mkdtempSync, readlinkSync, readdirSync, rmSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { allowedCores } from "../../apps/common/args.ts";
@@ -178,6 +178,10 @@ describe("the af_packet interface claim", () => {
       again.release();
       again.release(); // idempotent
       expect(fdsOn(path)).toBe(0); // closed: released
+      expect(existsSync(path)).toBe(false); // and the file is gone with the last holder (no stale files pile up)
+      const later = claimInterface("af_packet:lo", "lo", 1, { dir, warn }); // a new file, claimed at once
+      expect([later.held, warnings.length, readClaim(path)?.pid]).toEqual([true, 1, process.pid]);
+      later.release();
     } finally {
       rmSync(dir, { recursive: true, force: true });
     }
