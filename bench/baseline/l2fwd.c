@@ -375,6 +375,26 @@ static inline void rx_doorbell(queue_t *q, uint32_t next, uint32_t refilled) {
   tail_write(q, (next - 1) & q->mask);
 }
 
+/* ring.ts reclaimSent: free what the NIC sent, a unit (frame, run or burst) at a time; DD on the unit's last. */
+static inline uint32_t reclaim_sent(queue_t *q, pool_t *pool, uint32_t next) {
+  uint32_t *d = q->desc, *ends = q->ends, *slots = q->slots;
+  uint32_t mask = q->mask;
+  uint32_t clean = (uint32_t)q->ctl[W_CLEAN];
+  while (clean != next) {
+    uint32_t last = ends[clean];
+    if ((d[last * 4 + 3] & 1u) == 0) break; /* DD */
+    for (;;) {
+      uint32_t b = slots[clean];
+      if (b != NO_BUFFER) pool_free(pool, b);
+      uint32_t was = clean;
+      clean = (clean + 1) & mask;
+      if (was == last) break;
+    }
+  }
+  q->ctl[W_CLEAN] = (int32_t)clean;
+  return clean;
+}
+
 static inline int is_live(queue_t *q) { return __atomic_load_n(q->live, __ATOMIC_ACQUIRE) == q->generation; }
 
 static inline void dma_words(uint32_t lo, uint32_t hi, uint32_t off, uint32_t *out, uint32_t at) {
@@ -426,7 +446,6 @@ static inline void dma_words(uint32_t lo, uint32_t hi, uint32_t off, uint32_t *o
 #define A_TXD_CMD_DEXT (1u << 29)
 #define A_TXD_CMD_VLE (1u << 30)
 #define A_TXD_CMD_TSE (1u << 31)
-#define A_TXD_STAT_DD (1u << 0)
 #define A_TXD_POPTS_IXSM (1u << 8)
 #define A_TXD_POPTS_TXSM (1u << 9)
 #define A_TXD_PAYLEN_SHIFT 14
@@ -618,19 +637,7 @@ static NOINLINE uint32_t adv_tx_burst(queue_t *q, burst_t *burst, uint32_t start
   uint32_t *slots = q->slots, *ends = q->ends;
   pool_t *pool = q->pool;
   uint32_t next = (uint32_t)ctl[W_NEXT];
-  uint32_t clean = (uint32_t)ctl[W_CLEAN];
-  while (clean != next) {
-    uint32_t last = ends[clean];
-    if ((d[last * 4 + 3] & A_TXD_STAT_DD) == 0) break;
-    for (;;) {
-      uint32_t b = slots[clean];
-      if (b != NO_BUFFER) pool_free(pool, b);
-      uint32_t was = clean;
-      clean = (clean + 1) & mask;
-      if (was == last) break;
-    }
-  }
-  ctl[W_CLEAN] = (int32_t)clean;
+  uint32_t clean = reclaim_sent(q, pool, next);
   uint32_t room = (clean - next - 1) & mask;
   uint32_t *bufs = burst->bufs;
   uint16_t *lens = pool->len, *offs = pool->dataOff, *nbSegs = pool->nbSegs;
@@ -705,7 +712,6 @@ static NOINLINE uint32_t adv_tx_burst(queue_t *q, burst_t *burst, uint32_t start
 #define TXD_DTYP_DATA (1u << 20)
 #define TXD_POPTS_IXSM (1u << 0)
 #define TXD_POPTS_TXSM (1u << 1)
-#define TXD_STAT_DD (1u << 0)
 #define TUCMD_TCP (1u << 0)
 #define TUCMD_IP (1u << 1)
 #define TUCMD_RS (1u << 3)
@@ -918,20 +924,8 @@ static NOINLINE uint32_t e1000_tx_burst(queue_t *q, burst_t *burst, uint32_t sta
   uint32_t *slots = q->slots;
   pool_t *pool = q->pool;
   uint32_t next = (uint32_t)ctl[W_NEXT];
+  uint32_t clean = reclaim_sent(q, pool, next);
   uint32_t *ends = q->ends;
-  uint32_t clean = (uint32_t)ctl[W_CLEAN];
-  while (clean != next) {
-    uint32_t last = ends[clean];
-    if ((d[last * 4 + 3] & TXD_STAT_DD) == 0) break;
-    for (;;) {
-      uint32_t b = slots[clean];
-      if (b != NO_BUFFER) pool_free(pool, b);
-      uint32_t was = clean;
-      clean = (clean + 1) & mask;
-      if (was == last) break;
-    }
-  }
-  ctl[W_CLEAN] = (int32_t)clean;
   uint32_t first = next;
   uint32_t room = (clean - next - 1) & mask;
   uint32_t *bufs = burst->bufs;

@@ -21,12 +21,12 @@ import type { Mempool } from "../../src/mem/mempool.ts";
 import { IrqLine } from "../../src/vfio/irq-line.ts";
 import { dmaWords } from "../intel/mmio.ts";
 import {
-  NO_BUFFER, QueueMemory as IntelQueueMemory, reclaimTxRing, rxDoorbell, W_CLEAN, W_CONTEXT, W_DROPPING, W_HEAD, W_NEXT, type RingQueueState,
+  NO_BUFFER, QueueMemory as IntelQueueMemory, reclaimSent, reclaimTxRing, rxDoorbell, W_CONTEXT, W_DROPPING, W_HEAD, W_NEXT, type RingQueueState,
 } from "../intel/ring.ts";
 import {
   ERXD_ERR_FRAME, ERXD_ERR_IPE, ERXD_ERR_TCPE, ICR, IMC, IMS, RXD_ERR_FRAME, RXD_ERR_IPE, RXD_ERR_TCPE, RXD_STAT_DD, RXD_STAT_EOP, RXD_STAT_IPCS, RXD_STAT_IXSM, RXD_STAT_TCPCS, RXD_STAT_UDPCS,
   RXD_STAT_VP, TUCMD_DEXT, TUCMD_IP, TUCMD_RS, TUCMD_TCP, TXD_CMD_DEXT, TXD_CMD_EOP, TXD_CMD_IFCS, TXD_CMD_RS, TXD_CMD_VLE, TXD_DTYP_DATA,
-  TXD_POPTS_IXSM, TXD_POPTS_TXSM, TXD_STAT_DD,
+  TXD_POPTS_IXSM, TXD_POPTS_TXSM,
 } from "./regs.ts";
 
 /** Where an e1000 queue lives (drivers/intel/ring.ts) and which descriptor format it reads. */
@@ -340,23 +340,10 @@ export class E1000TxQueue extends TxQueueBase {
     const slots = m.slots;
     const pool = this.pool;
     let next = ctl[W_NEXT]!;
-    // Reclaim what the NIC has sent, a burst at a time: RS is set on each burst's last descriptor only, so
-    // the NIC writes back one descriptor per burst (each write-back is a DMA write), and its DD says the whole
-    // burst went; ends[] at a burst's first descriptor names its last.
+    // Reclaim what the NIC has sent, a burst at a time: RS is set on each burst's last descriptor only (below),
+    // so the NIC writes back one descriptor per burst (each write-back is a DMA write).
+    const clean = reclaimSent(m, pool, next);
     const ends = m.ends;
-    let clean = ctl[W_CLEAN]!;
-    while (clean !== next) {
-      const last = ends[clean]!;
-      if ((d[last * 4 + 3]! & TXD_STAT_DD) === 0) break;
-      for (;;) {
-        const b = slots[clean]!;
-        if (b !== NO_BUFFER) pool.free(b);
-        const was = clean;
-        clean = (clean + 1) & mask;
-        if (was === last) break;
-      }
-    }
-    ctl[W_CLEAN] = clean;
     const first = next;
     // One descriptor stays empty so that a full ring is told apart from an empty one.
     let room = (clean - next - 1) & mask;

@@ -23,7 +23,7 @@ import type { Mempool } from "../../src/mem/mempool.ts";
 import { BdkError } from "../../src/sys/errors.ts";
 import { IrqLine } from "../../src/vfio/irq-line.ts";
 import { dmaWords } from "./mmio.ts";
-import { NO_BUFFER, QueueMemory, reclaimTxRing, rxDoorbell, W_CLEAN, W_CONTEXT, W_DROPPING, W_HEAD, W_NEXT, type RingQueueState } from "./ring.ts";
+import { NO_BUFFER, QueueMemory, reclaimSent, reclaimTxRing, rxDoorbell, W_CONTEXT, W_DROPPING, W_HEAD, W_NEXT, type RingQueueState } from "./ring.ts";
 
 // Write-back, word 2: extended status (low bits) and errors (82576 7.1.5.2, 82599 7.1.6.2).
 const STAT_DD = 1 << 0;
@@ -48,7 +48,6 @@ const TXD_CMD_RS = 1 << 27;
 const TXD_CMD_DEXT = 1 << 29;
 const TXD_CMD_VLE = 1 << 30;
 const TXD_CMD_TSE = 1 << 31;
-const TXD_STAT_DD = 1 << 0;
 const TXD_POPTS_IXSM = 1 << 8;
 const TXD_POPTS_TXSM = 1 << 9;
 const TXD_PAYLEN_SHIFT = 14;
@@ -271,20 +270,8 @@ export class AdvTxQueue extends TxQueueBase {
     const pool = this.pool;
     let next = ctl[W_NEXT]!;
     // Reclaim whole frames: RS is set on the last descriptor of each frame with offloads or segments, and of
-    // each run of one-descriptor frames; ends[] at a unit's first descriptor names that last one.
-    let clean = ctl[W_CLEAN]!;
-    while (clean !== next) {
-      const last = ends[clean]!;
-      if ((d[last * 4 + 3]! & TXD_STAT_DD) === 0) break;
-      for (;;) {
-        const b = slots[clean]!;
-        if (b !== NO_BUFFER) pool.free(b);
-        const was = clean;
-        clean = (clean + 1) & mask;
-        if (was === last) break;
-      }
-    }
-    ctl[W_CLEAN] = clean;
+    // each run of one-descriptor frames (closeRun).
+    const clean = reclaimSent(m, pool, next);
     // One descriptor stays empty so that a full ring is told apart from an empty one.
     let room = (clean - next - 1) & mask;
     const bufs = burst.bufs;

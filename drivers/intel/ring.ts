@@ -168,6 +168,35 @@ export function resetTxRing(s: RingQueueState, arena: DmaArena): void {
   new Uint32Array(arena.buffer, s.descOff, s.size * 4).fill(0);
 }
 
+/** TX write-back, word 3 bit 0 in every format these chips share: the descriptor was sent (DD). */
+const TXD_STAT_DD = 1;
+
+/**
+ * The TX burst's reclaim: frees what the NIC has sent, a unit at a time (a frame, a run of frames or a burst,
+ * whatever the driver closed with RS): ends[] at a unit's first descriptor names its last, whose DD says the
+ * whole unit went. Stops at `next` or at the first unit not done; returns the new clean mark (also stored).
+ */
+export function reclaimSent(m: QueueMemory, pool: Mempool, next: number): number {
+  const d = m.desc;
+  const ends = m.ends;
+  const slots = m.slots;
+  const mask = m.mask;
+  let clean = m.ctl[W_CLEAN]!;
+  while (clean !== next) {
+    const last = ends[clean]!;
+    if ((d[last * 4 + 3]! & TXD_STAT_DD) === 0) break;
+    for (;;) {
+      const b = slots[clean]!;
+      if (b !== NO_BUFFER) pool.free(b);
+      const was = clean;
+      clean = (clean + 1) & mask;
+      if (was === last) break;
+    }
+  }
+  m.ctl[W_CLEAN] = clean;
+  return clean;
+}
+
 /** Frees every buffer still in a TX ring between the clean and next marks (the port is stopped). */
 export function reclaimTxRing(m: QueueMemory, pool: Mempool): void {
   let clean = m.ctl[W_CLEAN]!;
