@@ -28,37 +28,30 @@ import {
 } from "../../src/ethdev/port.ts";
 import type { Mempool } from "../../src/mem/mempool.ts";
 import { BdkError, warnOnce } from "../../src/sys/errors.ts";
-import { close, raw } from "../../src/sys/libc.ts";
-import {
-  netdevExists, netdevIndex, netdevInfo, netdevLinkUp, netdevMac, netdevMtu, netdevPromiscuous, requireUp, setNetdevMac,
-  setNetdevMtu, type NetdevInfo,
-} from "../../src/sys/netdev.ts";
+import { netdevIndex, netdevMtu, requireUp } from "../../src/sys/netdev.ts";
 import { claimInterface, type InterfaceClaim } from "./claim.ts";
-import { LinkMonitor } from "../../src/sys/netlink.ts";
+import { KernelInterface } from "./netif.ts";
 import { AfPacketRxQueue, AfPacketTxQueue, C_KICK_ERRORS, C_KICKS, QUEUE_MODULE, type PortFacts } from "./rxtx.ts";
-import { createShared, MAX_QUEUES, MAX_RING, MIN_RING, W_LIVE, W_PROMISC, W_TX_MAX, type AfPacketOptions } from "./shared.ts";
-import { packetSocket, PacketSocket, type RingGeometry } from "./socket.ts";
-import { PACKET_ADD_MEMBERSHIP, PACKET_DROP_MEMBERSHIP, PACKET_MR_PROMISC, packetMreq, RX_DATA_OFFSET, SOL_PACKET, TX_DATA_OFFSET } from "./uapi.ts";
+import { createShared, MAX_QUEUES, MAX_RING, MIN_RING, W_LIVE, W_TX_MAX, type AfPacketOptions } from "./shared.ts";
+import { PacketSocket, type RingGeometry } from "./socket.ts";
+import { RX_DATA_OFFSET, TX_DATA_OFFSET } from "./uapi.ts";
 
 /** How long stop() keeps kicking a TX ring that still holds frames. */
 const DRAIN_MS = 200;
-const LINK_DOWN: LinkStatus = { up: false, speedMbps: 0, fullDuplex: false };
 
 export class AfPacketPort extends PortBase {
   readonly iface: string;
   readonly ifindex: number;
   readonly geometry: RingGeometry;
   private readonly opts: AfPacketOptions;
-  /** Holds the promiscuous membership; also proves at open that we may use AF_PACKET. */
-  private ctlFd: number;
-  /** Link events: the port's eventFd(). */
-  private readonly monitor: LinkMonitor;
+  /** Link, link events, MAC, MTU and promiscuous mode of the interface (netif.ts, shared with af_xdp). */
+  private readonly netif: KernelInterface;
   /** The advisory per-interface claim (claim.ts): another bdk process on the interface is warned. */
   private readonly claim: InterfaceClaim;
   /** Socket q serves RX queue q and TX queue q; empty while stopped. */
   private socks: PacketSocket[] = [];
   private fanoutId: number | undefined;
-  /** The port's control words (W_LIVE, W_TX_MAX, W_PROMISC), shared with the workers' queues. */
+  /** The port's control words (W_LIVE, W_TX_MAX), shared with the workers' queues. */
   private readonly shared: SharedArrayBuffer;
   private readonly ctl: Int32Array;
   /** Starts so far: the next start's generation is starts + 1 (never 0, which means stopped). */
@@ -73,13 +66,7 @@ export class AfPacketPort extends PortBase {
     requireUp(opts.iface);
     this.shared = createShared();
     this.ctl = new Int32Array(this.shared);
-    this.ctlFd = packetSocket(spec);
-    try {
-      this.monitor = new LinkMonitor(spec);
-    } catch (e) {
-      close(this.ctlFd);
-      throw e;
-    }
+    this.netif = new KernelInterface(this.name, this.iface, this.ifindex, spec);
     this.claim = claimInterface(this.spec, this.iface, this.ifindex);
   }
 
@@ -208,18 +195,7 @@ export class AfPacketPort extends PortBase {
 
   protected release(): void {
     this.claim.release();
-    this.monitor.close();
-    const fd = this.ctlFd;
-    if (fd < 0) return;
-    this.ctlFd = -1;
-    try {
-      if (this.promiscuous()) this.membership(PACKET_DROP_MEMBERSHIP, fd);
-    } catch {
-      // the interface may be gone; closing the socket drops the membership anyway
-    } finally {
-      Atomics.store(this.ctl, W_PROMISC, 0);
-      close(fd);
-    }
+    this.netif.close();
   }
 
   private rxq(q: number): AfPacketRxQueue {
@@ -307,72 +283,48 @@ export class AfPacketPort extends PortBase {
   /** The interface's link; down (not an error) when the interface is gone. */
   link(): LinkStatus {
     this.assertOpen();
-    if (!netdevExists(this.iface)) return this.down(`interface ${this.iface} (ifindex ${this.ifindex}) no longer exists`);
-    let info: NetdevInfo;
-    try {
-      info = netdevInfo(this.iface);
-    } catch (e) {
-      return this.down(`cannot read interface ${this.iface}: ${(e as Error).message}`);
-    }
-    if (info.ifindex !== this.ifindex) return this.down(`interface ${this.iface} was deleted and made again (ifindex ${this.ifindex} → ${info.ifindex})`);
-    const up = netdevLinkUp(info);
-    return { up, speedMbps: up ? info.speedMbps : 0, fullDuplex: info.fullDuplex };
-  }
-
-  /** A link that cannot be read is down, with the reason (pollEvents puts it in the event). */
-  private down(reason: string): LinkStatus {
-    return { ...LINK_DOWN, reason: `${this.name}: ${reason}` };
+    return this.netif.link();
   }
 
   /** A netlink socket that becomes readable when a link changes (any of the namespace's: pollEvents sorts it out); -1 once closed. */
   override eventFd(): number {
-    return this.monitor.fd;
+    return this.netif.eventFd;
   }
 
   protected override drainEventFd(): void {
-    this.monitor.drain();
+    this.netif.drainEvents();
   }
 
   // ---- interface settings ---------------------------------------------------------------------------
 
   macAddress(): string {
     this.assertOpen();
-    return netdevMac(this.iface);
+    return this.netif.macAddress();
   }
 
   setMacAddress(mac: string): void {
     this.assertOpen();
-    setNetdevMac(this.iface, mac);
+    this.netif.setMacAddress(mac);
   }
 
   /** Whether this port holds the interface in promiscuous mode (others, e.g. tcpdump, may hold it too: see interfacePromiscuous). */
   promiscuous(): boolean {
-    return Atomics.load(this.ctl, W_PROMISC) !== 0;
+    return this.netif.promiscuous();
   }
 
   setPromiscuous(on: boolean): void {
     this.assertOpen();
-    if (on === this.promiscuous()) return;
-    this.membership(on ? PACKET_ADD_MEMBERSHIP : PACKET_DROP_MEMBERSHIP, this.ctlFd);
-    Atomics.store(this.ctl, W_PROMISC, on ? 1 : 0);
+    this.netif.setPromiscuous(on);
   }
 
   /** True when the kernel says the interface is promiscuous, whoever asked for it. */
   interfacePromiscuous(): boolean {
-    return netdevPromiscuous(this.iface);
-  }
-
-  private membership(op: number, fd: number): void {
-    const r = raw.setsockopt(fd, SOL_PACKET, op, packetMreq(this.ifindex, PACKET_MR_PROMISC), 16);
-    if (r !== 0) {
-      throw new BdkError(`${this.name}: ${op === PACKET_ADD_MEMBERSHIP ? "PACKET_ADD_MEMBERSHIP" : "PACKET_DROP_MEMBERSHIP"} (promiscuous) failed`,
-        "check that the interface still exists (`ip link`)");
-    }
+    return this.netif.interfacePromiscuous();
   }
 
   mtu(): number {
     this.assertOpen();
-    return netdevMtu(this.iface);
+    return this.netif.mtu();
   }
 
   setMtu(mtu: number): void {
@@ -384,7 +336,7 @@ export class AfPacketPort extends PortBase {
     }
     const problem = this.mtuProblem(mtu, this.config?.rxPools ?? []);
     if (problem) throw problem;
-    setNetdevMtu(this.iface, mtu);
+    this.netif.setMtu(mtu);
     Atomics.store(this.ctl, W_TX_MAX, this.txMax(mtu));
   }
 }

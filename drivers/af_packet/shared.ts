@@ -36,10 +36,8 @@ export function defaultBlockSize(frameSize: number): number {
 //   W_LIVE    the generation of the current start while started, else 0. A queue bursts only while it holds the
 //             generation the queue was bound to (for a worker's queue: the start its handle came from).
 //   W_TX_MAX  the longest frame the kernel takes on TX: min(ring frame room, MTU + 18).
-//   W_PROMISC 1 while this port holds the interface in promiscuous mode.
 export const W_LIVE = 0;
 export const W_TX_MAX = 1;
-export const W_PROMISC = 2;
 const CTL_WORDS = 16;
 
 /** The port's control words, in memory a worker's queues share. */

@@ -24,18 +24,15 @@ import {
 } from "../../src/ethdev/port.ts";
 import type { Mempool } from "../../src/mem/mempool.ts";
 import { BdkError, warnOnce } from "../../src/sys/errors.ts";
-import { close, raw } from "../../src/sys/libc.ts";
+import { close } from "../../src/sys/libc.ts";
 import {
-  netdevExists, netdevIndex, netdevInfo, netdevLinkUp, netdevMac, netdevMtu, netdevPromiscuous, requireUp, setNetdevMac, setNetdevMtu,
-  type NetdevInfo,
+  netdevIndex, netdevMtu, requireUp,
 } from "../../src/sys/netdev.ts";
-import { LinkMonitor } from "../../src/sys/netlink.ts";
 import { readdirSync, readlinkSync } from "node:fs";
-import { packetSocket } from "../af_packet/socket.ts";
-import { PACKET_ADD_MEMBERSHIP, PACKET_DROP_MEMBERSHIP, PACKET_MR_PROMISC, packetMreq, SOL_PACKET } from "../af_packet/uapi.ts";
+import { KernelInterface } from "../af_packet/netif.ts";
 import { AfXdpError, attachXdpLink, createXskMap, loadXdpProgram, progId, redirectProgram, xskMapDelete, xskMapSet, type XdpMode } from "./bpf.ts";
 import {
-  AfXdpRxQueue, AfXdpTxQueue, C_KICK_ERRORS, C_KICKS, C_WAKEUPS, QUEUE_MODULE, W_LIVE, W_PROMISC, W_TX_MAX, type AfXdpOptions,
+  AfXdpRxQueue, AfXdpTxQueue, C_KICK_ERRORS, C_KICKS, C_WAKEUPS, QUEUE_MODULE, W_LIVE, W_TX_MAX, type AfXdpOptions,
 } from "./rxtx.ts";
 import { XDP_PACKET_HEADROOM } from "./uapi.ts";
 import { chunkFor, XdpSocket } from "./xsk.ts";
@@ -47,7 +44,6 @@ export const DEFAULT_FRAMES = 1024;
 /** The largest frame an af_xdp port can carry: a page-sized chunk less XDP's headroom (no multi-buffer). */
 export const MAX_FRAME = 4096 - XDP_PACKET_HEADROOM;
 const DRAIN_MS = 200;
-const LINK_DOWN: LinkStatus = { up: false, speedMbps: 0, fullDuplex: false };
 
 /** RX queues of an interface (/sys/class/net/IFACE/queues/rx-N), 1 when sysfs does not say. */
 export function interfaceRxQueues(iface: string): number {
@@ -86,11 +82,11 @@ export class AfXdpPort extends PortBase {
   private readonly opts: AfXdpOptions;
   private readonly shared = new SharedArrayBuffer(64);
   private readonly ctl = new Int32Array(this.shared);
-  private ctlFd: number;
   private mapFd: number;
   private progFd: number;
   private linkFd: number;
-  private readonly monitor: LinkMonitor;
+  /** Link, link events, MAC, MTU and promiscuous mode of the interface (af_packet's netif.ts). */
+  private readonly netif: KernelInterface;
   private socks: XdpSocket[] = [];
   private starts = 0;
   private readonly key: string;
@@ -125,9 +121,7 @@ export class AfXdpPort extends PortBase {
       fds.push(link.fd);
       this.xdpMode = link.mode;
       this.programId = progId(this.progFd);
-      this.ctlFd = packetSocket(spec);
-      fds.push(this.ctlFd);
-      this.monitor = new LinkMonitor(spec);
+      this.netif = new KernelInterface(this.name, this.iface, this.ifindex, spec);
     } catch (e) {
       for (const fd of fds.reverse()) close(fd);
       throw e;
@@ -297,7 +291,7 @@ export class AfXdpPort extends PortBase {
 
   protected release(): void {
     open.delete(this.key);
-    this.monitor.close();
+    this.netif.close();
     for (const fd of [this.linkFd, this.progFd, this.mapFd]) {
       try {
         close(fd);
@@ -306,17 +300,6 @@ export class AfXdpPort extends PortBase {
       }
     }
     this.linkFd = this.progFd = this.mapFd = -1;
-    const fd = this.ctlFd;
-    if (fd < 0) return;
-    this.ctlFd = -1;
-    try {
-      if (this.promiscuous()) this.membership(PACKET_DROP_MEMBERSHIP, fd);
-    } catch {
-      // the interface may be gone; closing the socket drops the membership anyway
-    } finally {
-      Atomics.store(this.ctl, W_PROMISC, 0);
-      close(fd);
-    }
   }
 
   private rxq(q: number): AfXdpRxQueue {
@@ -388,68 +371,45 @@ export class AfXdpPort extends PortBase {
 
   link(): LinkStatus {
     this.assertOpen();
-    if (!netdevExists(this.iface)) return this.down(`interface ${this.iface} (ifindex ${this.ifindex}) no longer exists`);
-    let info: NetdevInfo;
-    try {
-      info = netdevInfo(this.iface);
-    } catch (e) {
-      return this.down(`cannot read interface ${this.iface}: ${(e as Error).message}`);
-    }
-    if (info.ifindex !== this.ifindex) return this.down(`interface ${this.iface} was deleted and made again (ifindex ${this.ifindex} → ${info.ifindex})`);
-    const up = netdevLinkUp(info);
-    return { up, speedMbps: up ? info.speedMbps : 0, fullDuplex: info.fullDuplex };
-  }
-
-  private down(reason: string): LinkStatus {
-    return { ...LINK_DOWN, reason: `${this.name}: ${reason}` };
+    return this.netif.link();
   }
 
   override eventFd(): number {
-    return this.monitor.fd;
+    return this.netif.eventFd;
   }
 
   protected override drainEventFd(): void {
-    this.monitor.drain();
+    this.netif.drainEvents();
   }
 
   // ---- interface settings ---------------------------------------------------------------------------
 
   macAddress(): string {
     this.assertOpen();
-    return netdevMac(this.iface);
+    return this.netif.macAddress();
   }
 
   setMacAddress(mac: string): void {
     this.assertOpen();
-    setNetdevMac(this.iface, mac);
+    this.netif.setMacAddress(mac);
   }
 
   promiscuous(): boolean {
-    return Atomics.load(this.ctl, W_PROMISC) !== 0;
+    return this.netif.promiscuous();
   }
 
   setPromiscuous(on: boolean): void {
     this.assertOpen();
-    if (on === this.promiscuous()) return;
-    this.membership(on ? PACKET_ADD_MEMBERSHIP : PACKET_DROP_MEMBERSHIP, this.ctlFd);
-    Atomics.store(this.ctl, W_PROMISC, on ? 1 : 0);
+    this.netif.setPromiscuous(on);
   }
 
   interfacePromiscuous(): boolean {
-    return netdevPromiscuous(this.iface);
-  }
-
-  private membership(op: number, fd: number): void {
-    const r = raw.setsockopt(fd, SOL_PACKET, op, packetMreq(this.ifindex, PACKET_MR_PROMISC), 16);
-    if (r !== 0) {
-      throw new BdkError(`${this.name}: ${op === PACKET_ADD_MEMBERSHIP ? "PACKET_ADD_MEMBERSHIP" : "PACKET_DROP_MEMBERSHIP"} (promiscuous) failed`,
-        "check that the interface still exists (`ip link`)");
-    }
+    return this.netif.interfacePromiscuous();
   }
 
   mtu(): number {
     this.assertOpen();
-    return netdevMtu(this.iface);
+    return this.netif.mtu();
   }
 
   setMtu(mtu: number): void {
@@ -463,7 +423,7 @@ export class AfXdpPort extends PortBase {
       const problem = this.mtuProblem(mtu, pool);
       if (problem) throw problem;
     }
-    setNetdevMtu(this.iface, mtu);
+    this.netif.setMtu(mtu);
     if (pool) Atomics.store(this.ctl, W_TX_MAX, this.txMax(mtu, pool));
   }
 }

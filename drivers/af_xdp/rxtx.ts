@@ -30,7 +30,6 @@ export const C_KICK_ERRORS = C_DRIVER0 + 1;
 // The port's control words (Int32 in a SharedArrayBuffer; workers' queues see the same memory).
 export const W_LIVE = 0;
 export const W_TX_MAX = 1;
-export const W_PROMISC = 2;
 
 export interface AfXdpOptions {
   iface: string;
