@@ -25,7 +25,7 @@ const ROOT = new URL("..", import.meta.url).pathname.replace(/\/$/, "");
 const BUN = process.execPath;
 const TESTPMD = "dpdk-testpmd";
 
-function ensureTestpmd(): void {
+export function ensureTestpmd(): void {
   if (Bun.which(TESTPMD)) return;
   console.error("bench: dpdk-testpmd missing: installing Debian's dpdk-dev package");
   const r = Bun.spawnSync(["apt-get", "install", "-y", "--no-install-recommends", "dpdk-dev"], {
@@ -41,7 +41,7 @@ function ensureTestpmd(): void {
  */
 type Driver = "af_packet" | "af_xdp";
 
-function testpmd(prefix: string, [main, fwd]: [number, number], vdevs: string[], mode: string, drv: Driver): string[] {
+export function testpmd(prefix: string, [main, fwd]: [number, number], vdevs: string[], mode: string, drv: Driver): string[] {
   const cores = main === fwd ? `${main}` : `${main},${fwd}`;
   return [
     "taskset", "-c", cores, TESTPMD, `--lcores=0@${main},1@${fwd}`, "--main-lcore", "0",
@@ -169,4 +169,4 @@ else {
 return 0;
 }
 
-await runAsProgram("bench/compare", main);
+if (import.meta.main) await runAsProgram("bench/compare", main);

@@ -9,6 +9,7 @@ import { parseArgs } from "../apps/common/args.ts";
 import { NetLab } from "../apps/common/netlab.ts";
 import { runAsProgram } from "../apps/common/runtime.ts";
 import { BdkError } from "../src/sys/errors.ts";
+import { ensureTestpmd, testpmd } from "./compare.ts";
 
 const OPTIONS = {
   rates: { type: "list", value: "PPS,…", help: "offered rates (default 10000,100000)" },
@@ -25,9 +26,7 @@ interface Row { forwarder: string; rate: number; received: number; lost: number;
 function forwarderArgv(who: string): string[] {
   if (who === "bdk") return ["taskset", "-c", "0", BUN, `${ROOT}/apps/l2fwd.ts`, "af_packet:f0", "af_packet:f1", "--no-mac-updating", "--period", "0"];
   // One lcore on core 0 (main and forwarding), as bdk's l2fwd forwards in its main thread here.
-  return ["taskset", "-c", "0", "dpdk-testpmd", "--lcores=0@0,1@0", "--main-lcore", "0", "--no-huge", "-m", "512", "--no-pci", "--file-prefix=bdklat",
-    "--vdev=net_af_packet0,iface=f0", "--vdev=net_af_packet1,iface=f1", "--", "--forward-mode=io", "--auto-start", "--stats-period=3600",
-    "--total-num-mbufs=16384", "--burst=32"];
+  return testpmd("bdklat", [0, 0], ["f0", "f1"], "io", "af_packet");
 }
 
 async function once(lab: NetLab, fwdNs: string, genNs: string, who: string, rate: number, seconds: number): Promise<Row> {
@@ -50,7 +49,7 @@ async function once(lab: NetLab, fwdNs: string, genNs: string, who: string, rate
 
 async function main(args: string[]): Promise<number> {
   const o = parseArgs("bench/latency", OPTIONS, args);
-  if (!Bun.which("dpdk-testpmd")) throw new BdkError("bench/latency: dpdk-testpmd is not installed", "apt-get install dpdk-dev (bun bench/compare.ts installs it too)");
+  ensureTestpmd();
   const rates = o.rates.length > 0 ? o.rates.map(Number) : [10_000, 100_000];
   const lab = new NetLab(`bdklat${process.pid}`);
   const rows: Row[] = [];
@@ -78,4 +77,4 @@ async function main(args: string[]): Promise<number> {
   return 0;
 }
 
-await runAsProgram("bench/latency", main);
+if (import.meta.main) await runAsProgram("bench/latency", main);

@@ -17,7 +17,7 @@ import { join } from "node:path";
 import { helpText, parseArgs, UsageError } from "../apps/common/args.ts";
 import { runAsProgram } from "../apps/common/runtime.ts";
 import { BdkError } from "../src/sys/errors.ts";
-import { DEFAULT_BURSTS, FORMAT_NAMES, FORMATS, MARK_END, MARK_START, MODES, type CellResult, type Format, type Mode } from "./nic-model.ts";
+import { DEFAULT_BURSTS, FORMAT_NAMES, FORMATS, gcsBetween, MARK_END, MARK_START, MODES, withoutGcLog, type CellResult, type Format, type Mode } from "./nic-model.ts";
 
 const HERE = new URL(".", import.meta.url).pathname;
 const C_SOURCE = join(HERE, "baseline", "l2fwd.c");
@@ -102,18 +102,10 @@ function runBdk(format: Format, mode: Mode, burst: number, o: { seconds: number;
     "--warmup", String(o.warmup), "--ring", String(o.ring), "--pool", String(o.pool)], o.core);
   const p = Bun.spawnSync(argv, { env: { ...process.env, BUN_JSC_logGC: "1" }, stdout: "pipe", stderr: "pipe" });
   const stderr = p.stderr.toString();
-  if (p.exitCode !== 0) throw new BdkError(`bench/line-rate: ${argv.join(" ")} failed:\n${stderr.split("\n").filter((l) => !l.startsWith("[GC") && !l.startsWith("Requesting GC") && l !== "GC END!").join("\n")}`, "see its message");
+  if (p.exitCode !== 0) throw new BdkError(`bench/line-rate: ${argv.join(" ")} failed:\n${withoutGcLog(stderr)}`, "see its message");
   const r = JSON.parse(p.stdout.toString().trim().split("\n").pop()!) as CellResult;
   // JSC's GC log between the markers that surround the timed part (l2fwd cells only print them).
-  let inside = false;
-  let gcs: number | undefined;
-  for (const line of stderr.split("\n")) {
-    if (line === MARK_START) {
-      inside = true;
-      gcs = 0;
-    } else if (line === MARK_END) inside = false;
-    else if (inside && /^\[GC<[^>]*>: START /.test(line)) gcs!++;
-  }
+  const gcs = gcsBetween(stderr, MARK_START, MARK_END);
   return { r, gcs };
 }
 

@@ -341,7 +341,7 @@ export interface CellOptions {
 }
 
 /** Cells alive now, allocated since the last GC included (heapStats' objectTypeCounts). */
-function liveCells(): number {
+export function liveCells(): number {
   const h = heapStats().objectTypeCounts;
   let n = 0;
   for (const k in h) n += h[k]!;
@@ -349,7 +349,7 @@ function liveCells(): number {
 }
 
 /** This thread's time on a CPU and waiting for one, ns (/proc/thread-self/schedstat). */
-function schedstat(): [number, number] {
+export function schedstat(): [number, number] {
   const f = readFileSync("/proc/thread-self/schedstat", "utf8").split(" ");
   return [Number(f[0]), Number(f[1])];
 }
@@ -382,6 +382,28 @@ function timed(step: (iters: number) => number, chunk: number, seconds: number, 
 /** Stderr markers around the l2fwd cell's timed part: bench/line-rate.ts counts JSC's GC log lines between them. */
 export const MARK_START = "@@bdk-timed-start";
 export const MARK_END = "@@bdk-timed-end";
+
+/**
+ * GCs in a child's stderr run with BUN_JSC_logGC=1, between the two marker lines it wrote around its timed
+ * part (JSC's "[GC<…>: START" lines); undefined when the start marker never came.
+ */
+export function gcsBetween(stderr: string, start: string, end: string): number | undefined {
+  let inside = false;
+  let gcs: number | undefined;
+  for (const line of stderr.split("\n")) {
+    if (line === start) {
+      inside = true;
+      gcs = 0;
+    } else if (line === end) inside = false;
+    else if (inside && /^\[GC<[^>]*>: START /.test(line)) gcs!++;
+  }
+  return gcs;
+}
+
+/** A child's stderr without JSC's GC log, for error messages. */
+export function withoutGcLog(stderr: string): string {
+  return stderr.split("\n").filter((l) => !l.startsWith("[GC") && !l.startsWith("Requesting GC") && l !== "GC END!").join("\n");
+}
 
 export function runCell(o: CellOptions): CellResult {
   // Enough buffers for both RX rings, the TX ring, a burst and the per-handle cache (DPDK l2fwd's sizing, ≥ 8192).

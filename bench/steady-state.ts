@@ -25,7 +25,7 @@ import { Mempool } from "../src/mem/mempool.ts";
 import { MacRewrite } from "../src/net/ether.ts";
 import { BdkError } from "../src/sys/errors.ts";
 import { close, O_RDONLY, open, pread } from "../src/sys/libc.ts";
-import { FORMAT_NAMES, FORMATS, ModelPort, type Format } from "./nic-model.ts";
+import { FORMAT_NAMES, FORMATS, gcsBetween, liveCells, ModelPort, schedstat, withoutGcLog, type Format } from "./nic-model.ts";
 
 const MARK_START = "@@bdk-steady-start";
 const MARK_END = "@@bdk-steady-end";
@@ -76,21 +76,6 @@ function heapPoint(): HeapPoint {
   return { heapSize: h.heapSize, heapCapacity: h.heapCapacity, objectCount: h.objectCount };
 }
 
-function liveCells(): number {
-  const h = heapStats().objectTypeCounts;
-  let n = 0;
-  for (const k in h) n += h[k]!;
-  return n;
-}
-
-function cpuWaitNs(): number {
-  return Number(readFileSync("/proc/thread-self/schedstat", "utf8").split(" ")[1]);
-}
-
-/**
- * The measured loop: apps/l2fwd/forward.ts's per-burst work on two model ports, with the burst gaps kept
- * in a preallocated histogram (nothing allocated per burst). Runs until `until` (performance.now() ms).
- */
 /** The thread's cumulative time waiting for a CPU (ns), read without allocating: pread into `buf`, parse digits. */
 function waitNs(fd: number, buf: Uint8Array): number {
   const n = pread(fd, buf, 0, "schedstat");
@@ -173,13 +158,13 @@ function runChild(format: Format, k: number, seconds: number, warmup: number): S
     const overhead = liveCells() - calib0; // what counting itself allocates
     const heapStart = heapPoint();
     const cells0 = liveCells();
-    const wait0 = cpuWaitNs();
+    const wait0 = schedstat()[1];
     writeSync(2, `${MARK_START}\n`);
     const t0 = performance.now();
     const packets = forward(a, b, burst, pool, rewrite, k, t0 + seconds * 1000, gaps, statFd, statBuf);
     const t1 = performance.now();
     writeSync(2, `${MARK_END}\n`);
-    const wait1 = cpuWaitNs();
+    const wait1 = schedstat()[1];
     close(statFd);
     const cells1 = liveCells();
     const heapEnd = heapPoint();
@@ -204,17 +189,9 @@ function runParent(args: string[]): SteadyResult {
   const argv = [process.execPath, new URL(import.meta.url).pathname, CHILD_FLAG, "--json", ...args.filter((x) => x !== "--json")];
   const p = Bun.spawnSync(argv, { env: { ...process.env, BUN_JSC_logGC: "1" }, stdout: "pipe", stderr: "pipe" });
   const stderr = p.stderr.toString();
-  if (p.exitCode !== 0) {
-    throw new BdkError(`bench/steady-state: the measured process failed:\n${stderr.split("\n").filter((l) => !l.startsWith("[GC") && !l.startsWith("Requesting GC") && l !== "GC END!").join("\n")}`, "see its message");
-  }
+  if (p.exitCode !== 0) throw new BdkError(`bench/steady-state: the measured process failed:\n${withoutGcLog(stderr)}`, "see its message");
   const r = JSON.parse(p.stdout.toString().trim().split("\n").pop()!) as SteadyResult;
-  let inside = false;
-  let gcs = 0;
-  for (const line of stderr.split("\n")) {
-    if (line === MARK_START) inside = true;
-    else if (line === MARK_END) inside = false;
-    else if (inside && /^\[GC<[^>]*>: START /.test(line)) gcs++;
-  }
+  const gcs = gcsBetween(stderr, MARK_START, MARK_END) ?? 0;
   r.gcs = gcs;
   return r;
 }
