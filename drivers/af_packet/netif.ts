@@ -3,6 +3,7 @@
 // readable when a link changes, MAC and MTU through ioctls, and promiscuous mode held as a membership on a
 // packet socket of our own for as long as the port asks (close drops it: the interface leaves promiscuous
 // mode unless someone else, tcpdump say, holds it too). Opening it also proves that we may use AF_PACKET.
+import { PortBase } from "../../src/ethdev/base.ts";
 import type { LinkStatus } from "../../src/ethdev/port.ts";
 import { BdkError } from "../../src/sys/errors.ts";
 import { close, raw } from "../../src/sys/libc.ts";
@@ -115,5 +116,59 @@ export class KernelInterface {
       throw new BdkError(`${this.name}: ${op === PACKET_ADD_MEMBERSHIP ? "PACKET_ADD_MEMBERSHIP" : "PACKET_DROP_MEMBERSHIP"} (promiscuous) failed`,
         "check that the interface still exists (`ip link`)");
     }
+  }
+}
+
+/**
+ * A port on a kernel interface: the control plane the interface itself answers (link, link events, MAC,
+ * promiscuous mode, MTU read) goes to its KernelInterface; the subclass sets `netif` in its constructor and
+ * keeps what is its own (queues, MTU limits, release).
+ */
+export abstract class KernelInterfacePort extends PortBase {
+  protected abstract readonly netif: KernelInterface;
+
+  /** The interface's link; down (not an error) when the interface is gone. */
+  link(): LinkStatus {
+    this.assertOpen();
+    return this.netif.link();
+  }
+
+  /** A netlink socket that becomes readable when a link changes (any of the namespace's: pollEvents sorts it out); -1 once closed. */
+  override eventFd(): number {
+    return this.netif.eventFd;
+  }
+
+  protected override drainEventFd(): void {
+    this.netif.drainEvents();
+  }
+
+  macAddress(): string {
+    this.assertOpen();
+    return this.netif.macAddress();
+  }
+
+  setMacAddress(mac: string): void {
+    this.assertOpen();
+    this.netif.setMacAddress(mac);
+  }
+
+  /** Whether this port holds the interface in promiscuous mode (others, e.g. tcpdump, may hold it too: see interfacePromiscuous). */
+  promiscuous(): boolean {
+    return this.netif.promiscuous();
+  }
+
+  setPromiscuous(on: boolean): void {
+    this.assertOpen();
+    this.netif.setPromiscuous(on);
+  }
+
+  /** True when the kernel says the interface is promiscuous, whoever asked for it. */
+  interfacePromiscuous(): boolean {
+    return this.netif.interfacePromiscuous();
+  }
+
+  mtu(): number {
+    this.assertOpen();
+    return this.netif.mtu();
   }
 }

@@ -21,16 +21,15 @@
 // Link: the interface's (up, carrier and operstate; speed and duplex from sysfs). eventFd() becomes readable
 // when any link of the namespace changes; pollEvents() then reads the link again. An interface that
 // disappeared reads as down, and pollEvents says why in the event's reason.
-import { PortBase } from "../../src/ethdev/base.ts";
 import {
-  checkQueue, type LinkStatus, type PortCapabilities, type PortConfig, type PortStats, type QueueStats, type ResolvedPortConfig,
+  checkQueue, type PortCapabilities, type PortConfig, type PortStats, type QueueStats, type ResolvedPortConfig,
   type XStat,
 } from "../../src/ethdev/port.ts";
 import type { Mempool } from "../../src/mem/mempool.ts";
 import { BdkError, warnOnce } from "../../src/sys/errors.ts";
 import { netdevIndex, netdevMtu, requireUp } from "../../src/sys/netdev.ts";
 import { claimInterface, type InterfaceClaim } from "./claim.ts";
-import { KernelInterface } from "./netif.ts";
+import { KernelInterface, KernelInterfacePort } from "./netif.ts";
 import { AfPacketRxQueue, AfPacketTxQueue, C_KICK_ERRORS, C_KICKS, QUEUE_MODULE, type PortFacts } from "./rxtx.ts";
 import { createShared, MAX_QUEUES, MAX_RING, MIN_RING, W_LIVE, W_TX_MAX, type AfPacketOptions } from "./shared.ts";
 import { PacketSocket, type RingGeometry } from "./socket.ts";
@@ -39,13 +38,13 @@ import { RX_DATA_OFFSET, TX_DATA_OFFSET } from "./uapi.ts";
 /** How long stop() keeps kicking a TX ring that still holds frames. */
 const DRAIN_MS = 200;
 
-export class AfPacketPort extends PortBase {
+export class AfPacketPort extends KernelInterfacePort {
   readonly iface: string;
   readonly ifindex: number;
   readonly geometry: RingGeometry;
   private readonly opts: AfPacketOptions;
   /** Link, link events, MAC, MTU and promiscuous mode of the interface (netif.ts, shared with af_xdp). */
-  private readonly netif: KernelInterface;
+  protected readonly netif: KernelInterface;
   /** The advisory per-interface claim (claim.ts): another bdk process on the interface is warned. */
   private readonly claim: InterfaceClaim;
   /** Socket q serves RX queue q and TX queue q; empty while stopped. */
@@ -278,54 +277,7 @@ export class AfPacketPort extends PortBase {
     return out;
   }
 
-  // ---- link and events -----------------------------------------------------------------------------
-
-  /** The interface's link; down (not an error) when the interface is gone. */
-  link(): LinkStatus {
-    this.assertOpen();
-    return this.netif.link();
-  }
-
-  /** A netlink socket that becomes readable when a link changes (any of the namespace's: pollEvents sorts it out); -1 once closed. */
-  override eventFd(): number {
-    return this.netif.eventFd;
-  }
-
-  protected override drainEventFd(): void {
-    this.netif.drainEvents();
-  }
-
-  // ---- interface settings ---------------------------------------------------------------------------
-
-  macAddress(): string {
-    this.assertOpen();
-    return this.netif.macAddress();
-  }
-
-  setMacAddress(mac: string): void {
-    this.assertOpen();
-    this.netif.setMacAddress(mac);
-  }
-
-  /** Whether this port holds the interface in promiscuous mode (others, e.g. tcpdump, may hold it too: see interfacePromiscuous). */
-  promiscuous(): boolean {
-    return this.netif.promiscuous();
-  }
-
-  setPromiscuous(on: boolean): void {
-    this.assertOpen();
-    this.netif.setPromiscuous(on);
-  }
-
-  /** True when the kernel says the interface is promiscuous, whoever asked for it. */
-  interfacePromiscuous(): boolean {
-    return this.netif.interfacePromiscuous();
-  }
-
-  mtu(): number {
-    this.assertOpen();
-    return this.netif.mtu();
-  }
+  // ---- link, events and interface settings: KernelInterfacePort (netif.ts); the MTU's limits are the port's ----
 
   setMtu(mtu: number): void {
     this.assertOpen();

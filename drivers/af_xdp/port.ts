@@ -18,9 +18,8 @@
 // Counters: the queues count in PortBase's per-queue blocks (shared memory). imissed is the kernel's:
 // XDP_STATISTICS rx_dropped + rx_ring_full per socket, folded in by stats() and stop(). TX kicks (sendto when
 // the ring asks for a wake-up) and fill-ring wake-ups are the queues' driver slots and xstats.
-import { PortBase } from "../../src/ethdev/base.ts";
 import {
-  type LinkStatus, type PortCapabilities, type PortConfig, type PortStats, type QueueStats, type ResolvedPortConfig, type XStat,
+  type PortCapabilities, type PortConfig, type PortStats, type QueueStats, type ResolvedPortConfig, type XStat,
 } from "../../src/ethdev/port.ts";
 import type { Mempool } from "../../src/mem/mempool.ts";
 import { BdkError, warnOnce } from "../../src/sys/errors.ts";
@@ -29,7 +28,7 @@ import {
   netdevIndex, netdevMtu, requireUp,
 } from "../../src/sys/netdev.ts";
 import { readdirSync, readlinkSync } from "node:fs";
-import { KernelInterface } from "../af_packet/netif.ts";
+import { KernelInterface, KernelInterfacePort } from "../af_packet/netif.ts";
 import { AfXdpError, attachXdpLink, createXskMap, loadXdpProgram, progId, redirectProgram, xskMapDelete, xskMapSet, type XdpMode } from "./bpf.ts";
 import {
   AfXdpRxQueue, AfXdpTxQueue, C_KICK_ERRORS, C_KICKS, C_WAKEUPS, QUEUE_MODULE, W_LIVE, W_TX_MAX, type AfXdpOptions,
@@ -70,7 +69,7 @@ function interfaceKey(ifindex: number): string {
   return `${ns}:${ifindex}`;
 }
 
-export class AfXdpPort extends PortBase {
+export class AfXdpPort extends KernelInterfacePort {
   readonly iface: string;
   readonly ifindex: number;
   /** The interface's RX queue count when the port was opened. */
@@ -86,7 +85,7 @@ export class AfXdpPort extends PortBase {
   private progFd: number;
   private linkFd: number;
   /** Link, link events, MAC, MTU and promiscuous mode of the interface (af_packet's netif.ts). */
-  private readonly netif: KernelInterface;
+  protected readonly netif: KernelInterface;
   private socks: XdpSocket[] = [];
   private starts = 0;
   private readonly key: string;
@@ -367,50 +366,7 @@ export class AfXdpPort extends PortBase {
     return out;
   }
 
-  // ---- link and events -----------------------------------------------------------------------------
-
-  link(): LinkStatus {
-    this.assertOpen();
-    return this.netif.link();
-  }
-
-  override eventFd(): number {
-    return this.netif.eventFd;
-  }
-
-  protected override drainEventFd(): void {
-    this.netif.drainEvents();
-  }
-
-  // ---- interface settings ---------------------------------------------------------------------------
-
-  macAddress(): string {
-    this.assertOpen();
-    return this.netif.macAddress();
-  }
-
-  setMacAddress(mac: string): void {
-    this.assertOpen();
-    this.netif.setMacAddress(mac);
-  }
-
-  promiscuous(): boolean {
-    return this.netif.promiscuous();
-  }
-
-  setPromiscuous(on: boolean): void {
-    this.assertOpen();
-    this.netif.setPromiscuous(on);
-  }
-
-  interfacePromiscuous(): boolean {
-    return this.netif.interfacePromiscuous();
-  }
-
-  mtu(): number {
-    this.assertOpen();
-    return this.netif.mtu();
-  }
+  // ---- link, events and interface settings: KernelInterfacePort (netif.ts); the MTU's limits are the port's ----
 
   setMtu(mtu: number): void {
     this.assertOpen();
