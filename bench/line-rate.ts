@@ -17,20 +17,16 @@ import { join } from "node:path";
 import { helpText, parseArgs, UsageError } from "../apps/common/args.ts";
 import { runAsProgram } from "../apps/common/runtime.ts";
 import { BdkError } from "../src/sys/errors.ts";
-import { DEFAULT_BURSTS, FORMAT_NAMES, FORMATS, gcsBetween, MARK_END, MARK_START, MODES, withoutGcLog, type CellResult, type Format, type Mode } from "./nic-model.ts";
+import { CELL_OPTIONS, DEFAULT_BURSTS, FORMAT_NAMES, FORMATS, gcsBetween, oneOf, MARK_END, MARK_START, MODES, withoutGcLog, type CellResult, type Format, type Mode } from "./nic-model.ts";
 
 const HERE = new URL(".", import.meta.url).pathname;
 const C_SOURCE = join(HERE, "baseline", "l2fwd.c");
 const MODEL = join(HERE, "nic-model.ts");
 
 const OPTIONS = {
-  format: { type: "list", value: "F,…", help: "adv (igb/ixgbe), legacy (e1000), extended (e1000e RX); default all" },
-  mode: { type: "list", value: "M,…", help: "rx, tx, l2fwd (default all)" },
-  bursts: { type: "list", value: "N,…", help: "burst sizes (default 1,8,32,64,256)" },
-  seconds: { type: "number", default: 0.5, min: 0.05, value: "S", help: "timed seconds per cell and side (the model alone is timed as long again)" },
-  warmup: { type: "number", default: 0.3, min: 0, value: "S", help: "warm-up seconds per cell and side" },
-  ring: { type: "int", default: 1024, min: 8, max: 4096, powerOfTwo: true, value: "N", help: "descriptors per RX and TX ring" },
-  pool: { type: "int", default: 8192, min: 1024, value: "N", help: "mempool buffers" },
+  ...CELL_OPTIONS,
+  seconds: { ...CELL_OPTIONS.seconds, help: "timed seconds per cell and side (the model alone is timed as long again)" },
+  warmup: { ...CELL_OPTIONS.warmup, help: "warm-up seconds per cell and side" },
   repeat: { type: "int", default: 1, min: 1, max: 99, value: "N", help: "processes per cell and side; each side's median is the row (the JIT's choices vary a little from one process to the next)" },
   core: { type: "int", default: -1, min: -1, value: "N", help: "pin both children to this core with taskset (-1: no pinning)" },
   seqcst: { type: "bool", help: "also build the C with a seq_cst tail store (an xchg, as JS's Atomics.store) and print it as a column" },
@@ -116,10 +112,6 @@ function runC(bin: string, format: Format, mode: Mode, burst: number, o: { secon
   return JSON.parse(p.stdout.toString().trim()) as CResult;
 }
 
-function oneOf<T extends string>(what: string, items: string[], allowed: readonly T[]): T[] {
-  for (const i of items) if (!(allowed as readonly string[]).includes(i)) throw new UsageError(`bench/line-rate: --${what} ${i} is not one of ${allowed.join(", ")}`, `e.g. --${what} ${allowed[0]}`);
-  return items as T[];
-}
 
 const f2 = (n: number): string => n.toFixed(2);
 
@@ -136,8 +128,8 @@ async function main(args: string[]): Promise<number> {
     console.log(helpText("bench/line-rate", "bun bench/line-rate.ts [options]", OPTIONS));
     return 0;
   }
-  const formats = o.format.length > 0 ? oneOf("format", o.format, FORMATS) : [...FORMATS];
-  const modes = o.mode.length > 0 ? oneOf("mode", o.mode, MODES) : [...MODES];
+  const formats = o.format.length > 0 ? oneOf("bench/line-rate", "format", o.format, FORMATS) : [...FORMATS];
+  const modes = o.mode.length > 0 ? oneOf("bench/line-rate", "mode", o.mode, MODES) : [...MODES];
   const bursts = o.bursts.length > 0 ? o.bursts.map(Number) : [...DEFAULT_BURSTS];
   for (const b of bursts) if (!Number.isInteger(b) || b < 1 || b > 1024 || b >= o.ring) throw new UsageError(`bench/line-rate: burst ${b} is out of range`, `give 1..${Math.min(1024, o.ring - 1)}`);
   if (o.core >= 0 && !Bun.which("taskset")) throw new BdkError("bench/line-rate: --core needs taskset", "install util-linux");

@@ -524,7 +524,8 @@ function printProfile(step: (iters: number) => number, chunk: number, seconds: n
 
 // ---------------------------------------------------------------------------------------------------------
 
-const OPTIONS = {
+/** The options of a model cell, shared with bench/line-rate.ts (which times each cell on two sides). */
+export const CELL_OPTIONS = {
   format: { type: "list", value: "F,…", help: "descriptor formats: adv (igb/ixgbe), legacy (e1000), extended (e1000e RX; its TX is legacy); default all" },
   mode: { type: "list", value: "M,…", help: "rx, tx, l2fwd (default all)" },
   bursts: { type: "list", value: "N,…", help: "burst sizes (default 1,8,32,64,256)" },
@@ -532,12 +533,17 @@ const OPTIONS = {
   warmup: { type: "number", default: 0.3, min: 0, value: "S", help: "warm-up seconds per cell" },
   ring: { type: "int", default: 1024, min: 8, max: 4096, powerOfTwo: true, value: "N", help: "descriptors per RX and TX ring" },
   pool: { type: "int", default: 8192, min: 1024, value: "N", help: "mempool buffers" },
+} as const;
+
+const OPTIONS = {
+  ...CELL_OPTIONS,
   json: { type: "bool", help: "one JSON object per cell on stdout" },
   profile: { type: "bool", help: "sample each cell with JSC's profiler (functions and tiers; FTL code has no line numbers: bench/jit-profile.ts shows instructions)" },
 } as const;
 
-function oneOf<T extends string>(what: string, items: string[], allowed: readonly T[]): T[] {
-  for (const i of items) if (!(allowed as readonly string[]).includes(i)) throw new UsageError(`bench/nic-model: --${what} ${i} is not one of ${allowed.join(", ")}`, `e.g. --${what} ${allowed[0]}`);
+/** `items` when each is one of `allowed`; else the usage error of `program`'s --`what`. */
+export function oneOf<T extends string>(program: string, what: string, items: string[], allowed: readonly T[]): T[] {
+  for (const i of items) if (!(allowed as readonly string[]).includes(i)) throw new UsageError(`${program}: --${what} ${i} is not one of ${allowed.join(", ")}`, `e.g. --${what} ${allowed[0]}`);
   return items as T[];
 }
 
@@ -547,8 +553,8 @@ async function main(args: string[]): Promise<number> {
     console.log(helpText("bench/nic-model", "bun bench/nic-model.ts [options]", OPTIONS));
     return 0;
   }
-  const formats = o.format.length > 0 ? oneOf("format", o.format, FORMATS) : [...FORMATS];
-  const modes = o.mode.length > 0 ? oneOf("mode", o.mode, MODES) : [...MODES];
+  const formats = o.format.length > 0 ? oneOf("bench/nic-model", "format", o.format, FORMATS) : [...FORMATS];
+  const modes = o.mode.length > 0 ? oneOf("bench/nic-model", "mode", o.mode, MODES) : [...MODES];
   const bursts = (o.bursts.length > 0 ? o.bursts : DEFAULT_BURSTS.map(String)).map((b) => {
     const n = Number(b);
     if (!Number.isInteger(n) || n < 1 || n > 1024 || n >= o.ring) throw new UsageError(`bench/nic-model: burst ${b} is out of range`, `give 1..${Math.min(1024, o.ring - 1)}`);
